@@ -1,0 +1,142 @@
+//! The kiln launcher: the executable a user runs.
+//!
+//! It reads the settings kiln appended to its own file, then replaces itself (`execve`) with the
+//! bundled CPython interpreter. Replacing rather than spawning keeps the process id, so signals
+//! sent to the app (SIGTERM from a desktop shell, SIGINT from a terminal) reach Python exactly as
+//! they would reach `python main.py`, and the exit status is Python's own.
+//!
+//! Two modes, chosen by the trailer:
+//! - `app`: run a component's entry through the bundle's boot script;
+//! - `python`: behave as the bundled interpreter (this is `sys.executable`, so
+//!   `subprocess.run([sys.executable, "-c", ...])` and multiprocessing's spawn work).
+
+use std::ffi::OsString;
+use std::fmt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use kiln_bundle::{keys, Trailer, TrailerError};
+
+/// Variables that would make the bundled interpreter look outside the bundle.
+const LEAKY_ENV: &[&str] = &[
+    "PYTHONHOME",
+    "PYTHONPATH",
+    "PYTHONSTARTUP",
+    "PYTHONUSERBASE",
+    "PYTHONEXECUTABLE",
+    "PYTHONPLATLIBDIR",
+    "__PYVENV_LAUNCHER__",
+];
+
+/// Set to any value to print what the launcher executes, on stderr.
+const DEBUG_ENV: &str = "KILN_LAUNCHER_DEBUG";
+
+enum Error {
+    SelfPath(std::io::Error),
+    Trailer(PathBuf, TrailerError),
+    Setting(&'static str),
+    Exec(PathBuf, std::io::Error),
+}
+
+impl Error {
+    /// Distinct exit codes so that a caller can tell a broken bundle from a failing app.
+    fn exit_code(&self) -> u8 {
+        match self {
+            Error::SelfPath(_) | Error::Trailer(..) | Error::Setting(_) => 125,
+            Error::Exec(_, e) if e.kind() == std::io::ErrorKind::NotFound => 127,
+            Error::Exec(..) => 126,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::SelfPath(e) => write!(f, "cannot locate this executable: {e}"),
+            Error::Trailer(p, e) => write!(f, "{}: {e}", p.display()),
+            Error::Setting(k) => write!(f, "the bundle settings lack `{k}`; rebuild the bundle"),
+            Error::Exec(p, e) => write!(
+                f,
+                "cannot start the bundled interpreter {}: {e} (is the bundle complete?)",
+                p.display()
+            ),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(never) => match never {},
+        Err(e) => {
+            eprintln!("kiln launcher: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn setting<'a>(trailer: &'a Trailer, key: &'static str) -> Result<&'a str, Error> {
+    trailer.get(key).ok_or(Error::Setting(key))
+}
+
+fn run() -> Result<std::convert::Infallible, Error> {
+    let exe = std::env::current_exe().map_err(Error::SelfPath)?;
+    let (trailer, _payload_start) =
+        Trailer::read_from_path(&exe).map_err(|e| Error::Trailer(exe.clone(), e))?;
+    let exe_dir = exe.parent().unwrap_or(Path::new("/"));
+    let runtime = normalize(&exe_dir.join(setting(&trailer, keys::RUNTIME)?));
+    let interpreter = runtime.join(setting(&trailer, keys::INTERPRETER)?);
+    let executable = runtime.join(setting(&trailer, keys::EXECUTABLE)?);
+    let boot = runtime.join(setting(&trailer, keys::BOOT)?);
+
+    let mut args = std::env::args_os();
+    let argv0 = args.next().unwrap_or_else(|| exe.clone().into_os_string());
+    let rest: Vec<OsString> = args.collect();
+
+    let mut cmd = Command::new(&interpreter);
+    // argv[0] decides where CPython looks for its prefix and what `sys.executable` is.
+    cmd.arg0(&executable);
+    for var in LEAKY_ENV {
+        cmd.env_remove(var);
+    }
+    // -s: no user site-packages; -B: never write bytecode into the bundle.
+    cmd.args(["-s", "-B"]);
+    match setting(&trailer, keys::MODE)? {
+        "python" => {
+            if rest.first().is_some_and(|a| a == "--multiprocessing-fork") {
+                // multiprocessing asks a frozen `sys.executable` to start a spawned child this way.
+                cmd.arg(&boot).arg("mp-fork").args(&rest[1..]);
+            } else {
+                cmd.args(&rest);
+            }
+        }
+        _ => {
+            cmd.arg(&boot)
+                .arg("app")
+                .arg(setting(&trailer, keys::COMPONENT)?)
+                .arg(&argv0)
+                .args(&rest);
+        }
+    }
+    if std::env::var_os(DEBUG_ENV).is_some() {
+        eprintln!("kiln launcher: runtime {}", runtime.display());
+        eprintln!("kiln launcher: exec {cmd:?}");
+    }
+    let err = cmd.exec();
+    Err(Error::Exec(interpreter, err))
+}
+
+/// Removes `.` and resolves `..` lexically, so the interpreter sees a clean prefix.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}

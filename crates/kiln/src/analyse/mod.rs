@@ -1,0 +1,186 @@
+//! Source file -> the imports it requests.
+//!
+//! Parses Python with ruff's parser and walks every statement, recording each import with its
+//! line and the condition it runs under (always, in a branch, guarded by `except ImportError`,
+//! only on another platform, or only for type checkers). Nothing here touches the file system
+//! beyond what the caller hands in: resolving names to files is the next stage.
+
+mod visitor;
+
+use std::path::Path;
+
+use ruff_text_size::TextSize;
+use serde::{Deserialize, Serialize};
+
+/// Under which circumstances an import statement runs.
+///
+/// Ordered from most to least certain: when one module is requested several times, the most
+/// certain request decides how a missing module is reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Condition {
+    /// Runs whenever the enclosing scope runs.
+    Always,
+    /// Inside an `if`, `match` case or `except` handler whose outcome is not known statically.
+    Branch,
+    /// Inside a `try` whose handlers catch `ImportError` (or broader).
+    Optional,
+    /// Only runs on another platform (`sys.platform`, `os.name` tests that are false on Linux).
+    OtherPlatform,
+    /// Only seen by type checkers (`if TYPE_CHECKING:`); never needed at run time.
+    TypeChecking,
+}
+
+/// How an import was spelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Via {
+    /// `import x` or `from x import y`.
+    Statement,
+    /// `importlib.import_module("x")`.
+    ImportModule,
+    /// `__import__("x")`.
+    DunderImport,
+}
+
+/// One import requested by a source file.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ImportRequest {
+    /// Dotted module name as written (without leading dots); may be empty for `from . import x`.
+    pub module: String,
+    /// Number of leading dots of a relative import (0 = absolute).
+    pub level: u32,
+    /// Names of a `from` import (`*` for a star import); empty for `import x`.
+    pub names: Vec<String>,
+    /// 1-based line of the statement or call.
+    pub line: u32,
+    pub condition: Condition,
+    /// Inside a function body (runs when called, not on import).
+    pub in_function: bool,
+    pub via: Via,
+}
+
+/// An import whose module name is computed at run time from a constant dotted prefix, such as
+/// `importlib.import_module(f"services.{name}")`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct DynamicImport {
+    /// The constant part before the first computed piece, e.g. `services.`.
+    pub prefix: String,
+    /// Leading dots when the name is relative to the importing package.
+    pub level: u32,
+    pub line: u32,
+    pub condition: Condition,
+}
+
+/// Everything one file asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileImports {
+    pub imports: Vec<ImportRequest>,
+    pub dynamic: Vec<DynamicImport>,
+}
+
+/// A file that is not valid Python.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}, column {column}: {message}")]
+pub struct SyntaxError {
+    pub line: u32,
+    pub column: u32,
+    pub message: String,
+}
+
+/// Facts about the module being analysed that change how its imports read.
+#[derive(Debug, Clone, Copy)]
+pub struct SourceContext<'a> {
+    /// The module's dotted name (`__main__` for the entry script).
+    pub module: &'a str,
+    /// Whether the file is a package's `__init__`.
+    pub is_package: bool,
+    /// `sys.platform` of the target.
+    pub platform: &'a str,
+}
+
+/// Parses `source` and returns its import requests in source order.
+pub fn analyse_source(source: &str, ctx: SourceContext<'_>) -> Result<FileImports, SyntaxError> {
+    let lines = LineIndex::new(source);
+    let parsed = ruff_python_parser::parse_module(source).map_err(|e| {
+        let (line, column) = lines.line_col(e.location.start());
+        SyntaxError {
+            line,
+            column,
+            message: e.error.to_string(),
+        }
+    })?;
+    let mut walker = visitor::ImportWalker::new(&lines, ctx);
+    walker.walk_module(parsed.suite());
+    Ok(walker.finish())
+}
+
+/// Reads and analyses a file. Non-UTF-8 bytes are replaced: imports are ASCII, and a legacy
+/// encoding declared with a coding cookie only ever affects string literals and comments.
+pub fn analyse_file(path: &Path, ctx: SourceContext<'_>) -> Result<FileImports, AnalyseError> {
+    let bytes = std::fs::read(path).map_err(|source| AnalyseError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let text = String::from_utf8_lossy(&bytes);
+    analyse_source(&text, ctx).map_err(|error| AnalyseError::Syntax {
+        path: path.to_path_buf(),
+        error,
+    })
+}
+
+/// Errors analysing one file.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyseError {
+    #[error("cannot read {path}")]
+    Read {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}:{}:{}: invalid Python syntax: {}", path.display(), error.line, error.column, error.message)]
+    Syntax {
+        path: std::path::PathBuf,
+        error: SyntaxError,
+    },
+}
+
+/// Byte offset -> (line, column), both 1-based.
+pub(crate) struct LineIndex {
+    starts: Vec<u32>,
+}
+
+impl LineIndex {
+    fn new(text: &str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(
+            memchr_newlines(text.as_bytes())
+                .into_iter()
+                .map(|i| i as u32 + 1),
+        );
+        LineIndex { starts }
+    }
+
+    pub(crate) fn line_col(&self, offset: TextSize) -> (u32, u32) {
+        let offset = u32::from(offset);
+        let line = self.starts.partition_point(|&s| s <= offset);
+        let start = self.starts[line - 1];
+        (line as u32, offset - start + 1)
+    }
+
+    pub(crate) fn line(&self, offset: TextSize) -> u32 {
+        self.line_col(offset).0
+    }
+}
+
+fn memchr_newlines(bytes: &[u8]) -> Vec<usize> {
+    bytes
+        .iter()
+        .enumerate()
+        .filter(|(_, &b)| b == b'\n')
+        .map(|(i, _)| i)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,98 @@
+//! File-per-case tests: each `tests/analyse/NAME.py` has its expected requests in `NAME.imports`,
+//! one per line: `line level module [names] condition scope via`. Set `KILN_BLESS=1` to rewrite
+//! the expectations from the current output (then review the diff).
+
+use super::*;
+
+fn render(imports: &FileImports) -> String {
+    let mut out = String::new();
+    for r in &imports.imports {
+        let names = if r.names.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", r.names.join(","))
+        };
+        out.push_str(&format!(
+            "{} {} {}{} {:?} {} {:?}\n",
+            r.line,
+            r.level,
+            if r.module.is_empty() { "-" } else { &r.module },
+            names,
+            r.condition,
+            if r.in_function { "function" } else { "module" },
+            r.via
+        ));
+    }
+    for d in &imports.dynamic {
+        out.push_str(&format!(
+            "{} {} dynamic {} {:?}\n",
+            d.line, d.level, d.prefix, d.condition
+        ));
+    }
+    out
+}
+
+fn ctx(module: &str) -> SourceContext<'_> {
+    SourceContext {
+        module,
+        is_package: false,
+        platform: "linux",
+    }
+}
+
+#[test]
+fn fixtures() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/analyse");
+    let bless = std::env::var_os("KILN_BLESS").is_some();
+    let mut cases = 0;
+    let mut failures = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "py") {
+            continue;
+        }
+        cases += 1;
+        let stem = path.file_stem().unwrap().to_str().unwrap();
+        // Files named main_*.py are analysed as the entry script.
+        let module = if stem.starts_with("main_") {
+            "__main__"
+        } else {
+            "pkg.mod"
+        };
+        let source = std::fs::read_to_string(&path).unwrap();
+        let got = render(&analyse_source(&source, ctx(module)).unwrap());
+        let expected_path = path.with_extension("imports");
+        if bless {
+            std::fs::write(&expected_path, &got).unwrap();
+            continue;
+        }
+        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
+        if got != expected {
+            failures.push(format!(
+                "{}:\n--- expected\n{expected}--- got\n{got}",
+                path.display()
+            ));
+        }
+    }
+    assert!(
+        cases >= 5,
+        "expected analyser fixtures in {}",
+        dir.display()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn syntax_error_reports_line_and_column() {
+    let err = analyse_source("import os\n\ndef f(:\n    pass\n", ctx("m")).unwrap_err();
+    assert_eq!(err.line, 3);
+    assert!(err.column >= 6, "{err:?}");
+}
+
+#[test]
+fn lines_are_counted_across_crlf_and_unicode() {
+    let src = "# é ü\r\nx = 'ünïcode'\r\nimport json\r\n";
+    let got = analyse_source(src, ctx("m")).unwrap();
+    assert_eq!(got.imports[0].line, 3);
+    assert_eq!(got.imports[0].module, "json");
+}

@@ -1,0 +1,182 @@
+//! The target interpreter: asked once, with an embedded script, for everything later stages need
+//! (version, search path, suffixes, builtin and frozen modules, libpython, site layout).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::Deserialize;
+
+const PROBE: &str = include_str!("python/interpreter.py");
+
+/// Errors finding or querying the target interpreter.
+#[derive(Debug, thiserror::Error)]
+pub enum InterpreterError {
+    #[error("no Python interpreter found: pass --python, set `python` in the config, or activate a venv")]
+    NotFound,
+    #[error("interpreter {0} does not exist")]
+    Missing(PathBuf),
+    #[error("cannot run interpreter {path}")]
+    Spawn {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("interpreter {path} failed while describing itself:\n{stderr}")]
+    Failed { path: PathBuf, stderr: String },
+    #[error("interpreter {path} gave an unreadable description")]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("interpreter {path} is {found}; kiln supports CPython 3.9 to 3.13")]
+    Unsupported { path: PathBuf, found: String },
+}
+
+/// Facts about the target interpreter, as it reported them.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Interpreter {
+    /// (major, minor, micro).
+    pub version: Vec<u32>,
+    pub implementation: String,
+    pub cache_tag: String,
+    /// `sys.executable` (in a venv, the venv's python).
+    pub executable: PathBuf,
+    /// The real interpreter binary behind a venv.
+    pub base_executable: PathBuf,
+    pub prefix: PathBuf,
+    pub base_prefix: PathBuf,
+    pub platlibdir: String,
+    /// `sys.path` without the entry for the current directory or script.
+    pub path: Vec<PathBuf>,
+    pub stdlib: PathBuf,
+    pub platstdlib: PathBuf,
+    /// Where the standard library's extension modules live (`lib-dynload`).
+    pub dynload: PathBuf,
+    pub extension_suffixes: Vec<String>,
+    pub source_suffixes: Vec<String>,
+    pub bytecode_suffixes: Vec<String>,
+    /// Hex of `importlib.util.MAGIC_NUMBER`.
+    pub magic: String,
+    pub builtin_modules: Vec<String>,
+    pub frozen_modules: Vec<String>,
+    pub stdlib_module_names: Vec<String>,
+    pub shared_libpython: bool,
+    pub ldlibrary: String,
+    pub instsoname: String,
+    pub libdir: PathBuf,
+    pub multiarch: String,
+    /// Where `site` looks for site-packages, relative to `sys.prefix`, in its order.
+    pub site_packages_layout: Vec<PathBuf>,
+    /// Modules an isolated interpreter imports before running any code.
+    pub startup_modules: Vec<String>,
+    pub platform: String,
+}
+
+impl Interpreter {
+    /// Picks the interpreter: explicit choice, then `$VIRTUAL_ENV`, then `python3` on PATH.
+    pub fn locate(explicit: Option<&Path>) -> Result<PathBuf, InterpreterError> {
+        if let Some(p) = explicit {
+            return if p.exists() || p.components().count() == 1 {
+                Ok(p.to_path_buf())
+            } else {
+                Err(InterpreterError::Missing(p.to_path_buf()))
+            };
+        }
+        if let Some(venv) = std::env::var_os("VIRTUAL_ENV") {
+            let p = Path::new(&venv).join("bin/python");
+            if p.exists() {
+                return Ok(p);
+            }
+        }
+        let path = std::env::var_os("PATH").ok_or(InterpreterError::NotFound)?;
+        std::env::split_paths(&path)
+            .map(|d| d.join("python3"))
+            .find(|p| p.is_file())
+            .ok_or(InterpreterError::NotFound)
+    }
+
+    /// Runs the embedded probe with `python` and parses its report.
+    pub fn query(python: &Path) -> Result<Interpreter, InterpreterError> {
+        let output = Command::new(python)
+            .arg("-c")
+            .arg(PROBE)
+            .env_remove("PYTHONSTARTUP")
+            .output()
+            .map_err(|source| InterpreterError::Spawn {
+                path: python.to_path_buf(),
+                source,
+            })?;
+        if !output.status.success() {
+            return Err(InterpreterError::Failed {
+                path: python.to_path_buf(),
+                stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+            });
+        }
+        let mut interp: Interpreter =
+            serde_json::from_slice(&output.stdout).map_err(|source| InterpreterError::Parse {
+                path: python.to_path_buf(),
+                source,
+            })?;
+        let supported = interp.implementation == "cpython"
+            && interp.version.first() == Some(&3)
+            && (9..=13).contains(&interp.minor());
+        if !supported {
+            return Err(InterpreterError::Unsupported {
+                path: python.to_path_buf(),
+                found: format!("{} {}", interp.implementation, interp.version_string()),
+            });
+        }
+        interp.base_executable = std::fs::canonicalize(&interp.base_executable)
+            .unwrap_or_else(|_| interp.base_executable.clone());
+        if interp.dynload.as_os_str().is_empty() {
+            interp.dynload = interp.platstdlib.join("lib-dynload");
+        }
+        Ok(interp)
+    }
+
+    pub fn minor(&self) -> u32 {
+        self.version.get(1).copied().unwrap_or(0)
+    }
+
+    /// `3.11.7`.
+    pub fn version_string(&self) -> String {
+        self.version
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(".")
+    }
+
+    /// `python3.11`: the stdlib directory name and interpreter file name.
+    pub fn python_name(&self) -> String {
+        format!("python3.{}", self.minor())
+    }
+
+    /// Where the bundle keeps site-packages, relative to its prefix: the layout `site` of this
+    /// interpreter expects, preferring `<platlibdir>/pythonX.Y/...` over `local/...`.
+    pub fn bundle_site_packages(&self) -> PathBuf {
+        let wanted = Path::new(&self.platlibdir).join(self.python_name());
+        self.site_packages_layout
+            .iter()
+            .find(|p| p.parent() == Some(wanted.as_path()))
+            .or_else(|| self.site_packages_layout.first())
+            .cloned()
+            .unwrap_or_else(|| wanted.join("site-packages"))
+    }
+
+    /// The bundle's standard library directory, relative to its prefix.
+    pub fn bundle_stdlib(&self) -> PathBuf {
+        Path::new("lib").join(self.python_name())
+    }
+
+    pub fn is_builtin(&self, name: &str) -> bool {
+        self.builtin_modules
+            .binary_search_by(|m| m.as_str().cmp(name))
+            .is_ok()
+    }
+
+    pub fn is_frozen(&self, name: &str) -> bool {
+        self.frozen_modules.iter().any(|m| m == name)
+    }
+}

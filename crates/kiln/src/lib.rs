@@ -1,0 +1,12 @@
+//! kiln: freeze a Python application into standalone executables.
+//!
+//! The build is a pipeline of stages, each a module with one entry point that takes plain data
+//! and returns plain data:
+//!
+//! ```text
+//! config -> interpreter -> analyse + resolve (ModuleGraph) -> collect (Collection)
+//!        -> plan (BundlePlan) -> write (onedir) -> report (BuildReport)
+//! ```
+
+pub mod analyse;
+pub mod interpreter;

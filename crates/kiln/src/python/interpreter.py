@@ -1,0 +1,86 @@
+# Reports what kiln needs to know about the interpreter running this script, as JSON on stdout.
+# Runs on CPython 3.9 to 3.13; standard library only.
+import importlib.machinery
+import importlib.util
+import json
+import os
+import site
+import subprocess
+import sys
+import sysconfig
+
+
+def site_packages_layout():
+    """Where site.py of this interpreter looks for site-packages, relative to a prefix."""
+    fake = os.path.join(os.sep, "KILNPREFIX")
+    try:
+        dirs = site.getsitepackages([fake])
+    except Exception:
+        dirs = []
+    return [os.path.relpath(d, fake) for d in dirs if d.startswith(fake + os.sep)]
+
+
+def frozen_modules():
+    names = getattr(sys, "stdlib_module_names", ())
+    finder = importlib.machinery.FrozenImporter
+    out = []
+    for name in sorted(set(names) | {"importlib._bootstrap", "importlib._bootstrap_external",
+                                     "importlib.util", "importlib.machinery", "os.path"}):
+        try:
+            if finder.find_spec(name) is not None:
+                out.append(name)
+        except Exception:
+            pass
+    return out
+
+
+def startup_modules():
+    """Modules an isolated interpreter has imported before it runs any code, without site."""
+    code = "import sys; print('\\n'.join(sorted(sys.modules)))"
+    try:
+        out = subprocess.run([sys.executable, "-I", "-S", "-c", code], check=True,
+                             stdout=subprocess.PIPE, universal_newlines=True).stdout
+        return out.split()
+    except Exception:
+        return []
+
+
+def main():
+    cfg = sysconfig.get_config_var
+    path = list(sys.path)
+    if path and path[0] in ("", os.getcwd()):
+        path = path[1:]
+    dynload = cfg("DESTSHARED") or ""
+    info = {
+        "version": list(sys.version_info[:3]),
+        "implementation": sys.implementation.name,
+        "cache_tag": sys.implementation.cache_tag,
+        "executable": sys.executable,
+        "base_executable": getattr(sys, "_base_executable", sys.executable),
+        "prefix": sys.prefix,
+        "base_prefix": sys.base_prefix,
+        "platlibdir": getattr(sys, "platlibdir", "lib"),
+        "path": path,
+        "stdlib": sysconfig.get_path("stdlib"),
+        "platstdlib": sysconfig.get_path("platstdlib"),
+        "dynload": dynload,
+        "extension_suffixes": list(importlib.machinery.EXTENSION_SUFFIXES),
+        "source_suffixes": list(importlib.machinery.SOURCE_SUFFIXES),
+        "bytecode_suffixes": list(importlib.machinery.BYTECODE_SUFFIXES),
+        "magic": importlib.util.MAGIC_NUMBER.hex(),
+        "builtin_modules": sorted(sys.builtin_module_names),
+        "frozen_modules": frozen_modules(),
+        "stdlib_module_names": sorted(getattr(sys, "stdlib_module_names", ())),
+        "shared_libpython": bool(cfg("Py_ENABLE_SHARED")),
+        "ldlibrary": cfg("LDLIBRARY") or "",
+        "instsoname": cfg("INSTSONAME") or "",
+        "libdir": cfg("LIBDIR") or "",
+        "multiarch": cfg("MULTIARCH") or "",
+        "site_packages_layout": site_packages_layout(),
+        "startup_modules": startup_modules(),
+        "platform": sys.platform,
+    }
+    json.dump(info, sys.stdout)
+
+
+main()

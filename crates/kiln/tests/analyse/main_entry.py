@@ -1,0 +1,8 @@
+import sys
+
+def main():
+    pass
+
+if __name__ == "__main__":
+    import uvicorn
+    main()
