@@ -180,3 +180,40 @@ impl Interpreter {
         self.frozen_modules.iter().any(|m| m == name)
     }
 }
+
+#[cfg(test)]
+impl Interpreter {
+    /// CPython 3.11 facts on x86_64 Linux, with the given search path (for resolver tests).
+    pub(crate) fn fixture(path: Vec<PathBuf>) -> Interpreter {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        Interpreter {
+            version: vec![3, 11, 7],
+            implementation: "cpython".into(),
+            cache_tag: "cpython-311".into(),
+            executable: "/nonexistent/bin/python3".into(),
+            base_executable: "/nonexistent/bin/python3.11".into(),
+            prefix: "/nonexistent".into(),
+            base_prefix: "/nonexistent".into(),
+            platlibdir: "lib".into(),
+            path,
+            stdlib: "/nonexistent/lib/python3.11".into(),
+            platstdlib: "/nonexistent/lib/python3.11".into(),
+            dynload: "/nonexistent/lib/python3.11/lib-dynload".into(),
+            extension_suffixes: s(&[".cpython-311-x86_64-linux-gnu.so", ".abi3.so", ".so"]),
+            source_suffixes: s(&[".py"]),
+            bytecode_suffixes: s(&[".pyc"]),
+            magic: "a70d0d0a".into(),
+            builtin_modules: s(&["_imp", "builtins", "sys", "time"]),
+            frozen_modules: Vec::new(),
+            stdlib_module_names: Vec::new(),
+            shared_libpython: true,
+            ldlibrary: "libpython3.11.so".into(),
+            instsoname: "libpython3.11.so.1.0".into(),
+            libdir: "/nonexistent/lib".into(),
+            multiarch: "x86_64-linux-gnu".into(),
+            site_packages_layout: vec!["lib/python3.11/site-packages".into()],
+            startup_modules: Vec::new(),
+            platform: "linux".into(),
+        }
+    }
+}

@@ -10,3 +10,4 @@
 
 pub mod analyse;
 pub mod interpreter;
+pub mod resolve;

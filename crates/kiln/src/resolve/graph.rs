@@ -1,0 +1,195 @@
+//! The module graph: every module the app can import, who imports whom, from where, and what
+//! could not be found.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::finder::{FileKind, Location, SearchEntry};
+use crate::analyse::{Condition, Via};
+
+/// Index of a module in [`ModuleGraph::modules`].
+pub type ModuleId = usize;
+
+/// Whose code a module is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Origin {
+    App,
+    ThirdParty,
+    Stdlib,
+}
+
+/// How a module is loaded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum ModuleKind {
+    /// A single file (`.py`, `.pyc` or an extension module).
+    File { path: PathBuf, file: FileKind },
+    /// A regular package: its `__init__` file and its directory.
+    Package { init: PathBuf, file: FileKind },
+    /// A namespace package (no `__init__`), made of one or more directories.
+    Namespace,
+    /// Compiled into the interpreter.
+    Builtin,
+    /// Frozen into the interpreter with no file on the search path.
+    Frozen,
+}
+
+/// One module of the graph.
+#[derive(Debug, Clone, Serialize)]
+pub struct Module {
+    pub name: String,
+    pub kind: ModuleKind,
+    pub origin: Origin,
+    /// The search path entry the module was found in (None for builtin and frozen modules).
+    pub entry: Option<usize>,
+    /// `__path__` of a package: its directories with their search entries.
+    pub package_dirs: Vec<Location>,
+    /// Frozen into the interpreter (it is still shipped when a file exists).
+    pub frozen: bool,
+    /// The file could not be parsed; it is left out of the bundle.
+    pub skipped: Option<String>,
+}
+
+impl Module {
+    pub fn is_package(&self) -> bool {
+        matches!(
+            self.kind,
+            ModuleKind::Package { .. } | ModuleKind::Namespace
+        )
+    }
+
+    /// The file that defines the module, if any.
+    pub fn file(&self) -> Option<&std::path::Path> {
+        match &self.kind {
+            ModuleKind::File { path, .. } => Some(path),
+            ModuleKind::Package { init, .. } => Some(init),
+            _ => None,
+        }
+    }
+
+    pub fn file_kind(&self) -> Option<FileKind> {
+        match &self.kind {
+            ModuleKind::File { file, .. } | ModuleKind::Package { file, .. } => Some(*file),
+            _ => None,
+        }
+    }
+}
+
+/// Why one module is in the graph because of another.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum EdgeKind {
+    /// An import the source code states.
+    Import { via: Via },
+    /// `from package import submodule`.
+    FromImport,
+    /// A module needs its parent package imported first.
+    Parent,
+    /// Needed for the interpreter to start, or by the bundle's boot code.
+    Runtime,
+    /// Inferred from code that computes module names at run time.
+    Inferred { rule: String },
+    /// Collected whole by built-in package knowledge or configuration.
+    Collected { reason: String },
+}
+
+/// `from` needs `to`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Edge {
+    pub from: ModuleId,
+    pub to: ModuleId,
+    /// 1-based line in `from`'s file (0 when not from a statement).
+    pub line: u32,
+    pub kind: EdgeKind,
+    pub condition: Condition,
+}
+
+/// An import that names no module on the search path.
+#[derive(Debug, Clone, Serialize)]
+pub struct Missing {
+    pub name: String,
+    pub importer: ModuleId,
+    pub line: u32,
+    pub condition: Condition,
+    pub in_function: bool,
+    /// Extra detail, such as a relative import that climbs above the top-level package.
+    pub reason: Option<String>,
+}
+
+/// A third-party or standard library file that could not be parsed and was skipped.
+#[derive(Debug, Clone, Serialize)]
+pub struct SkippedFile {
+    pub module: String,
+    pub path: PathBuf,
+    pub message: String,
+}
+
+/// The resolved graph.
+#[derive(Debug, Default, Serialize)]
+pub struct ModuleGraph {
+    pub entries: Vec<SearchEntry>,
+    pub modules: Vec<Module>,
+    pub edges: Vec<Edge>,
+    pub missing: Vec<Missing>,
+    /// Modules the build starts from (entries first).
+    pub roots: Vec<ModuleId>,
+    #[serde(skip)]
+    pub(crate) by_name: HashMap<String, ModuleId>,
+}
+
+impl ModuleGraph {
+    pub fn get(&self, name: &str) -> Option<ModuleId> {
+        self.by_name.get(name).copied()
+    }
+
+    pub(crate) fn add(&mut self, module: Module) -> ModuleId {
+        let id = self.modules.len();
+        self.by_name.insert(module.name.clone(), id);
+        self.modules.push(module);
+        id
+    }
+
+    /// Modules that are part of the bundle, in name order.
+    pub fn included(&self) -> impl Iterator<Item = (ModuleId, &Module)> {
+        let mut ids: Vec<ModuleId> = (0..self.modules.len())
+            .filter(|&i| self.modules[i].skipped.is_none())
+            .collect();
+        ids.sort_by(|&a, &b| self.modules[a].name.cmp(&self.modules[b].name));
+        ids.into_iter().map(move |i| (i, &self.modules[i]))
+    }
+
+    /// The shortest chain of edges from a root to `target` (root first), if reachable.
+    pub fn chain_to(&self, target: ModuleId) -> Option<Vec<&Edge>> {
+        let mut incoming: Vec<Vec<usize>> = vec![Vec::new(); self.modules.len()];
+        for (i, e) in self.edges.iter().enumerate() {
+            incoming[e.to].push(i);
+        }
+        let mut via: Vec<Option<usize>> = vec![None; self.modules.len()];
+        let mut seen = vec![false; self.modules.len()];
+        let mut queue = VecDeque::from([target]);
+        seen[target] = true;
+        while let Some(m) = queue.pop_front() {
+            if self.roots.contains(&m) {
+                let mut chain = Vec::new();
+                let mut cur = m;
+                while let Some(edge) = via[cur] {
+                    chain.push(&self.edges[edge]);
+                    cur = self.edges[edge].to;
+                }
+                return Some(chain);
+            }
+            for &edge in &incoming[m] {
+                let from = self.edges[edge].from;
+                if !seen[from] {
+                    seen[from] = true;
+                    via[from] = Some(edge);
+                    queue.push_back(from);
+                }
+            }
+        }
+        None
+    }
+}

@@ -1,0 +1,522 @@
+//! Import requests -> [`ModuleGraph`].
+//!
+//! Starting from the entry and the modules the interpreter needs to start, files are analysed
+//! in parallel waves and every request is resolved the way CPython's import system would:
+//! builtin, then frozen, then the search path (see [`finder`]), parents before children,
+//! relative imports against the importing module's package.
+
+pub mod finder;
+pub mod graph;
+
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::analyse::{self, AnalyseError, Condition, FileImports, ImportRequest, SourceContext};
+use crate::interpreter::Interpreter;
+pub use finder::{EntryKind, FileKind, Finder, Found, SearchEntry};
+pub use graph::{Edge, EdgeKind, Missing, Module, ModuleGraph, ModuleId, ModuleKind, Origin};
+
+/// What the application starts from.
+#[derive(Debug, Clone)]
+pub enum EntryPoint {
+    /// A script run as `__main__` (`python main.py`).
+    Script(PathBuf),
+    /// A module run as `__main__` (`python -m pkg.mod`).
+    Module(String),
+}
+
+/// Inputs of the resolve stage.
+pub struct ResolveInput<'a> {
+    pub interpreter: &'a Interpreter,
+    pub entry: &'a EntryPoint,
+    /// The directory that is `sys.path[0]` for the app (the script's directory, or the project
+    /// directory for `-m`).
+    pub app_dir: &'a Path,
+    /// Extra modules to include as if imported by the entry.
+    pub extra_roots: &'a [String],
+}
+
+/// Errors that stop resolution.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error("entry module `{0}` was not found on the search path")]
+    EntryNotFound(String),
+    #[error(transparent)]
+    Syntax(#[from] AnalyseError),
+}
+
+/// Progress of the resolve stage, reported to the caller.
+pub trait ResolveProgress: Sync {
+    fn analysed(&self, done: usize, known: usize);
+}
+
+impl ResolveProgress for () {
+    fn analysed(&self, _: usize, _: usize) {}
+}
+
+/// Stdlib packages collected whole: codecs are looked up by name at run time.
+const COLLECT_WHOLE: &[&str] = &["encodings"];
+
+/// Imports inside the standard library that only interactive use reaches.
+const INTERACTIVE_ONLY: &[(&str, &str)] = &[
+    ("site", "rlcompleter"),
+    ("site", "readline"),
+    ("_sitebuiltins", "pydoc"),
+];
+
+/// Builds the module graph for `input`.
+pub fn resolve(
+    input: &ResolveInput<'_>,
+    progress: &dyn ResolveProgress,
+) -> Result<ModuleGraph, ResolveError> {
+    let mut r = Resolver::new(input);
+    r.run(progress)?;
+    Ok(r.graph)
+}
+
+struct Resolver<'a> {
+    input: &'a ResolveInput<'a>,
+    finder: Finder,
+    graph: ModuleGraph,
+    top_level: Vec<finder::Location>,
+    /// Names already looked up and not found.
+    not_found: std::collections::HashSet<String>,
+    pending: Vec<ModuleId>,
+    analysed: usize,
+}
+
+impl<'a> Resolver<'a> {
+    fn new(input: &'a ResolveInput<'a>) -> Self {
+        let interp = input.interpreter;
+        let mut entries = vec![SearchEntry {
+            dir: input.app_dir.to_path_buf(),
+            kind: EntryKind::App,
+        }];
+        for dir in &interp.path {
+            if !dir.is_dir() {
+                continue;
+            }
+            let kind = if same_dir(dir, &interp.stdlib) || same_dir(dir, &interp.platstdlib) {
+                EntryKind::Stdlib
+            } else if same_dir(dir, &interp.dynload) {
+                EntryKind::Dynload
+            } else {
+                EntryKind::Site
+            };
+            if !entries.iter().any(|e| same_dir(&e.dir, dir)) {
+                entries.push(SearchEntry {
+                    dir: dir.clone(),
+                    kind,
+                });
+            }
+        }
+        let top_level = entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.dir.clone(), i))
+            .collect();
+        let graph = ModuleGraph {
+            entries,
+            ..Default::default()
+        };
+        Resolver {
+            input,
+            finder: Finder::new(
+                &interp.extension_suffixes,
+                &interp.source_suffixes,
+                &interp.bytecode_suffixes,
+            ),
+            graph,
+            top_level,
+            not_found: Default::default(),
+            pending: Vec::new(),
+            analysed: 0,
+        }
+    }
+
+    fn run(&mut self, progress: &dyn ResolveProgress) -> Result<(), ResolveError> {
+        let root = match self.input.entry {
+            EntryPoint::Script(path) => {
+                let id = self.graph.add(Module {
+                    name: "__main__".into(),
+                    kind: ModuleKind::File {
+                        path: path.clone(),
+                        file: FileKind::Source,
+                    },
+                    origin: Origin::App,
+                    entry: Some(0),
+                    package_dirs: Vec::new(),
+                    frozen: false,
+                    skipped: None,
+                });
+                self.pending.push(id);
+                id
+            }
+            EntryPoint::Module(name) => self
+                .ensure(name)
+                .ok_or_else(|| ResolveError::EntryNotFound(name.clone()))?,
+        };
+        self.graph.roots.push(root);
+
+        let interp = self.input.interpreter;
+        let mut runtime: Vec<String> = interp
+            .startup_modules
+            .iter()
+            .filter(|m| m.as_str() != "__main__")
+            .cloned()
+            .collect();
+        runtime.push("site".into());
+        if matches!(self.input.entry, EntryPoint::Module(_)) {
+            runtime.push("runpy".into());
+        }
+        for name in runtime.iter().chain(self.input.extra_roots) {
+            if let Some(id) = self.ensure(name) {
+                self.graph.edges.push(Edge {
+                    from: root,
+                    to: id,
+                    line: 0,
+                    kind: EdgeKind::Runtime,
+                    condition: Condition::Always,
+                });
+            }
+        }
+        for package in COLLECT_WHOLE {
+            if let Some(id) = self.ensure(package) {
+                self.collect_submodules(id, "the standard library looks codecs up by name");
+            }
+        }
+
+        loop {
+            let mut batch = std::mem::take(&mut self.pending);
+            if batch.is_empty() {
+                break;
+            }
+            batch.sort_unstable();
+            let platform = interp.platform.as_str();
+            let modules = &self.graph.modules;
+            let results: Vec<(ModuleId, Result<FileImports, AnalyseError>)> = batch
+                .par_iter()
+                .map(|&id| {
+                    let m = &modules[id];
+                    let path = m.file().expect("only modules with files are analysed");
+                    let ctx = SourceContext {
+                        module: &m.name,
+                        is_package: m.is_package(),
+                        platform,
+                    };
+                    (id, analyse::analyse_file(path, ctx))
+                })
+                .collect();
+            for (id, result) in results {
+                self.analysed += 1;
+                match result {
+                    Ok(imports) => self.add_requests(id, imports),
+                    Err(err) if self.graph.modules[id].origin == Origin::App => {
+                        return Err(err.into())
+                    }
+                    Err(err) => self.graph.modules[id].skipped = Some(err.to_string()),
+                }
+            }
+            progress.analysed(self.analysed, self.graph.modules.len());
+        }
+        Ok(())
+    }
+
+    /// Resolves `name` (absolute, dotted), adding it and its parents to the graph.
+    fn ensure(&mut self, name: &str) -> Option<ModuleId> {
+        if let Some(id) = self.graph.get(name) {
+            return Some(id);
+        }
+        if self.not_found.contains(name) {
+            return None;
+        }
+        let found = self.find(name);
+        if found.is_none() {
+            self.not_found.insert(name.to_string());
+        }
+        found
+    }
+
+    fn find(&mut self, name: &str) -> Option<ModuleId> {
+        let interp = self.input.interpreter;
+        let (parent, tail) = match name.rsplit_once('.') {
+            Some((p, t)) => (Some(p), t),
+            None => (None, name),
+        };
+        let parent_id = match parent {
+            Some(p) => Some(self.ensure(p)?),
+            None => None,
+        };
+        let locations = match parent_id {
+            Some(pid) => {
+                let p = &self.graph.modules[pid];
+                if !p.is_package() {
+                    return None;
+                }
+                p.package_dirs.clone()
+            }
+            None => {
+                if interp.is_builtin(name) {
+                    return Some(self.add_module(
+                        name,
+                        ModuleKind::Builtin,
+                        None,
+                        Vec::new(),
+                        parent_id,
+                    ));
+                }
+                self.top_level.clone()
+            }
+        };
+        let frozen = interp.is_frozen(name);
+        let id = match self.finder.find(tail, &locations) {
+            Some(Found::Module { path, kind, entry }) => self.add_module(
+                name,
+                ModuleKind::File { path, file: kind },
+                Some(entry),
+                Vec::new(),
+                parent_id,
+            ),
+            Some(Found::Package {
+                init,
+                kind,
+                dir,
+                entry,
+            }) => self.add_module(
+                name,
+                ModuleKind::Package { init, file: kind },
+                Some(entry),
+                vec![(dir, entry)],
+                parent_id,
+            ),
+            Some(Found::Namespace { portions }) => {
+                let entry = portions.first().map(|p| p.1);
+                self.add_module(name, ModuleKind::Namespace, entry, portions, parent_id)
+            }
+            None if frozen => {
+                self.add_module(name, ModuleKind::Frozen, None, Vec::new(), parent_id)
+            }
+            None => return None,
+        };
+        self.graph.modules[id].frozen = frozen;
+        Some(id)
+    }
+
+    fn add_module(
+        &mut self,
+        name: &str,
+        kind: ModuleKind,
+        entry: Option<usize>,
+        package_dirs: Vec<finder::Location>,
+        parent: Option<ModuleId>,
+    ) -> ModuleId {
+        let origin = match entry.map(|e| self.graph.entries[e].kind) {
+            Some(EntryKind::App) => Origin::App,
+            Some(EntryKind::Site) => Origin::ThirdParty,
+            Some(EntryKind::Stdlib | EntryKind::Dynload) | None => Origin::Stdlib,
+        };
+        let analyse = matches!(
+            kind,
+            ModuleKind::File {
+                file: FileKind::Source,
+                ..
+            } | ModuleKind::Package {
+                file: FileKind::Source,
+                ..
+            }
+        );
+        let id = self.graph.add(Module {
+            name: name.to_string(),
+            kind,
+            origin,
+            entry,
+            package_dirs,
+            frozen: false,
+            skipped: None,
+        });
+        if analyse {
+            self.pending.push(id);
+        }
+        if let Some(parent) = parent {
+            self.graph.edges.push(Edge {
+                from: id,
+                to: parent,
+                line: 0,
+                kind: EdgeKind::Parent,
+                condition: Condition::Always,
+            });
+        }
+        id
+    }
+
+    /// Adds every submodule of a package, recursively.
+    pub(crate) fn collect_submodules(&mut self, package: ModuleId, reason: &str) {
+        let mut stack = vec![package];
+        while let Some(pid) = stack.pop() {
+            let dirs = self.graph.modules[pid].package_dirs.clone();
+            let prefix = self.graph.modules[pid].name.clone();
+            let mut names: Vec<String> = Vec::new();
+            for (dir, _) in &dirs {
+                let Some(listing) = self.finder.listing(dir) else {
+                    continue;
+                };
+                for file in listing.iter() {
+                    if let Some((stem, _)) = self.finder.module_file_kind(file) {
+                        if stem != "__init__" {
+                            names.push(stem.to_string());
+                        }
+                    } else if is_identifier(file) && dir.join(file).is_dir() {
+                        names.push(file.clone());
+                    }
+                }
+            }
+            names.sort();
+            names.dedup();
+            for name in names {
+                let full = format!("{prefix}.{name}");
+                if self.graph.get(&full).is_some() {
+                    continue;
+                }
+                if let Some(id) = self.ensure(&full) {
+                    self.graph.edges.push(Edge {
+                        from: pid,
+                        to: id,
+                        line: 0,
+                        kind: EdgeKind::Collected {
+                            reason: reason.to_string(),
+                        },
+                        condition: Condition::Always,
+                    });
+                    if self.graph.modules[id].is_package() {
+                        stack.push(id);
+                    }
+                }
+            }
+        }
+    }
+
+    fn add_requests(&mut self, importer: ModuleId, imports: FileImports) {
+        for request in imports.imports {
+            self.add_request(importer, &request);
+        }
+    }
+
+    fn add_request(&mut self, importer: ModuleId, request: &ImportRequest) {
+        let importer_name = self.graph.modules[importer].name.clone();
+        if request.condition == Condition::TypeChecking {
+            return;
+        }
+        if INTERACTIVE_ONLY.contains(&(importer_name.as_str(), request.module.as_str())) {
+            return;
+        }
+        let target = match self.absolute_name(importer, request) {
+            Ok(t) => t,
+            Err(reason) => {
+                self.missing(importer, request, request.module.clone(), Some(reason));
+                return;
+            }
+        };
+        let Some(id) = self.ensure(&target) else {
+            let missing = self.first_missing(&target);
+            self.missing(importer, request, missing, None);
+            return;
+        };
+        self.graph.edges.push(Edge {
+            from: importer,
+            to: id,
+            line: request.line,
+            kind: EdgeKind::Import { via: request.via },
+            condition: request.condition,
+        });
+        if !self.graph.modules[id].is_package() {
+            return;
+        }
+        for name in &request.names {
+            if name == "*" {
+                continue;
+            }
+            let sub = format!("{target}.{name}");
+            if let Some(sid) = self.ensure(&sub) {
+                self.graph.edges.push(Edge {
+                    from: importer,
+                    to: sid,
+                    line: request.line,
+                    kind: EdgeKind::FromImport,
+                    condition: request.condition,
+                });
+            }
+        }
+    }
+
+    /// The absolute module a request names, as `importlib._bootstrap._resolve_name` computes it.
+    fn absolute_name(&self, importer: ModuleId, request: &ImportRequest) -> Result<String, String> {
+        if request.level == 0 {
+            return Ok(request.module.clone());
+        }
+        let m = &self.graph.modules[importer];
+        let package = if m.is_package() {
+            m.name.as_str()
+        } else {
+            m.name.rsplit_once('.').map_or("", |(p, _)| p)
+        };
+        if package.is_empty() || m.name == "__main__" {
+            return Err("relative import with no known parent package".into());
+        }
+        let level = request.level as usize;
+        let bits: Vec<&str> = package.rsplitn(level, '.').collect();
+        if bits.len() < level {
+            return Err("relative import climbs above the top-level package".into());
+        }
+        let base = bits[bits.len() - 1];
+        Ok(if request.module.is_empty() {
+            base.to_string()
+        } else {
+            format!("{base}.{}", request.module)
+        })
+    }
+
+    fn first_missing(&mut self, name: &str) -> String {
+        let mut prefix = String::new();
+        for part in name.split('.') {
+            if !prefix.is_empty() {
+                prefix.push('.');
+            }
+            prefix.push_str(part);
+            if self.ensure(&prefix).is_none() {
+                return prefix;
+            }
+        }
+        name.to_string()
+    }
+
+    fn missing(
+        &mut self,
+        importer: ModuleId,
+        request: &ImportRequest,
+        name: String,
+        reason: Option<String>,
+    ) {
+        self.graph.missing.push(Missing {
+            name,
+            importer,
+            line: request.line,
+            condition: request.condition,
+            in_function: request.in_function,
+            reason,
+        });
+    }
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || c == '_')
+}
+
+#[cfg(test)]
+mod tests;

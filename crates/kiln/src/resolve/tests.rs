@@ -1,0 +1,234 @@
+use std::path::Path;
+
+use super::*;
+use crate::interpreter::Interpreter;
+
+fn write(root: &Path, rel: &str, text: &str) {
+    let p = root.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+struct Fixture {
+    _tmp: tempfile::TempDir,
+    app: PathBuf,
+    site: PathBuf,
+    site2: PathBuf,
+}
+
+fn fixture(files: &[(&str, &str)]) -> Fixture {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = tmp.path().join("app");
+    let site = tmp.path().join("site");
+    let site2 = tmp.path().join("site2");
+    for d in [&app, &site, &site2] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    for (rel, text) in files {
+        write(tmp.path(), rel, text);
+    }
+    Fixture {
+        _tmp: tmp,
+        app,
+        site,
+        site2,
+    }
+}
+
+fn graph(f: &Fixture) -> ModuleGraph {
+    let interp = Interpreter::fixture(vec![f.site.clone(), f.site2.clone()]);
+    let entry = EntryPoint::Script(f.app.join("main.py"));
+    let input = ResolveInput {
+        interpreter: &interp,
+        entry: &entry,
+        app_dir: &f.app,
+        extra_roots: &[],
+    };
+    resolve(&input, &()).unwrap()
+}
+
+fn names(g: &ModuleGraph) -> Vec<String> {
+    g.included().map(|(_, m)| m.name.clone()).collect()
+}
+
+#[test]
+fn relative_imports_at_every_depth() {
+    let f = fixture(&[
+        ("app/main.py", "import pkg.sub.deep.leaf\n"),
+        ("app/pkg/__init__.py", "from . import top\n"),
+        ("app/pkg/top.py", ""),
+        ("app/pkg/util.py", ""),
+        (
+            "app/pkg/sub/__init__.py",
+            "from .. import util\nfrom .deep import leaf\n",
+        ),
+        ("app/pkg/sub/deep/__init__.py", ""),
+        (
+            "app/pkg/sub/deep/leaf.py",
+            "from ...util import x\nfrom ... import top\nfrom .... import nothing\n",
+        ),
+    ]);
+    let g = graph(&f);
+    assert_eq!(
+        names(&g),
+        [
+            "__main__",
+            "pkg",
+            "pkg.sub",
+            "pkg.sub.deep",
+            "pkg.sub.deep.leaf",
+            "pkg.top",
+            "pkg.util"
+        ]
+    );
+    // Four dots from pkg.sub.deep.leaf climbs above `pkg`.
+    assert_eq!(g.missing.len(), 1, "{:?}", g.missing);
+    let m = &g.missing[0];
+    assert_eq!(g.modules[m.importer].name, "pkg.sub.deep.leaf");
+    assert_eq!(m.line, 3);
+    assert!(m
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("above the top-level package"));
+    // Everything from the app directory is app code.
+    assert!(g.included().all(|(_, m)| m.origin == Origin::App));
+}
+
+#[test]
+fn namespace_packages_span_search_entries() {
+    let f = fixture(&[
+        (
+            "app/main.py",
+            "import ns.a\nimport ns.b\nfrom ns import c\n",
+        ),
+        ("site/ns/a.py", ""),
+        ("site2/ns/b.py", ""),
+        ("site2/ns/c/__init__.py", ""),
+    ]);
+    let g = graph(&f);
+    let ns = &g.modules[g.get("ns").unwrap()];
+    assert_eq!(ns.kind, ModuleKind::Namespace);
+    assert_eq!(ns.package_dirs.len(), 2);
+    assert_eq!(ns.origin, Origin::ThirdParty);
+    for name in ["ns.a", "ns.b", "ns.c"] {
+        assert!(g.get(name).is_some(), "{name} missing: {:?}", names(&g));
+    }
+    assert!(g.missing.is_empty());
+}
+
+#[test]
+fn earlier_entries_shadow_later_ones_and_regular_packages_beat_namespaces() {
+    let f = fixture(&[
+        ("app/main.py", "import dup\nimport mixed\n"),
+        ("app/dup.py", ""),
+        ("site/dup.py", "import should_not_be_followed\n"),
+        ("site/mixed/readme.txt", "a namespace portion"),
+        ("site2/mixed/__init__.py", ""),
+    ]);
+    let g = graph(&f);
+    let dup = &g.modules[g.get("dup").unwrap()];
+    assert_eq!(dup.file(), Some(f.app.join("dup.py").as_path()));
+    assert!(g.get("should_not_be_followed").is_none());
+    let mixed = &g.modules[g.get("mixed").unwrap()];
+    assert!(
+        matches!(mixed.kind, ModuleKind::Package { .. }),
+        "{mixed:?}"
+    );
+    assert!(g.missing.is_empty());
+}
+
+#[test]
+fn conditions_decide_what_is_needed() {
+    let f = fixture(&[
+        (
+            "app/main.py",
+            "from typing import TYPE_CHECKING\n\
+             if TYPE_CHECKING:\n    import typing_only\n\
+             try:\n    import optional_dep\nexcept ImportError:\n    optional_dep = None\n\
+             import hard_dep\n\
+             def f():\n    from pkg import sub, attr\n",
+        ),
+        ("site/pkg/__init__.py", "attr = 1\n"),
+        ("site/pkg/sub.py", ""),
+    ]);
+    let g = graph(&f);
+    let missing: Vec<(&str, Condition)> = g
+        .missing
+        .iter()
+        .map(|m| (m.name.as_str(), m.condition))
+        .collect();
+    assert!(
+        missing.contains(&("optional_dep", Condition::Optional)),
+        "{missing:?}"
+    );
+    assert!(missing.contains(&("hard_dep", Condition::Always)));
+    assert!(
+        missing.contains(&("typing", Condition::Always)),
+        "no stdlib in this fixture"
+    );
+    assert!(
+        !missing.iter().any(|(n, _)| *n == "typing_only"),
+        "TYPE_CHECKING imports are not needed"
+    );
+    // `sub` is a submodule; `attr` is an attribute and not missing.
+    assert!(g.get("pkg.sub").is_some());
+    assert!(!missing.iter().any(|(n, _)| n.contains("attr")));
+}
+
+#[test]
+fn why_chain_runs_from_the_entry() {
+    let f = fixture(&[
+        ("app/main.py", "import a\n"),
+        ("app/a.py", "\n\nimport b\n"),
+        ("app/b.py", "from c import d\n"),
+        ("site/c/__init__.py", ""),
+        ("site/c/d.py", ""),
+    ]);
+    let g = graph(&f);
+    let chain = g.chain_to(g.get("c.d").unwrap()).unwrap();
+    let steps: Vec<(String, String, u32)> = chain
+        .iter()
+        .map(|e| {
+            (
+                g.modules[e.from].name.clone(),
+                g.modules[e.to].name.clone(),
+                e.line,
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("__main__".to_string(), "a".to_string(), 1),
+            ("a".to_string(), "b".to_string(), 3),
+            ("b".to_string(), "c.d".to_string(), 1)
+        ]
+    );
+}
+
+#[test]
+fn syntax_errors_stop_app_code_but_skip_third_party_files() {
+    let f = fixture(&[
+        ("app/main.py", "import lib\n"),
+        ("site/lib.py", "def broken(:\n"),
+    ]);
+    let g = graph(&f);
+    assert!(g.modules[g.get("lib").unwrap()].skipped.is_some());
+    assert!(!names(&g).contains(&"lib".to_string()));
+
+    let f = fixture(&[
+        ("app/main.py", "import mine\n"),
+        ("app/mine.py", "import os\nx = = 1\n"),
+    ]);
+    let interp = Interpreter::fixture(vec![f.site.clone()]);
+    let entry = EntryPoint::Script(f.app.join("main.py"));
+    let input = ResolveInput {
+        interpreter: &interp,
+        entry: &entry,
+        app_dir: &f.app,
+        extra_roots: &[],
+    };
+    let err = resolve(&input, &()).unwrap_err().to_string();
+    assert!(err.contains("mine.py:2:"), "{err}");
+}
