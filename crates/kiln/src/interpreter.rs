@@ -71,6 +71,9 @@ pub struct Interpreter {
     /// Modules an isolated interpreter imports before running any code.
     pub startup_modules: Vec<String>,
     pub platform: String,
+    /// Modules registered in `sys.modules` under another module's name (`os.path` -> `posixpath`).
+    #[serde(default)]
+    pub module_aliases: std::collections::BTreeMap<String, String>,
 }
 
 impl Interpreter {
@@ -214,6 +217,7 @@ impl Interpreter {
             site_packages_layout: vec!["lib/python3.11/site-packages".into()],
             startup_modules: Vec::new(),
             platform: "linux".into(),
+            module_aliases: Default::default(),
         }
     }
 }

@@ -9,5 +9,11 @@
 //! ```
 
 pub mod analyse;
+pub mod cli;
+pub mod collect;
+pub mod config;
 pub mod interpreter;
+pub mod pipeline;
+pub mod report;
 pub mod resolve;
+pub mod write;

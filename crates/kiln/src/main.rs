@@ -1,1 +1,123 @@
-fn main() {}
+//! The `kiln` command: parse arguments, run, print, exit.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use kiln::cli::{AppArgs, BuildCmd, Cli, Command, WhyCmd};
+use kiln::config::{self, BuildArgs};
+use kiln::pipeline::{self, Progress};
+use kiln::resolve::ResolveProgress;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Build(cmd) => build(cmd),
+        Command::Why(cmd) => why(cmd),
+    }
+}
+
+fn settings(
+    app: AppArgs,
+    extra: impl FnOnce(&mut BuildArgs),
+) -> anyhow::Result<config::BuildSettings> {
+    let cwd = std::env::current_dir()?;
+    let loaded = config::discover(&cwd, app.config.as_deref())?;
+    let mut args = BuildArgs {
+        entry: app.entry,
+        module: app.module,
+        python: app.python,
+        ..Default::default()
+    };
+    extra(&mut args);
+    Ok(config::resolve_settings(&args, &loaded, &cwd)?)
+}
+
+fn why(cmd: WhyCmd) -> anyhow::Result<ExitCode> {
+    let settings = settings(cmd.app, |_| {})?;
+    let analysis = pipeline::analyse(&settings, &())?;
+    let explanation = kiln::report::explain_why(&analysis.graph, &cmd.target);
+    if cmd.json {
+        println!("{}", serde_json::to_string_pretty(&explanation)?);
+    } else {
+        print!("{}", explanation.render());
+    }
+    Ok(if explanation.found {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn build(cmd: BuildCmd) -> anyhow::Result<ExitCode> {
+    let settings = settings(cmd.app, |a| {
+        a.name = cmd.name;
+        a.out = cmd.out;
+        a.optimize = cmd.optimize;
+    })?;
+    let bar = Bar::new(!cmd.json);
+    let summary = pipeline::build(&settings, &bar);
+    bar.finish();
+    let summary = summary?;
+    if cmd.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print!("{}", summary.render(cmd.verbose));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A spinner on stderr while the build runs (hidden when stderr is not a terminal).
+struct Bar(ProgressBar);
+
+impl Bar {
+    fn new(visible: bool) -> Self {
+        let bar = if visible {
+            ProgressBar::new_spinner()
+        } else {
+            ProgressBar::hidden()
+        };
+        bar.set_style(ProgressStyle::with_template("{spinner} {msg}").expect("valid template"));
+        bar.enable_steady_tick(std::time::Duration::from_millis(100));
+        Bar(bar)
+    }
+
+    fn finish(&self) {
+        self.0.finish_and_clear();
+    }
+}
+
+impl ResolveProgress for Bar {
+    fn analysed(&self, done: usize, known: usize) {
+        self.0.set_message(format!(
+            "analysing imports: {done} files read, {known} modules found"
+        ));
+    }
+}
+
+impl Progress for Bar {
+    fn stage(&self, name: &str) {
+        let msg = match name {
+            "interpreter" => "asking the interpreter",
+            "analyse" => "analysing imports",
+            "collect" => "collecting files and compiling bytecode",
+            "write" => "writing the bundle",
+            other => other,
+        };
+        self.0.set_message(msg.to_string());
+    }
+}

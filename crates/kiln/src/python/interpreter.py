@@ -79,6 +79,9 @@ def main():
         "site_packages_layout": site_packages_layout(),
         "startup_modules": startup_modules(),
         "platform": sys.platform,
+        "module_aliases": {name: mod.__name__ for name, mod in list(sys.modules.items())
+                           if getattr(mod, "__name__", name) != name and "." in name
+                           and not name.startswith("_")},
     }
     json.dump(info, sys.stdout)
 

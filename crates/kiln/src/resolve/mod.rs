@@ -65,6 +65,26 @@ const INTERACTIVE_ONLY: &[(&str, &str)] = &[
     ("_sitebuiltins", "pydoc"),
 ];
 
+/// The standard library's own test and developer tooling. Other stdlib modules reach it only from
+/// inside functions that tests or `python -m` call (`pickle._test` imports `doctest`,
+/// `multiprocessing.util._cleanup_tests` imports `test.support`); those edges are not followed.
+/// The app still gets these modules when its own code imports them.
+const STDLIB_DEV_ONLY: &[&str] = &[
+    "doctest",
+    "unittest",
+    "test",
+    "pydoc",
+    "idlelib",
+    "tkinter",
+    "turtle",
+    "turtledemo",
+    "lib2to3",
+    "ensurepip",
+    "venv",
+    "distutils",
+    "pdb",
+];
+
 /// Builds the module graph for `input`.
 pub fn resolve(
     input: &ResolveInput<'_>,
@@ -240,6 +260,12 @@ impl<'a> Resolver<'a> {
 
     fn find(&mut self, name: &str) -> Option<ModuleId> {
         let interp = self.input.interpreter;
+        if let Some(real) = interp.module_aliases.get(name) {
+            // `os.path` is `posixpath`: os puts it in sys.modules under that name.
+            let id = self.ensure(real)?;
+            self.graph.by_name.insert(name.to_string(), id);
+            return Some(id);
+        }
         let (parent, tail) = match name.rsplit_once('.') {
             Some((p, t)) => (Some(p), t),
             None => (None, name),
@@ -404,7 +430,10 @@ impl<'a> Resolver<'a> {
 
     fn add_request(&mut self, importer: ModuleId, request: &ImportRequest) {
         let importer_name = self.graph.modules[importer].name.clone();
-        if request.condition == Condition::TypeChecking {
+        if matches!(
+            request.condition,
+            Condition::TypeChecking | Condition::OtherPlatform
+        ) {
             return;
         }
         if INTERACTIVE_ONLY.contains(&(importer_name.as_str(), request.module.as_str())) {
@@ -417,6 +446,13 @@ impl<'a> Resolver<'a> {
                 return;
             }
         };
+        let importer_module = &self.graph.modules[importer];
+        if importer_module.origin == Origin::Stdlib
+            && request.in_function
+            && STDLIB_DEV_ONLY.contains(&target.split('.').next().unwrap_or(""))
+        {
+            return;
+        }
         let Some(id) = self.ensure(&target) else {
             let missing = self.first_missing(&target);
             self.missing(importer, request, missing, None);

@@ -1,0 +1,69 @@
+//! Command-line types (clap derive only; no logic).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Freeze a Python application into standalone executables.
+#[derive(Debug, Parser)]
+#[command(name = "kiln", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Freeze an application into a bundle.
+    Build(BuildCmd),
+    /// Show the shortest import chain from the entry to MODULE.
+    Why(WhyCmd),
+}
+
+#[derive(Debug, Args)]
+pub struct WhyCmd {
+    /// The module to explain (dotted name).
+    pub target: String,
+    #[command(flatten)]
+    pub app: AppArgs,
+    /// Print the chain as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What to analyse: shared by every command that reads an app.
+#[derive(Debug, Args)]
+pub struct AppArgs {
+    /// The entry script (or set `entry` in kiln.toml).
+    pub entry: Option<PathBuf>,
+    /// Run a module as the entry, like `python -m MODULE`.
+    #[arg(short = 'm', long = "module", value_name = "MODULE")]
+    pub module: Option<String>,
+    /// Target interpreter [default: the active venv, else python3 on PATH].
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<PathBuf>,
+    /// Read this config file instead of ./kiln.toml or ./pyproject.toml.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildCmd {
+    #[command(flatten)]
+    pub app: AppArgs,
+    /// Bundle and executable name [default: the entry's name].
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Output directory [default: dist].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Bytecode optimisation level, as python -O (1) and -OO (2).
+    #[arg(long, value_name = "LEVEL")]
+    pub optimize: Option<u8>,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Show detail: stage timings, every warning and missing import.
+    #[arg(short, long)]
+    pub verbose: bool,
+}

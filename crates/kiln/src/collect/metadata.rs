@@ -1,0 +1,216 @@
+//! Distribution metadata: which installed distribution owns which file (from `RECORD`, or
+//! `top_level.txt` for legacy `.egg-info`), so that bundling a module also ships its
+//! `*.dist-info` and `importlib.metadata` keeps working.
+
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
+
+use serde::Serialize;
+
+/// One installed distribution found on the search path.
+#[derive(Debug, Clone, Serialize)]
+pub struct Distribution {
+    pub name: String,
+    pub version: String,
+    /// The `*.dist-info` or `*.egg-info` directory.
+    pub metadata_dir: PathBuf,
+    /// Index of the search entry it was found in.
+    pub entry: usize,
+    /// Licence as declared in its metadata (`License-Expression`, `License`, or classifiers).
+    pub license: Option<String>,
+    /// Top-level import names it provides.
+    pub top_level: Vec<String>,
+}
+
+/// Owner lookup for files on the search path.
+#[derive(Debug, Default)]
+pub struct DistIndex {
+    pub distributions: Vec<Distribution>,
+    by_file: HashMap<PathBuf, usize>,
+    by_top_level: HashMap<(usize, String), usize>,
+}
+
+impl DistIndex {
+    /// Scans the given site directories (`(dir, entry index)`).
+    pub fn scan(dirs: &[(PathBuf, usize)]) -> DistIndex {
+        let mut index = DistIndex::default();
+        for (dir, entry) in dirs {
+            let Ok(read) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            let mut names: Vec<PathBuf> = read.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+            names.sort();
+            for path in names {
+                let file_name = path
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .to_string();
+                let is_dist = file_name.ends_with(".dist-info");
+                let is_egg = file_name.ends_with(".egg-info");
+                if !(is_dist || is_egg) || !path.is_dir() {
+                    continue;
+                }
+                let meta_file = path.join(if is_dist { "METADATA" } else { "PKG-INFO" });
+                let meta = std::fs::read_to_string(&meta_file).unwrap_or_default();
+                let (name, version, license) = parse_metadata(&meta);
+                let id = index.distributions.len();
+                let mut top_level: Vec<String> =
+                    std::fs::read_to_string(path.join("top_level.txt"))
+                        .unwrap_or_default()
+                        .lines()
+                        .map(|l| l.trim().to_string())
+                        .filter(|l| !l.is_empty())
+                        .collect();
+                if let Ok(record) = std::fs::read_to_string(path.join("RECORD")) {
+                    for line in record.lines() {
+                        let rel = record_path(line);
+                        if rel.is_empty() {
+                            continue;
+                        }
+                        let file = normalize(&dir.join(rel));
+                        if top_level.is_empty() {
+                            if let Ok(inside) = file.strip_prefix(dir) {
+                                if let Some(Component::Normal(first)) = inside.components().next() {
+                                    let first = first.to_string_lossy();
+                                    let module = first.split('.').next().unwrap_or("").to_string();
+                                    if !module.is_empty() && !first.ends_with("-info") {
+                                        top_level.push(module);
+                                    }
+                                }
+                            }
+                        }
+                        index.by_file.entry(file).or_insert(id);
+                    }
+                }
+                top_level.sort();
+                top_level.dedup();
+                for t in &top_level {
+                    index.by_top_level.entry((*entry, t.clone())).or_insert(id);
+                }
+                index.distributions.push(Distribution {
+                    name: if name.is_empty() {
+                        file_name.split('-').next().unwrap_or("").to_string()
+                    } else {
+                        name
+                    },
+                    version,
+                    metadata_dir: path.clone(),
+                    entry: *entry,
+                    license,
+                    top_level,
+                });
+            }
+        }
+        index
+    }
+
+    /// The distribution that installed `file` (found in search entry `entry` as module
+    /// `module`), by its RECORD or else by its top-level name.
+    pub fn owner(&self, file: &Path, entry: usize, module: Option<&str>) -> Option<usize> {
+        if let Some(&id) = self.by_file.get(&normalize(file)) {
+            return Some(id);
+        }
+        let top = module?.split('.').next()?;
+        self.by_top_level.get(&(entry, top.to_string())).copied()
+    }
+}
+
+/// The path field of a RECORD line (CSV; quoted when it contains a comma).
+fn record_path(line: &str) -> &str {
+    if let Some(rest) = line.strip_prefix('"') {
+        rest.split('"').next().unwrap_or("")
+    } else {
+        line.split(',').next().unwrap_or("")
+    }
+}
+
+fn parse_metadata(text: &str) -> (String, String, Option<String>) {
+    let (mut name, mut version, mut license, mut classifier) =
+        (String::new(), String::new(), None, None);
+    for line in text.lines() {
+        if line.is_empty() {
+            break; // headers end at the first blank line; the description follows
+        }
+        if let Some(v) = line.strip_prefix("Name: ") {
+            name = v.trim().to_string();
+        } else if let Some(v) = line.strip_prefix("Version: ") {
+            version = v.trim().to_string();
+        } else if let Some(v) = line.strip_prefix("License-Expression: ") {
+            license = Some(v.trim().to_string());
+        } else if let Some(v) = line.strip_prefix("License: ") {
+            let v = v.trim();
+            if license.is_none() && !v.is_empty() && v.len() < 100 && v != "UNKNOWN" {
+                license = Some(v.to_string());
+            }
+        } else if let Some(v) = line.strip_prefix("Classifier: License :: ") {
+            classifier.get_or_insert_with(|| v.rsplit(" :: ").next().unwrap_or(v).to_string());
+        }
+    }
+    (name, version, license.or(classifier))
+}
+
+/// Lexical normalisation (`a/b/../c` -> `a/c`), as RECORD paths may climb out of site-packages.
+pub fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owners_come_from_record_and_top_level() {
+        let tmp = tempfile::tempdir().unwrap();
+        let site = tmp.path().join("site");
+        let di = site.join("demo_pkg-1.2.3.dist-info");
+        std::fs::create_dir_all(&di).unwrap();
+        std::fs::write(
+            di.join("METADATA"),
+            "Metadata-Version: 2.1\nName: demo-pkg\nVersion: 1.2.3\nLicense: MIT\n\nLicense: not a header\n",
+        )
+        .unwrap();
+        std::fs::write(
+            di.join("RECORD"),
+            "demo/__init__.py,sha256=x,10\n\"demo/a,b.txt\",,\n../../bin/demo,,\ndemo_pkg-1.2.3.dist-info/RECORD,,\n",
+        )
+        .unwrap();
+        let egg = site.join("legacy-0.1.egg-info");
+        std::fs::create_dir_all(&egg).unwrap();
+        std::fs::write(egg.join("PKG-INFO"), "Name: legacy\nVersion: 0.1\n").unwrap();
+        std::fs::write(egg.join("top_level.txt"), "legacy_mod\n").unwrap();
+
+        let index = DistIndex::scan(&[(site.clone(), 3)]);
+        assert_eq!(index.distributions.len(), 2);
+        let demo = index
+            .owner(&site.join("demo/__init__.py"), 3, Some("demo"))
+            .unwrap();
+        assert_eq!(index.distributions[demo].name, "demo-pkg");
+        assert_eq!(index.distributions[demo].version, "1.2.3");
+        assert_eq!(index.distributions[demo].license.as_deref(), Some("MIT"));
+        assert_eq!(index.owner(&site.join("demo/a,b.txt"), 3, None), Some(demo));
+        // Files RECORD does not list fall back to the top-level name.
+        assert_eq!(
+            index.owner(&site.join("demo/other.py"), 3, Some("demo.other")),
+            Some(demo)
+        );
+        let legacy = index
+            .owner(&site.join("legacy_mod.py"), 3, Some("legacy_mod"))
+            .unwrap();
+        assert_eq!(index.distributions[legacy].name, "legacy");
+        assert_eq!(
+            index.owner(&site.join("nobody.py"), 3, Some("nobody")),
+            None
+        );
+    }
+}

@@ -1,0 +1,659 @@
+//! [`ModuleGraph`] -> [`Collection`]: every file the bundle ships, where it goes, and why.
+//!
+//! Bytecode for each module (compiled by the target interpreter), extension modules, data files
+//! that live inside collected packages, `*.dist-info` of the distributions those files came
+//! from, the interpreter and the closure of native libraries they load.
+
+pub mod bytecode;
+pub mod metadata;
+pub mod native;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::interpreter::Interpreter;
+use crate::resolve::{EntryKind, FileKind, ModuleGraph, ModuleKind, Origin};
+use bytecode::CompileJob;
+use metadata::DistIndex;
+pub use native::ElfInfo;
+
+const BOOT_TEMPLATE: &str = include_str!("../python/boot.py");
+
+/// Where a bundled file comes from, for the reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileRole {
+    /// Bytecode of a Python module.
+    Module,
+    /// An extension module.
+    Extension,
+    /// A data file inside a package.
+    Data,
+    /// Distribution metadata (`*.dist-info`).
+    Metadata,
+    /// A shared library some native code needs.
+    NativeLibrary,
+    /// The interpreter binary.
+    Interpreter,
+    /// The bundle's boot script.
+    Boot,
+}
+
+/// How the write stage must adjust a native file's library search path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", content = "value", rename_all = "kebab-case")]
+pub enum RpathFix {
+    /// Make `DT_RPATH` exactly this (the interpreter: inherited by everything it loads).
+    ForceRpath(String),
+    /// Replace the existing search path with this list.
+    Set(String),
+    /// Drop the search path (host paths only), so the interpreter's RPATH applies.
+    Remove,
+}
+
+/// One file of the bundle.
+#[derive(Debug, Clone, Serialize)]
+pub struct BundleFile {
+    /// Destination relative to the runtime prefix.
+    pub dest: PathBuf,
+    /// The file whose bytes are shipped (for modules, the compiled bytecode in the cache).
+    pub source: PathBuf,
+    /// The file in the environment this one stands for (the `.py` for bytecode).
+    pub origin: PathBuf,
+    pub role: FileRole,
+    /// The module it belongs to, when it is one.
+    pub module: Option<String>,
+    /// Owning distribution (index into [`Collection::distributions`]).
+    pub distribution: Option<usize>,
+    /// Why it is in the bundle, in words.
+    pub why: String,
+    #[serde(skip)]
+    pub elf: Option<ElfInfo>,
+    pub rpath_fix: Option<RpathFix>,
+}
+
+/// What the collect stage found.
+#[derive(Debug, Default, Serialize)]
+pub struct Collection {
+    pub files: Vec<BundleFile>,
+    /// Directories that must exist even if empty (namespace packages).
+    pub dirs: Vec<PathBuf>,
+    pub distributions: Vec<metadata::Distribution>,
+    /// Shipped entry points by component: `(kind, target)` as the boot script reads them.
+    pub entries: BTreeMap<String, (String, String)>,
+    /// The interpreter binary and its `sys.executable` front, relative to the prefix.
+    pub interpreter: PathBuf,
+    pub executable: PathBuf,
+    pub boot: PathBuf,
+    /// The app root (site-packages) relative to the prefix.
+    pub app_root: PathBuf,
+    /// Libraries that native code needs and that could not be found.
+    pub missing_libraries: Vec<(String, String)>,
+    /// Non-fatal findings.
+    pub warnings: Vec<String>,
+}
+
+/// What a component starts.
+#[derive(Debug, Clone)]
+pub enum ShippedEntry {
+    Script(PathBuf),
+    Module(String),
+}
+
+/// Inputs of the collect stage.
+pub struct CollectInput<'a> {
+    pub interpreter: &'a Interpreter,
+    pub graph: &'a ModuleGraph,
+    /// Components and what each starts.
+    pub components: &'a [(String, ShippedEntry)],
+    pub cache_dir: &'a Path,
+    /// Where generated sources (the boot script) are written before compiling.
+    pub work_dir: &'a Path,
+    pub optimize: u8,
+    pub jobs: usize,
+}
+
+/// Errors that stop the collect stage.
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    #[error(transparent)]
+    Bytecode(#[from] bytecode::BytecodeError),
+    #[error("{0}")]
+    Compile(String),
+    #[error("cannot read {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> CollectError + '_ {
+    move |source| CollectError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Collects every file of the bundle.
+pub fn collect(input: &CollectInput<'_>) -> Result<Collection, CollectError> {
+    let interp = input.interpreter;
+    let graph = input.graph;
+    let stdlib = interp.bundle_stdlib();
+    let app_root = interp.bundle_site_packages();
+    let layout = Layout {
+        graph,
+        stdlib: stdlib.clone(),
+        app_root: app_root.clone(),
+    };
+    let mut c = Collection {
+        interpreter: PathBuf::from("bin").join(interp.python_name()),
+        executable: PathBuf::from("bin/python"),
+        boot: stdlib.join("_kiln_boot.pyc"),
+        app_root: app_root.clone(),
+        ..Default::default()
+    };
+    let site_dirs: Vec<(PathBuf, usize)> = graph
+        .entries
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| matches!(e.kind, EntryKind::Site | EntryKind::App))
+        .map(|(i, e)| (e.dir.clone(), i))
+        .collect();
+    let dists = DistIndex::scan(&site_dirs);
+
+    let mut jobs: Vec<(CompileJob, BundleFile)> = Vec::new();
+    let mut copies: Vec<BundleFile> = Vec::new();
+
+    for (_, module) in graph.included() {
+        let (Some(file), Some(kind), Some(entry)) =
+            (module.file(), module.file_kind(), module.entry)
+        else {
+            if module.kind == ModuleKind::Namespace {
+                for (dir, entry) in &module.package_dirs {
+                    c.dirs.push(layout.place(*entry, dir));
+                }
+            }
+            continue;
+        };
+        let placed = if module.name == "__main__" {
+            app_root.join(file.file_name().unwrap_or_default())
+        } else {
+            layout.place(entry, file)
+        };
+        let distribution = dists.owner(file, entry, Some(&module.name));
+        let why = format!("module {}", module.name);
+        match kind {
+            FileKind::Source => {
+                let dest = placed.with_extension("pyc");
+                let display = layout.relative(entry, file).to_string_lossy().to_string();
+                jobs.push((
+                    CompileJob {
+                        source: file.to_path_buf(),
+                        display,
+                        optimize: input.optimize,
+                    },
+                    BundleFile {
+                        dest,
+                        source: PathBuf::new(),
+                        origin: file.to_path_buf(),
+                        role: FileRole::Module,
+                        module: Some(module.name.clone()),
+                        distribution,
+                        why,
+                        elf: None,
+                        rpath_fix: None,
+                    },
+                ));
+            }
+            FileKind::Bytecode | FileKind::Extension => copies.push(BundleFile {
+                dest: placed,
+                source: file.to_path_buf(),
+                origin: file.to_path_buf(),
+                role: if kind == FileKind::Extension {
+                    FileRole::Extension
+                } else {
+                    FileRole::Module
+                },
+                module: Some(module.name.clone()),
+                distribution,
+                why,
+                elf: None,
+                rpath_fix: None,
+            }),
+        }
+        if module.is_package() {
+            for (dir, entry) in &module.package_dirs {
+                for data in package_data(dir, interp) {
+                    copies.push(BundleFile {
+                        dest: layout.place(*entry, &data),
+                        distribution: dists.owner(&data, *entry, Some(&module.name)),
+                        source: data.clone(),
+                        origin: data,
+                        role: FileRole::Data,
+                        module: None,
+                        why: format!("data of package {}", module.name),
+                        elf: None,
+                        rpath_fix: None,
+                    });
+                }
+            }
+        }
+    }
+    if let Some(dir) = graph
+        .modules
+        .iter()
+        .find(|m| m.kind == ModuleKind::Namespace && m.entry.is_none())
+    {
+        c.warnings
+            .push(format!("namespace package {} has no directory", dir.name));
+    }
+
+    // The boot script, generated for these components.
+    for (name, entry) in input.components {
+        let target = match entry {
+            ShippedEntry::Script(path) => (
+                "script".to_string(),
+                app_root
+                    .join(path.file_name().unwrap_or_default())
+                    .with_extension("pyc")
+                    .to_string_lossy()
+                    .to_string(),
+            ),
+            ShippedEntry::Module(m) => ("module".to_string(), m.clone()),
+        };
+        c.entries.insert(name.clone(), target);
+    }
+    let boot_source = input.work_dir.join("_kiln_boot.py");
+    let entries_json = serde_json::to_string(&c.entries).expect("entries serialise");
+    let boot_text = BOOT_TEMPLATE
+        .replacen("ENTRIES = {}", &format!("ENTRIES = {entries_json}"), 1)
+        .replacen(
+            "APP_ROOT = \"\"",
+            &format!(
+                "APP_ROOT = {}",
+                serde_json::to_string(&app_root.to_string_lossy()).unwrap()
+            ),
+            1,
+        );
+    std::fs::write(&boot_source, boot_text).map_err(io_err(&boot_source))?;
+    jobs.push((
+        CompileJob {
+            source: boot_source.clone(),
+            display: "_kiln_boot.py".into(),
+            optimize: 0,
+        },
+        BundleFile {
+            dest: c.boot.clone(),
+            source: PathBuf::new(),
+            origin: boot_source,
+            role: FileRole::Boot,
+            module: None,
+            distribution: None,
+            why: "starts the app".into(),
+            elf: None,
+            rpath_fix: None,
+        },
+    ));
+
+    // Bytecode.
+    let compile_jobs: Vec<CompileJob> = jobs.iter().map(|(j, _)| j.clone()).collect();
+    let compiled = bytecode::compile_all(
+        &interp.base_executable,
+        &interp.magic,
+        &compile_jobs,
+        input.cache_dir,
+        input.jobs,
+    )?;
+    for ((job, mut file), result) in jobs.into_iter().zip(compiled) {
+        match result {
+            Ok(pyc) => {
+                file.source = pyc;
+                copies.push(file);
+            }
+            Err(message) => {
+                let module = file.module.as_deref().and_then(|m| graph.get(m));
+                let is_app = module.is_none_or(|id| graph.modules[id].origin == Origin::App);
+                if is_app {
+                    return Err(CollectError::Compile(format!(
+                        "cannot compile {}: {message}",
+                        job.source.display()
+                    )));
+                }
+                c.warnings
+                    .push(format!("skipped {}: {message}", job.source.display()));
+            }
+        }
+    }
+
+    // Distribution metadata for every distribution a shipped file came from.
+    let mut used: Vec<usize> = copies.iter().filter_map(|f| f.distribution).collect();
+    used.sort_unstable();
+    used.dedup();
+    let mut dist_map = HashMap::new();
+    for id in used {
+        let dist = &dists.distributions[id];
+        dist_map.insert(id, c.distributions.len());
+        c.distributions.push(dist.clone());
+        for entry in walkdir::WalkDir::new(&dist.metadata_dir).sort_by_file_name() {
+            let Ok(entry) = entry else { continue };
+            if entry.file_type().is_file() {
+                let path = entry.path().to_path_buf();
+                copies.push(BundleFile {
+                    dest: layout.place(dist.entry, &path),
+                    source: path.clone(),
+                    origin: path,
+                    role: FileRole::Metadata,
+                    module: None,
+                    distribution: Some(id),
+                    why: format!("metadata of {} {}", dist.name, dist.version),
+                    elf: None,
+                    rpath_fix: None,
+                });
+            }
+        }
+    }
+    for f in &mut copies {
+        f.distribution = f.distribution.and_then(|d| dist_map.get(&d).copied());
+    }
+
+    // The interpreter and the closure of native libraries.
+    copies.push(BundleFile {
+        dest: c.interpreter.clone(),
+        source: interp.base_executable.clone(),
+        origin: interp.base_executable.clone(),
+        role: FileRole::Interpreter,
+        module: None,
+        distribution: None,
+        why: "the Python interpreter".into(),
+        elf: None,
+        rpath_fix: None,
+    });
+    native_closure(&mut copies, &layout, &mut c)?;
+
+    // One file per destination, in a stable order.
+    copies.sort_by(|a, b| a.dest.cmp(&b.dest));
+    let mut files: Vec<BundleFile> = Vec::with_capacity(copies.len());
+    for f in copies {
+        if let Some(prev) = files.last() {
+            if prev.dest == f.dest {
+                if prev.origin != f.origin && prev.role != FileRole::Module {
+                    c.warnings.push(format!(
+                        "{} and {} both go to {}; keeping the first",
+                        prev.origin.display(),
+                        f.origin.display(),
+                        f.dest.display()
+                    ));
+                }
+                continue;
+            }
+        }
+        files.push(f);
+    }
+    c.files = files;
+    c.dirs.sort();
+    c.dirs.dedup();
+    Ok(c)
+}
+
+/// Where things go in the bundle, relative to its prefix.
+struct Layout<'a> {
+    graph: &'a ModuleGraph,
+    stdlib: PathBuf,
+    app_root: PathBuf,
+}
+
+impl Layout<'_> {
+    /// `path` relative to the search entry it was found in.
+    fn relative<'p>(&self, entry: usize, path: &'p Path) -> &'p Path {
+        path.strip_prefix(&self.graph.entries[entry].dir)
+            .unwrap_or(path)
+    }
+
+    /// The bundle location of `path`, found in search entry `entry`: the same place relative
+    /// to the matching bundle directory.
+    fn place(&self, entry: usize, path: &Path) -> PathBuf {
+        let rel = self.relative(entry, path);
+        match self.graph.entries[entry].kind {
+            EntryKind::Stdlib => self.stdlib.join(rel),
+            EntryKind::Dynload => self.stdlib.join("lib-dynload").join(rel),
+            EntryKind::App | EntryKind::Site => self.app_root.join(rel),
+        }
+    }
+
+    /// The search entry whose directory holds `path`, preferring the most specific.
+    fn entry_of(&self, path: &Path) -> Option<usize> {
+        self.graph
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| path.starts_with(&e.dir))
+            .max_by_key(|(_, e)| e.dir.components().count())
+            .map(|(i, _)| i)
+    }
+}
+
+/// Non-module files inside a package directory: files beside its modules, and whole
+/// subdirectories that are not packages themselves (templates, data, vendored libraries).
+fn package_data(dir: &Path, interp: &Interpreter) -> Vec<PathBuf> {
+    let is_module_file = |name: &str| {
+        name.ends_with(".pyi")
+            || interp
+                .extension_suffixes
+                .iter()
+                .chain(&interp.source_suffixes)
+                .chain(&interp.bytecode_suffixes)
+                .any(|s| name.ends_with(s.as_str()))
+    };
+    let mut out = Vec::new();
+    let Ok(read) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in read.filter_map(|e| e.ok()) {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().to_string();
+        let Ok(ft) = std::fs::metadata(&path) else {
+            continue;
+        };
+        if ft.is_file() {
+            if !is_module_file(&name) {
+                out.push(path);
+            }
+        } else if ft.is_dir() && name != "__pycache__" {
+            let holds_modules = std::fs::read_dir(&path)
+                .map(|rd| {
+                    rd.filter_map(|e| e.ok()).any(|e| {
+                        let n = e.file_name().to_string_lossy().to_string();
+                        e.path().is_file() && is_module_file(&n) && !n.ends_with(".pyi")
+                    })
+                })
+                .unwrap_or(false);
+            let is_identifier = name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_alphanumeric() || c == '_');
+            if is_identifier && holds_modules {
+                continue; // a subpackage: shipped only if the graph reaches it
+            }
+            for f in walkdir::WalkDir::new(&path)
+                .follow_links(true)
+                .into_iter()
+                .filter_entry(|e| e.file_name() != "__pycache__")
+            {
+                let Ok(f) = f else { continue };
+                let n = f.file_name().to_string_lossy();
+                if f.file_type().is_file() && !n.ends_with(".pyc") {
+                    out.push(f.path().to_path_buf());
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Adds the shared libraries every ELF file of the bundle needs (transitively), and decides
+/// how each ELF file's library search path must change.
+fn native_closure(
+    files: &mut Vec<BundleFile>,
+    layout: &Layout<'_>,
+    c: &mut Collection,
+) -> Result<(), CollectError> {
+    let resolver = native::LibraryResolver::default();
+    let mut queue: VecDeque<usize> = VecDeque::new();
+    for (i, f) in files.iter_mut().enumerate() {
+        if matches!(
+            f.role,
+            FileRole::Extension | FileRole::Data | FileRole::Interpreter
+        ) && native::is_elf(&f.source)
+        {
+            f.elf = native::read_elf(&f.source).map_err(io_err(&f.source))?;
+            if f.elf.is_some() {
+                queue.push_back(i);
+            }
+        }
+    }
+    // soname -> index of the bundled file that provides it in lib/
+    let mut in_lib: HashMap<String, usize> = HashMap::new();
+    let mut by_origin: HashMap<PathBuf, usize> = files
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.elf.is_some())
+        .map(|(i, f)| (metadata::normalize(&f.origin), i))
+        .collect();
+    // For each ELF file: which of its needed libraries landed in lib/.
+    let mut needs_lib: HashMap<usize, bool> = HashMap::new();
+    while let Some(i) = queue.pop_front() {
+        let info = files[i].elf.clone().expect("queued files are ELF");
+        let origin = files[i].origin.clone();
+        let requester = files[i].dest.clone();
+        for needed in &info.needed {
+            if native::is_system_library(needed) {
+                continue;
+            }
+            if in_lib.contains_key(needed) {
+                needs_lib.insert(i, true);
+                continue;
+            }
+            let Some(found) = resolver.resolve(needed, &origin, &info) else {
+                c.missing_libraries
+                    .push((needed.clone(), requester.display().to_string()));
+                continue;
+            };
+            let key = metadata::normalize(&found);
+            if let Some(&j) = by_origin.get(&key) {
+                if files[j].dest.parent() == Some(Path::new("lib")) {
+                    needs_lib.insert(i, true);
+                }
+                continue;
+            }
+            let (dest, goes_to_lib) = match layout.entry_of(&key) {
+                Some(entry) => (layout.place(entry, &key), false),
+                None => (PathBuf::from("lib").join(needed), true),
+            };
+            let elf = native::read_elf(&found).map_err(io_err(&found))?;
+            let j = files.len();
+            files.push(BundleFile {
+                dest,
+                source: found.clone(),
+                origin: key.clone(),
+                role: FileRole::NativeLibrary,
+                module: None,
+                distribution: None,
+                why: format!("needed by {}", requester.display()),
+                elf,
+                rpath_fix: None,
+            });
+            by_origin.insert(key, j);
+            if goes_to_lib {
+                in_lib.insert(needed.clone(), j);
+                needs_lib.insert(i, true);
+            }
+            if files[j].elf.is_some() {
+                queue.push_back(j);
+            }
+        }
+    }
+    for (i, f) in files.iter_mut().enumerate() {
+        let Some(info) = &f.elf else { continue };
+        if f.role == FileRole::Interpreter {
+            f.rpath_fix = Some(RpathFix::ForceRpath("$ORIGIN/../lib".into()));
+            continue;
+        }
+        let all: Vec<&String> = info.runpath.iter().chain(&info.rpath).collect();
+        let has_host_paths = all
+            .iter()
+            .any(|p| !p.starts_with("$ORIGIN") && !p.starts_with("${ORIGIN}"));
+        let wants_lib = needs_lib.get(&i).copied().unwrap_or(false);
+        if !has_host_paths && !(wants_lib && !info.runpath.is_empty()) {
+            continue;
+        }
+        let mut kept: Vec<String> = all
+            .iter()
+            .filter(|p| p.starts_with("$ORIGIN") || p.starts_with("${ORIGIN}"))
+            .map(|p| p.to_string())
+            .collect();
+        if wants_lib {
+            kept.push(origin_path_to(&f.dest, Path::new("lib")));
+        }
+        f.rpath_fix = Some(if kept.is_empty() {
+            RpathFix::Remove
+        } else {
+            RpathFix::Set(kept.join(":"))
+        });
+    }
+    Ok(())
+}
+
+/// `$ORIGIN/<relative path from the directory of file to dir>` (both relative to the prefix).
+fn origin_path_to(file: &Path, dir: &Path) -> String {
+    let from: Vec<_> = file
+        .parent()
+        .unwrap_or(Path::new(""))
+        .components()
+        .collect();
+    let to: Vec<_> = dir.components().collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut rel = PathBuf::new();
+    for _ in common..from.len() {
+        rel.push("..");
+    }
+    for c in &to[common..] {
+        rel.push(c);
+    }
+    if rel.as_os_str().is_empty() {
+        "$ORIGIN".into()
+    } else {
+        format!("$ORIGIN/{}", rel.display())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origin_paths() {
+        assert_eq!(
+            origin_path_to(
+                Path::new("lib/python3.11/lib-dynload/_ssl.so"),
+                Path::new("lib")
+            ),
+            "$ORIGIN/../.."
+        );
+        assert_eq!(
+            origin_path_to(Path::new("lib/libssl.so.3"), Path::new("lib")),
+            "$ORIGIN"
+        );
+        assert_eq!(
+            origin_path_to(
+                Path::new("lib/python3.11/site-packages/np/core/x.so"),
+                Path::new("lib")
+            ),
+            "$ORIGIN/../../../.."
+        );
+    }
+}

@@ -1,0 +1,299 @@
+//! Native code: read ELF dynamic sections and resolve `DT_NEEDED` the way the dynamic loader
+//! does (`DT_RPATH` unless `DT_RUNPATH` is present, then `DT_RUNPATH`, the loader cache, the
+//! default directories), with `$ORIGIN` expanded against each object's real location.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use goblin::elf::dynamic::{DT_NEEDED, DT_RPATH, DT_RUNPATH};
+use goblin::elf::Elf;
+
+/// What the loader needs to know about one ELF object.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ElfInfo {
+    pub needed: Vec<String>,
+    pub rpath: Vec<String>,
+    pub runpath: Vec<String>,
+    pub machine: u16,
+    pub is_64: bool,
+    /// Highest `GLIBC_x.y` symbol version the object requires, as (x, y).
+    pub glibc: Option<(u32, u32)>,
+}
+
+/// Reads the dynamic section of `path`. `Ok(None)` when the file is not an ELF object.
+pub fn read_elf(path: &Path) -> std::io::Result<Option<ElfInfo>> {
+    let bytes = std::fs::read(path)?;
+    Ok(parse_elf(&bytes))
+}
+
+/// Whether the file starts with the ELF magic (cheap check before a full read).
+pub fn is_elf(path: &Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && &magic == b"\x7fELF"
+}
+
+pub fn parse_elf(bytes: &[u8]) -> Option<ElfInfo> {
+    let elf = Elf::parse(bytes).ok()?;
+    let mut info = ElfInfo {
+        machine: elf.header.e_machine,
+        is_64: elf.is_64,
+        ..Default::default()
+    };
+    if let Some(dynamic) = &elf.dynamic {
+        for d in &dynamic.dyns {
+            let value = || {
+                elf.dynstrtab
+                    .get_at(d.d_val as usize)
+                    .unwrap_or("")
+                    .to_string()
+            };
+            match d.d_tag {
+                DT_NEEDED => info.needed.push(value()),
+                DT_RPATH => info.rpath.extend(split_path_list(&value())),
+                DT_RUNPATH => info.runpath.extend(split_path_list(&value())),
+                _ => {}
+            }
+        }
+    }
+    if let Some(verneed) = &elf.verneed {
+        for need in verneed.iter() {
+            for aux in need.iter() {
+                let name = elf.dynstrtab.get_at(aux.vna_name).unwrap_or("");
+                if let Some(v) = name.strip_prefix("GLIBC_").and_then(parse_version) {
+                    info.glibc = info.glibc.max(Some(v));
+                }
+            }
+        }
+    }
+    Some(info)
+}
+
+fn parse_version(v: &str) -> Option<(u32, u32)> {
+    let mut parts = v.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next().map_or(Some(0), |p| p.parse().ok())?;
+    Some((major, minor))
+}
+
+fn split_path_list(s: &str) -> Vec<String> {
+    s.split(':')
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Libraries that are part of every Linux system a bundle runs on and must come from it: the
+/// glibc family (tied to the kernel interface and each other), the C++ and GCC runtime (shared
+/// with other system libraries loaded later), and graphics drivers (tied to the machine's GPU).
+/// This follows the manylinux policies' list of libraries a wheel may assume.
+const SYSTEM_LIBRARY_PREFIXES: &[&str] = &[
+    "ld-linux",
+    "libc.so",
+    "libm.so",
+    "libdl.so",
+    "librt.so",
+    "libpthread.so",
+    "libutil.so",
+    "libresolv.so",
+    "libnsl.so",
+    "libanl.so",
+    "libBrokenLocale.so",
+    "libnss_",
+    "libthread_db.so",
+    "libmvec.so",
+    "libc_malloc_debug.so",
+    "libgcc_s.so",
+    "libstdc++.so",
+    "libGL.so",
+    "libGLX",
+    "libGLdispatch.so",
+    "libEGL.so",
+    "libOpenGL.so",
+    "libGLESv",
+    "libvulkan.so",
+    "libdrm.so",
+    "libgbm.so",
+    "libcuda.so",
+    "libnvidia-",
+    "libX11.so",
+    "libXext.so",
+    "libXrender.so",
+    "libICE.so",
+    "libSM.so",
+    "libglib-2.0.so",
+    "libgobject-2.0.so",
+    "libgthread-2.0.so",
+];
+
+/// Whether `soname` is never bundled (see [`SYSTEM_LIBRARY_PREFIXES`]).
+pub fn is_system_library(soname: &str) -> bool {
+    let base = soname.rsplit('/').next().unwrap_or(soname);
+    SYSTEM_LIBRARY_PREFIXES.iter().any(|p| base.starts_with(p))
+}
+
+/// Resolves library names as the dynamic loader of this machine would.
+#[derive(Default)]
+pub struct LibraryResolver {
+    cache: OnceLock<HashMap<String, Vec<PathBuf>>>,
+}
+
+/// Directories the loader searches last, after its cache.
+const DEFAULT_DIRS: &[&str] = &[
+    "/lib/x86_64-linux-gnu",
+    "/usr/lib/x86_64-linux-gnu",
+    "/lib64",
+    "/usr/lib64",
+    "/lib",
+    "/usr/lib",
+];
+
+impl LibraryResolver {
+    /// Finds `needed` for the object at `object_path` (its real location) described by `info`.
+    pub fn resolve(&self, needed: &str, object_path: &Path, info: &ElfInfo) -> Option<PathBuf> {
+        if needed.contains('/') {
+            let p = PathBuf::from(needed);
+            return p.is_file().then_some(p);
+        }
+        let origin = object_path.parent().unwrap_or(Path::new("/"));
+        let matches = |p: &Path| p.is_file() && arch_matches(p, info);
+        let search = |dirs: &[String]| {
+            dirs.iter()
+                .map(|d| expand_origin(d, origin).join(needed))
+                .find(|p| matches(p))
+        };
+        if info.runpath.is_empty() {
+            if let Some(p) = search(&info.rpath) {
+                return Some(p);
+            }
+        }
+        if let Some(p) = search(&info.runpath) {
+            return Some(p);
+        }
+        if let Some(paths) = self.ld_cache().get(needed) {
+            if let Some(p) = paths.iter().find(|p| matches(p)) {
+                return Some(p.clone());
+            }
+        }
+        DEFAULT_DIRS
+            .iter()
+            .map(|d| Path::new(d).join(needed))
+            .find(|p| matches(p))
+    }
+
+    fn ld_cache(&self) -> &HashMap<String, Vec<PathBuf>> {
+        self.cache.get_or_init(read_ld_cache)
+    }
+}
+
+fn expand_origin(dir: &str, origin: &Path) -> PathBuf {
+    let o = origin.to_string_lossy();
+    PathBuf::from(dir.replace("$ORIGIN", &o).replace("${ORIGIN}", &o))
+}
+
+fn arch_matches(path: &Path, info: &ElfInfo) -> bool {
+    use std::io::Read;
+    let mut header = [0u8; 20];
+    if std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut header))
+        .is_err()
+    {
+        return false;
+    }
+    if &header[..4] != b"\x7fELF" {
+        return false;
+    }
+    let is_64 = header[4] == 2;
+    let machine = u16::from_le_bytes([header[18], header[19]]);
+    is_64 == info.is_64 && (info.machine == 0 || machine == info.machine)
+}
+
+/// The loader cache as `ldconfig -p` prints it: `libfoo.so.1 (libc6,x86-64) => /path`.
+fn read_ld_cache() -> HashMap<String, Vec<PathBuf>> {
+    let mut map: HashMap<String, Vec<PathBuf>> = HashMap::new();
+    let output = ["/sbin/ldconfig", "/usr/sbin/ldconfig", "ldconfig"]
+        .iter()
+        .find_map(|exe| std::process::Command::new(exe).arg("-p").output().ok());
+    let Some(output) = output else {
+        return map;
+    };
+    for line in String::from_utf8_lossy(&output.stdout).lines().skip(1) {
+        let Some((left, path)) = line.split_once(" => ") else {
+            continue;
+        };
+        let name = left.trim().split(' ').next().unwrap_or("");
+        map.entry(name.to_string())
+            .or_default()
+            .push(PathBuf::from(path.trim()));
+    }
+    map
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn system_libraries_are_recognised() {
+        assert!(is_system_library("libc.so.6"));
+        assert!(is_system_library("ld-linux-x86-64.so.2"));
+        assert!(is_system_library("libstdc++.so.6"));
+        assert!(is_system_library("libGL.so.1"));
+        assert!(!is_system_library("libffi.so.8"));
+        assert!(!is_system_library("libcrypto.so.3"));
+        assert!(!is_system_library("libpython3.11.so.1.0"));
+    }
+
+    #[test]
+    fn reads_a_real_executable_and_resolves_libc() {
+        // The test binary itself is a dynamically linked ELF on Linux.
+        let exe = std::env::current_exe().unwrap();
+        let info = read_elf(&exe).unwrap().expect("test binary is ELF");
+        assert!(
+            info.needed.iter().any(|n| n.starts_with("libc.so")),
+            "{info:?}"
+        );
+        assert!(info.glibc.is_some());
+        let resolver = LibraryResolver::default();
+        let libc = info
+            .needed
+            .iter()
+            .find(|n| n.starts_with("libc.so"))
+            .unwrap();
+        let found = resolver.resolve(libc, &exe, &info).expect("libc resolves");
+        assert!(found.is_file());
+        assert!(read_elf(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("Cargo.toml")
+                .as_path()
+        )
+        .unwrap()
+        .is_none());
+    }
+
+    #[test]
+    fn origin_is_expanded_against_the_object() {
+        let tmp = tempfile::tempdir().unwrap();
+        let libs = tmp.path().join("pkg.libs");
+        std::fs::create_dir_all(&libs).unwrap();
+        let exe = std::env::current_exe().unwrap();
+        // Any ELF of the right class and machine serves as the library.
+        std::fs::copy(&exe, libs.join("libvendored.so.1")).unwrap();
+        let info = ElfInfo {
+            runpath: vec!["$ORIGIN/../pkg.libs".into()],
+            machine: read_elf(&exe).unwrap().unwrap().machine,
+            is_64: cfg!(target_pointer_width = "64"),
+            ..Default::default()
+        };
+        let object = tmp.path().join("pkg/ext.so");
+        let found = LibraryResolver::default().resolve("libvendored.so.1", &object, &info);
+        assert_eq!(
+            found,
+            Some(tmp.path().join("pkg/../pkg.libs/libvendored.so.1"))
+        );
+    }
+}

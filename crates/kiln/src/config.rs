@@ -1,0 +1,432 @@
+//! Raw configuration (`kiln.toml`, or `[tool.kiln]` in `pyproject.toml`) merged with the command
+//! line into resolved [`BuildSettings`]. Flags win over the file; unknown keys are errors that
+//! name the key, its line, and the closest valid key.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::resolve::EntryPoint;
+
+/// Keys accepted in the `kiln.toml` / `[tool.kiln]` table.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawConfig {
+    /// The entry script, relative to the config file.
+    pub entry: Option<String>,
+    /// The entry module (`python -m MODULE`), instead of a script.
+    pub module: Option<String>,
+    /// The target interpreter.
+    pub python: Option<String>,
+    /// Name of the bundle and its executable.
+    pub name: Option<String>,
+    /// Output directory, relative to the config file.
+    pub out: Option<String>,
+    /// Bytecode optimisation level (0, 1 or 2, as `python -O`/`-OO`).
+    pub optimize: Option<u8>,
+}
+
+const KEYS: &[&str] = &["entry", "module", "python", "name", "out", "optimize"];
+
+#[derive(Deserialize)]
+struct Pyproject {
+    tool: Option<PyprojectTool>,
+}
+
+#[derive(Deserialize)]
+struct PyprojectTool {
+    kiln: Option<RawConfig>,
+}
+
+/// Errors reading or validating configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}: {message}")]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("no entry given: pass a script (`kiln build main.py`), a module (`-m pkg.mod`), or set `entry` in kiln.toml")]
+    NoEntry,
+    #[error("both a script and a module are given as the entry; choose one")]
+    TwoEntries,
+    #[error("entry script {0} does not exist")]
+    EntryMissing(PathBuf),
+    #[error("`{key}` = {value}: {message}")]
+    Value {
+        key: String,
+        value: String,
+        message: String,
+    },
+}
+
+/// A configuration file that was found and read.
+#[derive(Debug, Clone, Default)]
+pub struct LoadedConfig {
+    pub raw: RawConfig,
+    /// The file it came from (None when there is no config file).
+    pub path: Option<PathBuf>,
+    /// Key prefix in messages: `` for kiln.toml, `tool.kiln.` for pyproject.toml.
+    pub key_prefix: &'static str,
+}
+
+impl LoadedConfig {
+    /// Directory that relative paths in the file are relative to.
+    pub fn base_dir(&self, cwd: &Path) -> PathBuf {
+        self.path
+            .as_ref()
+            .and_then(|p| p.parent())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| cwd.to_path_buf())
+    }
+}
+
+/// Finds `kiln.toml`, else a `pyproject.toml` with `[tool.kiln]`, in `dir`.
+pub fn discover(dir: &Path, explicit: Option<&Path>) -> Result<LoadedConfig, ConfigError> {
+    if let Some(path) = explicit {
+        return load(path);
+    }
+    let kiln = dir.join("kiln.toml");
+    if kiln.is_file() {
+        return load(&kiln);
+    }
+    let pyproject = dir.join("pyproject.toml");
+    if pyproject.is_file() {
+        let loaded = load(&pyproject)?;
+        if loaded.path.is_some() {
+            return Ok(loaded);
+        }
+    }
+    Ok(LoadedConfig::default())
+}
+
+/// Reads one config file (`pyproject.toml` is read for its `[tool.kiln]` table).
+pub fn load(path: &Path) -> Result<LoadedConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let is_pyproject = path.file_name().is_some_and(|n| n == "pyproject.toml");
+    let invalid = |e: toml::de::Error, prefix: &str| {
+        let line = e.span().map_or(1, |s| {
+            text[..s.start.min(text.len())].matches('\n').count() + 1
+        });
+        ConfigError::Invalid {
+            path: path.to_path_buf(),
+            line,
+            message: explain(e.message(), prefix),
+        }
+    };
+    if is_pyproject {
+        let doc: Pyproject = toml::from_str(&text).map_err(|e| invalid(e, "tool.kiln."))?;
+        Ok(match doc.tool.and_then(|t| t.kiln) {
+            Some(raw) => LoadedConfig {
+                raw,
+                path: Some(path.to_path_buf()),
+                key_prefix: "tool.kiln.",
+            },
+            None => LoadedConfig::default(),
+        })
+    } else {
+        let raw: RawConfig = toml::from_str(&text).map_err(|e| invalid(e, ""))?;
+        Ok(LoadedConfig {
+            raw,
+            path: Some(path.to_path_buf()),
+            key_prefix: "",
+        })
+    }
+}
+
+/// Rewrites serde's "unknown field" message into one that names the key and a suggestion.
+fn explain(message: &str, prefix: &str) -> String {
+    let Some(rest) = message.strip_prefix("unknown field `") else {
+        return message.trim().to_string();
+    };
+    let key = rest.split('`').next().unwrap_or("");
+    let best = KEYS
+        .iter()
+        .map(|k| (strsim::jaro_winkler(key, k), *k))
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .filter(|(score, _)| *score > 0.7);
+    match best {
+        Some((_, k)) => format!("unknown key `{prefix}{key}`; did you mean `{prefix}{k}`?"),
+        None => format!(
+            "unknown key `{prefix}{key}`; valid keys are {}",
+            KEYS.iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// What the user typed on the command line for `kiln build`.
+#[derive(Debug, Clone, Default)]
+pub struct BuildArgs {
+    pub entry: Option<PathBuf>,
+    pub module: Option<String>,
+    pub python: Option<PathBuf>,
+    pub name: Option<String>,
+    pub out: Option<PathBuf>,
+    pub optimize: Option<u8>,
+}
+
+/// Settings of one build, resolved and ready to use.
+#[derive(Debug, Clone)]
+pub struct BuildSettings {
+    pub entry: EntryPoint,
+    /// `sys.path[0]` of the app: the script's directory, or the project directory for `-m`.
+    pub app_dir: PathBuf,
+    /// Interpreter to use, before it is queried.
+    pub python: Option<PathBuf>,
+    pub name: String,
+    pub out_dir: PathBuf,
+    pub optimize: u8,
+    pub config_path: Option<PathBuf>,
+}
+
+/// Merges flags over the config file.
+pub fn resolve_settings(
+    args: &BuildArgs,
+    config: &LoadedConfig,
+    cwd: &Path,
+) -> Result<BuildSettings, ConfigError> {
+    let base = config.base_dir(cwd);
+    let raw = &config.raw;
+    let key = |k: &str| format!("{}{k}", config.key_prefix);
+    let (script, module) = match (&args.entry, &args.module) {
+        (Some(_), Some(_)) => return Err(ConfigError::TwoEntries),
+        (Some(e), None) => (Some(cwd.join(e)), None),
+        (None, Some(m)) => (None, Some(m.clone())),
+        (None, None) => match (&raw.entry, &raw.module) {
+            (Some(_), Some(_)) => return Err(ConfigError::TwoEntries),
+            (Some(e), None) => (Some(base.join(e)), None),
+            (None, Some(m)) => (None, Some(m.clone())),
+            (None, None) => return Err(ConfigError::NoEntry),
+        },
+    };
+    let (entry, app_dir, default_name) = match (script, module) {
+        (Some(script), _) => {
+            if !script.is_file() {
+                return Err(ConfigError::EntryMissing(script));
+            }
+            let script = std::fs::canonicalize(&script).map_err(|source| ConfigError::Read {
+                path: script.clone(),
+                source,
+            })?;
+            let dir = script.parent().unwrap_or(Path::new("/")).to_path_buf();
+            let stem = script
+                .file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .to_string();
+            (EntryPoint::Script(script), dir, stem)
+        }
+        (None, Some(module)) => {
+            let valid = !module.is_empty()
+                && module.split('.').all(|p| {
+                    p.chars()
+                        .next()
+                        .is_some_and(|c| c.is_alphabetic() || c == '_')
+                        && p.chars().all(|c| c.is_alphanumeric() || c == '_')
+                });
+            if !valid {
+                return Err(ConfigError::Value {
+                    key: if args.module.is_some() {
+                        "-m".into()
+                    } else {
+                        key("module")
+                    },
+                    value: format!("{module:?}"),
+                    message: "not a dotted module name".into(),
+                });
+            }
+            let last = module.rsplit('.').next().unwrap_or(&module).to_string();
+            let name = if last == "__main__" {
+                module.split('.').next().unwrap_or(&module).to_string()
+            } else {
+                last
+            };
+            (EntryPoint::Module(module), base.clone(), name)
+        }
+        (None, None) => unreachable!("an entry was chosen above"),
+    };
+    let name = args
+        .name
+        .clone()
+        .or_else(|| raw.name.clone())
+        .unwrap_or(default_name);
+    let name_key = if args.name.is_some() {
+        "--name".to_string()
+    } else {
+        key("name")
+    };
+    if name.is_empty() || name.starts_with('.') || name.contains(['/', '\0']) || name == "python" {
+        return Err(ConfigError::Value {
+            key: name_key,
+            value: format!("{name:?}"),
+            message:
+                "must be a plain file name (not empty, no `/`, not starting with `.`, not `python`)"
+                    .into(),
+        });
+    }
+    let optimize = args.optimize.or(raw.optimize).unwrap_or(0);
+    if optimize > 2 {
+        return Err(ConfigError::Value {
+            key: if args.optimize.is_some() {
+                "--optimize".into()
+            } else {
+                key("optimize")
+            },
+            value: optimize.to_string(),
+            message: "must be 0, 1 or 2".into(),
+        });
+    }
+    let out_dir = match (&args.out, &raw.out) {
+        (Some(o), _) => cwd.join(o),
+        (None, Some(o)) => base.join(o),
+        (None, None) => cwd.join("dist"),
+    };
+    let python = match (&args.python, &raw.python) {
+        (Some(p), _) => Some(p.clone()),
+        (None, Some(p)) if p.contains('/') => Some(base.join(p)),
+        (None, Some(p)) => Some(PathBuf::from(p)),
+        (None, None) => None,
+    };
+    Ok(BuildSettings {
+        entry,
+        app_dir,
+        python,
+        name,
+        out_dir,
+        optimize,
+        config_path: config.path.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn unknown_keys_name_the_key_line_and_suggestion() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = write(
+            tmp.path(),
+            "kiln.toml",
+            "name = \"x\"\nentyr = \"main.py\"\n",
+        );
+        let err = load(&p).unwrap_err().to_string();
+        assert!(err.contains("kiln.toml:2:"), "{err}");
+        assert!(
+            err.contains("unknown key `entyr`; did you mean `entry`?"),
+            "{err}"
+        );
+
+        let p = write(
+            tmp.path(),
+            "pyproject.toml",
+            "[project]\nname = \"app\"\n\n[tool.kiln]\npyton = \"python3\"\n",
+        );
+        let err = load(&p).unwrap_err().to_string();
+        assert!(err.contains("pyproject.toml:5:"), "{err}");
+        assert!(
+            err.contains("`tool.kiln.pyton`; did you mean `tool.kiln.python`?"),
+            "{err}"
+        );
+
+        let p = write(tmp.path(), "bad.toml", "zzzzzz = 1\n");
+        let err = load(&p).unwrap_err().to_string();
+        assert!(err.contains("valid keys are"), "{err}");
+    }
+
+    #[test]
+    fn flags_win_over_the_file_and_paths_are_relative_to_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let proj = tmp.path().join("proj");
+        std::fs::create_dir_all(&proj).unwrap();
+        write(&proj, "main.py", "");
+        write(&proj, "other.py", "");
+        let cfg = write(
+            &proj,
+            "kiln.toml",
+            "entry = \"main.py\"\nname = \"fromfile\"\nout = \"build\"\n",
+        );
+        let loaded = load(&cfg).unwrap();
+        let s = resolve_settings(&BuildArgs::default(), &loaded, tmp.path()).unwrap();
+        assert_eq!(s.name, "fromfile");
+        assert_eq!(s.out_dir, proj.join("build"));
+        assert!(matches!(&s.entry, EntryPoint::Script(p) if p.ends_with("proj/main.py")));
+
+        let args = BuildArgs {
+            entry: Some("proj/other.py".into()),
+            name: Some("flag".into()),
+            ..Default::default()
+        };
+        let s = resolve_settings(&args, &loaded, tmp.path()).unwrap();
+        assert_eq!(s.name, "flag");
+        assert!(matches!(&s.entry, EntryPoint::Script(p) if p.ends_with("other.py")));
+    }
+
+    #[test]
+    fn zero_config_and_bad_values() {
+        let tmp = tempfile::tempdir().unwrap();
+        write(tmp.path(), "tool.py", "");
+        let args = BuildArgs {
+            entry: Some("tool.py".into()),
+            ..Default::default()
+        };
+        let s = resolve_settings(&args, &LoadedConfig::default(), tmp.path()).unwrap();
+        assert_eq!(s.name, "tool");
+        assert_eq!(s.out_dir, tmp.path().join("dist"));
+
+        let args = BuildArgs {
+            module: Some("pkg.cli".into()),
+            ..Default::default()
+        };
+        let s = resolve_settings(&args, &LoadedConfig::default(), tmp.path()).unwrap();
+        assert_eq!(s.name, "cli");
+
+        let bad = BuildArgs {
+            module: Some("pkg..x".into()),
+            ..Default::default()
+        };
+        assert!(resolve_settings(&bad, &LoadedConfig::default(), tmp.path()).is_err());
+        let missing = BuildArgs {
+            entry: Some("nope.py".into()),
+            ..Default::default()
+        };
+        let err = resolve_settings(&missing, &LoadedConfig::default(), tmp.path()).unwrap_err();
+        assert!(err.to_string().contains("nope.py"));
+        assert!(matches!(
+            resolve_settings(&BuildArgs::default(), &LoadedConfig::default(), tmp.path()),
+            Err(ConfigError::NoEntry)
+        ));
+        let loaded = LoadedConfig {
+            raw: RawConfig {
+                entry: Some("tool.py".into()),
+                optimize: Some(3),
+                ..Default::default()
+            },
+            path: Some(tmp.path().join("kiln.toml")),
+            key_prefix: "",
+        };
+        let err = resolve_settings(&BuildArgs::default(), &loaded, tmp.path())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`optimize` = 3"), "{err}");
+    }
+}

@@ -1,0 +1,233 @@
+//! `kiln build` from resolved settings to a written bundle: runs the stages in order and
+//! gathers what the summary and reports show.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::analyse::Condition;
+use crate::collect::{self, CollectInput, Collection, FileRole, ShippedEntry};
+use crate::config::BuildSettings;
+use crate::interpreter::Interpreter;
+use crate::report::{BuildSummary, MissingImport, ModuleCounts};
+use crate::resolve::{self, EntryPoint, ModuleGraph, Origin, ResolveInput, ResolveProgress};
+use crate::write::{self, WriteInput};
+
+/// Progress of a build, reported to whoever drives it (the CLI draws it).
+pub trait Progress: ResolveProgress {
+    fn stage(&self, name: &str);
+}
+
+impl Progress for () {
+    fn stage(&self, _: &str) {}
+}
+
+/// Errors that stop a build.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Interpreter(#[from] crate::interpreter::InterpreterError),
+    #[error(transparent)]
+    Resolve(#[from] resolve::ResolveError),
+    #[error(transparent)]
+    Collect(#[from] collect::CollectError),
+    #[error(transparent)]
+    Write(#[from] write::WriteError),
+    #[error("the app imports modules that are not installed in {python}:\n{}", list.join("\n"))]
+    Unresolved { python: PathBuf, list: Vec<String> },
+    #[error("cannot create a working directory")]
+    WorkDir(#[source] std::io::Error),
+}
+
+/// The result of analysis, before anything is written: shared by `build` and `check`.
+pub struct Analysis {
+    pub interpreter: Interpreter,
+    pub graph: ModuleGraph,
+    pub timings: Vec<(String, f64)>,
+}
+
+/// Queries the interpreter and resolves the module graph.
+pub fn analyse(settings: &BuildSettings, progress: &dyn Progress) -> Result<Analysis, BuildError> {
+    let mut timings = Vec::new();
+    let t = Instant::now();
+    progress.stage("interpreter");
+    let python = Interpreter::locate(settings.python.as_deref())?;
+    let interpreter = Interpreter::query(&python)?;
+    timings.push(("interpreter".to_string(), t.elapsed().as_secs_f64()));
+
+    let t = Instant::now();
+    progress.stage("analyse");
+    let input = ResolveInput {
+        interpreter: &interpreter,
+        entry: &settings.entry,
+        app_dir: &settings.app_dir,
+        extra_roots: &[],
+    };
+    let graph = resolve::resolve(&input, progress)?;
+    timings.push(("analyse".to_string(), t.elapsed().as_secs_f64()));
+    Ok(Analysis {
+        interpreter,
+        graph,
+        timings,
+    })
+}
+
+/// Imports that cannot be found, most certain first.
+pub fn missing_imports(graph: &ModuleGraph) -> Vec<MissingImport> {
+    let mut out: Vec<MissingImport> = graph
+        .missing
+        .iter()
+        .map(|m| {
+            let importer = &graph.modules[m.importer];
+            MissingImport {
+                name: m.name.clone(),
+                importer: importer.name.clone(),
+                file: importer.file().map(Path::to_path_buf),
+                line: m.line,
+                condition: m.condition,
+                app: importer.origin == Origin::App,
+                reason: m.reason.clone(),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        (a.condition, !a.app, &a.name, &a.importer).cmp(&(
+            b.condition,
+            !b.app,
+            &b.name,
+            &b.importer,
+        ))
+    });
+    out
+}
+
+/// Missing imports that fail a build: the app's own unconditional imports.
+pub fn fatal_missing(missing: &[MissingImport]) -> Vec<&MissingImport> {
+    missing
+        .iter()
+        .filter(|m| m.app && m.condition == Condition::Always)
+        .collect()
+}
+
+/// Where kiln keeps caches: `$KILN_CACHE_DIR`, else `$XDG_CACHE_HOME/kiln`, else `~/.cache/kiln`.
+pub fn cache_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("KILN_CACHE_DIR") {
+        return PathBuf::from(d);
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d).join("kiln");
+    }
+    match std::env::var_os("HOME") {
+        Some(h) => PathBuf::from(h).join(".cache/kiln"),
+        None => std::env::temp_dir().join("kiln-cache"),
+    }
+}
+
+/// Runs a whole build.
+pub fn build(
+    settings: &BuildSettings,
+    progress: &dyn Progress,
+) -> Result<BuildSummary, BuildError> {
+    let started = Instant::now();
+    let Analysis {
+        interpreter,
+        graph,
+        mut timings,
+    } = analyse(settings, progress)?;
+    let missing = missing_imports(&graph);
+    let fatal = fatal_missing(&missing);
+    if !fatal.is_empty() {
+        return Err(BuildError::Unresolved {
+            python: interpreter.executable.clone(),
+            list: fatal.iter().map(|m| m.describe()).collect(),
+        });
+    }
+
+    let t = Instant::now();
+    progress.stage("collect");
+    let work = tempfile::tempdir().map_err(BuildError::WorkDir)?;
+    let shipped = match &settings.entry {
+        EntryPoint::Script(p) => ShippedEntry::Script(p.clone()),
+        EntryPoint::Module(m) => ShippedEntry::Module(m.clone()),
+    };
+    let components = vec![(settings.name.clone(), shipped)];
+    let collection = collect::collect(&CollectInput {
+        interpreter: &interpreter,
+        graph: &graph,
+        components: &components,
+        cache_dir: &cache_dir(),
+        work_dir: work.path(),
+        optimize: settings.optimize,
+        jobs: rayon::current_num_threads(),
+    })?;
+    timings.push(("collect".to_string(), t.elapsed().as_secs_f64()));
+
+    let t = Instant::now();
+    progress.stage("write");
+    let launchers = vec![(settings.name.clone(), settings.name.clone())];
+    let written = write::write_onedir(&WriteInput {
+        collection: &collection,
+        out_dir: &settings.out_dir,
+        name: &settings.name,
+        launchers: &launchers,
+    })?;
+    timings.push(("write".to_string(), t.elapsed().as_secs_f64()));
+
+    Ok(BuildSummary {
+        name: settings.name.clone(),
+        executable: written.executables.first().cloned().unwrap_or_default(),
+        bundle_dir: written.bundle_dir,
+        python: interpreter.executable.clone(),
+        python_version: interpreter.version_string(),
+        modules: count_modules(&graph),
+        native_libraries: count_role(&collection, FileRole::NativeLibrary),
+        extensions: count_role(&collection, FileRole::Extension),
+        distributions: collection
+            .distributions
+            .iter()
+            .map(|d| format!("{} {}", d.name, d.version))
+            .collect(),
+        files: written.files,
+        bytes: written.bytes,
+        seconds: started.elapsed().as_secs_f64(),
+        timings,
+        missing,
+        missing_libraries: collection.missing_libraries.clone(),
+        warnings: warnings(&graph, &collection),
+    })
+}
+
+fn count_modules(graph: &ModuleGraph) -> ModuleCounts {
+    let mut c = ModuleCounts::default();
+    for (_, m) in graph.included() {
+        c.total += 1;
+        match m.origin {
+            Origin::App => c.app += 1,
+            Origin::ThirdParty => c.third_party += 1,
+            Origin::Stdlib => c.stdlib += 1,
+        }
+    }
+    c
+}
+
+fn count_role(c: &Collection, role: FileRole) -> usize {
+    c.files.iter().filter(|f| f.role == role).count()
+}
+
+fn warnings(graph: &ModuleGraph, c: &Collection) -> Vec<String> {
+    let mut out: Vec<String> = graph
+        .modules
+        .iter()
+        .filter_map(|m| {
+            m.skipped
+                .as_ref()
+                .map(|why| format!("skipped {}: {why}", m.name))
+        })
+        .collect();
+    out.extend(c.warnings.iter().cloned());
+    out.extend(
+        c.missing_libraries
+            .iter()
+            .map(|(lib, by)| format!("shared library {lib} (needed by {by}) was not found")),
+    );
+    out
+}

@@ -1,0 +1,255 @@
+//! [`Collection`] -> a bundle on disk.
+//!
+//! Everything is written into a private staging directory beside the destination and swapped
+//! into place only when complete, so an interrupted or failed build leaves the previous bundle
+//! untouched. The onedir layout:
+//!
+//! ```text
+//! DIR/NAME/NAME                      the launcher (app mode)
+//! DIR/NAME/_kiln/                    the runtime prefix (sys.prefix)
+//!   bin/python3.X                    the interpreter, RPATH $ORIGIN/../lib
+//!   bin/python                       the launcher in python mode (sys.executable)
+//!   lib/                             bundled shared libraries (libpython, libffi, ...)
+//!   lib/python3.X/                   standard library bytecode, lib-dynload/, boot script
+//!   lib/python3.X/site-packages/     the app and its third-party packages, with dist-info
+//! ```
+
+mod elfpatch;
+
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::collect::Collection;
+use kiln_bundle::{keys, Trailer};
+
+/// The launcher executable, built with its own size-first profile.
+pub const LAUNCHER: &[u8] = include_bytes!(env!("KILN_LAUNCHER_BIN"));
+
+/// The runtime directory name inside a onedir bundle.
+pub const RUNTIME_DIR: &str = "_kiln";
+
+/// Errors writing the bundle.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("cannot write {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot copy {from} to {to}")]
+    Copy {
+        from: PathBuf,
+        to: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot adjust the library search path of {path}: {message}")]
+    Patch { path: PathBuf, message: String },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> WriteError + '_ {
+    move |source| WriteError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// What to write.
+pub struct WriteInput<'a> {
+    pub collection: &'a Collection,
+    pub out_dir: &'a Path,
+    pub name: &'a str,
+    /// Executables to create at the bundle root: (file name, component).
+    pub launchers: &'a [(String, String)],
+}
+
+/// What was written.
+#[derive(Debug, Clone)]
+pub struct WriteOutput {
+    pub bundle_dir: PathBuf,
+    pub executables: Vec<PathBuf>,
+    pub files: usize,
+    pub bytes: u64,
+}
+
+/// Writes a onedir bundle to `out_dir/name`, replacing any previous one atomically.
+pub fn write_onedir(input: &WriteInput<'_>) -> Result<WriteOutput, WriteError> {
+    std::fs::create_dir_all(input.out_dir).map_err(io_err(input.out_dir))?;
+    let final_dir = input.out_dir.join(input.name);
+    remove_stale_staging(input.out_dir, input.name);
+    let staging = input
+        .out_dir
+        .join(format!(".{}.kiln-{}", input.name, std::process::id()));
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging).map_err(io_err(&staging))?;
+    }
+    let result = populate(&staging, input);
+    let output = match result {
+        Ok(o) => o,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+    };
+    swap_into_place(&staging, &final_dir)?;
+    Ok(WriteOutput {
+        bundle_dir: final_dir.clone(),
+        executables: output
+            .executables
+            .iter()
+            .map(|e| final_dir.join(e.strip_prefix(&staging).unwrap_or(e)))
+            .collect(),
+        ..output
+    })
+}
+
+fn populate(staging: &Path, input: &WriteInput<'_>) -> Result<WriteOutput, WriteError> {
+    let c = input.collection;
+    let runtime = staging.join(RUNTIME_DIR);
+    std::fs::create_dir_all(&runtime).map_err(io_err(&runtime))?;
+    let mut dirs: Vec<PathBuf> = c
+        .files
+        .iter()
+        .filter_map(|f| f.dest.parent().map(|p| runtime.join(p)))
+        .chain(c.dirs.iter().map(|d| runtime.join(d)))
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    for d in &dirs {
+        std::fs::create_dir_all(d).map_err(io_err(d))?;
+    }
+    c.files.par_iter().try_for_each(|f| {
+        let to = runtime.join(&f.dest);
+        std::fs::copy(&f.source, &to).map_err(|source| WriteError::Copy {
+            from: f.source.clone(),
+            to: to.clone(),
+            source,
+        })?;
+        if let Some(fix) = &f.rpath_fix {
+            elfpatch::apply(&to, fix)?;
+        }
+        Ok::<(), WriteError>(())
+    })?;
+
+    // The interpreter front (`sys.executable`).
+    let python_front = runtime.join(&c.executable);
+    write_launcher(&python_front, &settings("python", "..", c, input.name))?;
+    let mut executables = Vec::new();
+    for (file_name, component) in input.launchers {
+        let exe = staging.join(file_name);
+        write_launcher(&exe, &settings("app", RUNTIME_DIR, c, component))?;
+        executables.push(exe);
+    }
+    let bytes = c
+        .files
+        .iter()
+        .map(|f| std::fs::metadata(runtime.join(&f.dest)).map_or(0, |m| m.len()))
+        .sum::<u64>()
+        + (LAUNCHER.len() as u64) * (1 + input.launchers.len() as u64);
+    Ok(WriteOutput {
+        bundle_dir: staging.to_path_buf(),
+        executables,
+        files: c.files.len() + 1 + input.launchers.len(),
+        bytes,
+    })
+}
+
+/// Launcher settings; `runtime` is the prefix relative to the executable's directory.
+fn settings(mode: &str, runtime: &str, c: &Collection, component: &str) -> Trailer {
+    let s = |k: &str, v: &str| (k.to_string(), v.to_string());
+    Trailer::new(vec![
+        s(keys::MODE, mode),
+        s(keys::RUNTIME, runtime),
+        s(keys::INTERPRETER, &c.interpreter.to_string_lossy()),
+        s(keys::EXECUTABLE, &c.executable.to_string_lossy()),
+        s(keys::BOOT, &c.boot.to_string_lossy()),
+        s(keys::COMPONENT, component),
+    ])
+}
+
+fn write_launcher(path: &Path, trailer: &Trailer) -> Result<(), WriteError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut bytes = LAUNCHER.to_vec();
+    bytes.extend_from_slice(&trailer.encode());
+    std::fs::write(path, &bytes).map_err(io_err(path))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).map_err(io_err(path))
+}
+
+/// Puts `staging` at `final_dir`: an atomic exchange when something is already there.
+fn swap_into_place(staging: &Path, final_dir: &Path) -> Result<(), WriteError> {
+    if std::fs::symlink_metadata(final_dir).is_err() {
+        return std::fs::rename(staging, final_dir).map_err(io_err(final_dir));
+    }
+    if exchange(staging, final_dir).is_ok() {
+        // `staging` now holds the previous bundle.
+        let _ = remove_any(staging);
+        return Ok(());
+    }
+    // No RENAME_EXCHANGE (old kernel or file system): move the old one aside first.
+    let aside = final_dir.with_file_name(format!(
+        ".{}.kiln-old-{}",
+        final_dir.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    ));
+    std::fs::rename(final_dir, &aside).map_err(io_err(final_dir))?;
+    if let Err(e) = std::fs::rename(staging, final_dir) {
+        let _ = std::fs::rename(&aside, final_dir);
+        return Err(io_err(final_dir)(e));
+    }
+    let _ = remove_any(&aside);
+    Ok(())
+}
+
+fn remove_any(path: &Path) -> std::io::Result<()> {
+    if path.is_dir() && !path.is_symlink() {
+        std::fs::remove_dir_all(path)
+    } else {
+        std::fs::remove_file(path)
+    }
+}
+
+fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let ca = CString::new(a.as_os_str().as_bytes())?;
+    let cb = CString::new(b.as_os_str().as_bytes())?;
+    // SAFETY: both paths are valid NUL-terminated strings; renameat2 does not retain them.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            ca.as_ptr(),
+            libc::AT_FDCWD,
+            cb.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Removes staging directories left by builds that were killed (their process is gone).
+fn remove_stale_staging(out_dir: &Path, name: &str) {
+    let Ok(read) = std::fs::read_dir(out_dir) else {
+        return;
+    };
+    let prefix = format!(".{name}.kiln-");
+    for entry in read.filter_map(|e| e.ok()) {
+        let file_name = entry.file_name().to_string_lossy().to_string();
+        let Some(rest) = file_name.strip_prefix(&prefix) else {
+            continue;
+        };
+        let pid = rest.trim_start_matches("old-");
+        let alive = pid
+            .parse::<u32>()
+            .map(|p| Path::new(&format!("/proc/{p}")).exists())
+            .unwrap_or(false);
+        if !alive {
+            let _ = remove_any(&entry.path());
+        }
+    }
+}

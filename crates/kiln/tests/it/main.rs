@@ -1,0 +1,318 @@
+//! Integration tests: freeze the fixture apps in `tests/fixtures/apps` with the real kiln binary
+//! and a real CPython, then run each bundle from a copy in another directory with the host's
+//! Python installations hidden, and compare with the same app run by plain python.
+//!
+//! They need CPython 3.11 (`python3` on PATH, or `KILN_TEST_PYTHON`), the packages in
+//! `tests/fixtures/requirements.txt` (installed once into `target/kiln-test-venv`), and root for
+//! `unshare -m`, so they sit behind the `integration` feature.
+
+#![cfg(feature = "integration")]
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::{
+    assert_same_run, free_port, freeze, http_get, run_hidden, run_plain, run_plain_with,
+    spawn_plain_with, static_venv, test_venv, Build, Hidden, RunOutput, Running,
+    HOST_PYTHON_PREFIXES, STATIC_PYTHON,
+};
+
+#[test]
+fn package_app_runs_like_plain_python() {
+    let build = freeze("pkgapp", &["main.py"]);
+
+    let plain = run_plain("pkgapp", &["main.py"]);
+    plain.assert_success("plain pkgapp");
+    let frozen = run_hidden(&build, &[]);
+    assert_same_run("pkgapp", &plain, &frozen.run);
+
+    // Arguments pass through unchanged (spaces, non-ASCII, dashes) and the exit code comes back.
+    let args = ["7", "two words", "--flag", "ünï", ""];
+    let mut plain_args = vec!["main.py"];
+    plain_args.extend(args);
+    let plain = run_plain("pkgapp", &plain_args);
+    assert_eq!(plain.status.code(), Some(7), "plain pkgapp\n{plain}");
+    let frozen = run_hidden(&build, &args);
+    assert_same_run("pkgapp with arguments", &plain, &frozen.run);
+}
+
+#[test]
+fn module_entry_point_runs_like_plain_python() {
+    let build = freeze("pkgapp", &["-m", "myapp"]);
+    let plain = run_plain("pkgapp", &["-m", "myapp"]);
+    plain.assert_success("plain python -m myapp");
+    let frozen = run_hidden(&build, &[]);
+    assert_same_run("pkgapp -m myapp", &plain, &frozen.run);
+}
+
+#[test]
+fn numpy_with_vendored_libraries_runs_like_plain_python() {
+    let build = freeze("nativeapp", &["main.py"]);
+    let plain = run_plain("nativeapp", &["main.py"]);
+    plain.assert_success("plain nativeapp");
+    let frozen = run_hidden(&build, &[]);
+    assert_same_run("nativeapp", &plain, &frozen.run);
+}
+
+#[test]
+fn multiprocessing_spawn_works_without_freeze_support() {
+    let build = freeze("mpapp", &["main.py"]);
+    let plain = run_plain("mpapp", &["main.py"]);
+    plain.assert_success("plain mpapp");
+    let frozen = run_hidden(&build, &[]);
+    assert_same_run("mpapp", &plain, &frozen.run);
+}
+
+#[test]
+fn sys_executable_runs_python_code() {
+    let build = freeze("subproc", &["main.py"]);
+    let plain = run_plain("subproc", &["main.py"]);
+    plain.assert_success("plain subproc");
+    assert!(
+        plain.stdout.contains("child returncode: 3"),
+        "plain subproc\n{plain}"
+    );
+    let frozen = run_hidden(&build, &[]);
+    assert_same_run("subproc", &plain, &frozen.run);
+}
+
+#[test]
+fn bundle_is_frozen_and_isolated_from_the_host() {
+    let build = freeze("frozenfacts", &["main.py"]);
+    let hidden = Hidden::new(&build)
+        .args(["first arg", "second"])
+        .env("PYTHONPATH", "/nonexistent-dir-xyz")
+        .output();
+    hidden.run.assert_success("frozenfacts");
+    let facts: serde_json::Value = serde_json::from_str(hidden.run.stdout.trim())
+        .unwrap_or_else(|e| panic!("frozenfacts printed no JSON ({e})\n{}", hidden.run));
+    let context = format!("facts: {facts:#}");
+
+    assert_eq!(facts["frozen"], true, "sys.frozen\n{context}");
+    let argv0 = facts["argv0"].as_str().expect("argv0 is a string");
+    assert_eq!(
+        argv0,
+        hidden.exe.to_str().unwrap(),
+        "sys.argv[0] is the path the bundle was started with\n{context}"
+    );
+    assert!(argv0.ends_with("/frozenfacts"), "{context}");
+    assert_eq!(
+        facts["argv"],
+        serde_json::json!(["first arg", "second"]),
+        "{context}"
+    );
+
+    let bundle_dir = hidden.bundle_dir.to_str().unwrap();
+    let cwd = hidden.cwd.to_str().unwrap();
+    let executable = facts["executable"]
+        .as_str()
+        .expect("executable is a string");
+    assert!(
+        executable.starts_with(bundle_dir),
+        "sys.executable is inside the bundle\n{context}"
+    );
+    let path: Vec<&str> = facts["path"]
+        .as_array()
+        .expect("path is a list")
+        .iter()
+        .map(|p| p.as_str().expect("path entries are strings"))
+        .collect();
+    assert!(!path.is_empty(), "{context}");
+    for entry in &path {
+        for prefix in HOST_PYTHON_PREFIXES {
+            assert!(
+                !entry.starts_with(prefix),
+                "sys.path entry {entry:?} is in the host's Python ({prefix})\n{context}"
+            );
+        }
+        assert!(
+            !entry.is_empty() && *entry != "." && !entry.starts_with(cwd),
+            "sys.path contains the working directory ({entry:?})\n{context}"
+        );
+        assert!(
+            !entry.contains("nonexistent-dir-xyz"),
+            "PYTHONPATH leaked into sys.path\n{context}"
+        );
+        assert!(
+            entry.starts_with(bundle_dir),
+            "sys.path entry {entry:?} is outside the bundle {bundle_dir}\n{context}"
+        );
+    }
+}
+
+#[test]
+fn json_summary_is_one_json_object() {
+    let build = Build::new("frozenfacts")
+        .args(["main.py", "--json"])
+        .success();
+    let summary: serde_json::Value =
+        serde_json::from_str(&build.result.stdout).unwrap_or_else(|e| {
+            panic!(
+                "`kiln build --json` stdout is not one JSON document: {e}\n{}",
+                build.result
+            )
+        });
+    assert!(summary.is_object(), "summary: {summary:#}");
+}
+
+#[test]
+fn syntax_error_in_app_fails_the_build_with_its_location() {
+    let build = Build::new("badsyntax").args(["main.py"]).run();
+    assert!(
+        !build.result.status.success(),
+        "building an app with a syntax error succeeded\n{}",
+        build.result
+    );
+    let message = format!("{}{}", build.result.stdout, build.result.stderr);
+    assert!(
+        message.contains("broken.py:4"),
+        "the error names the file and line (broken.py:4)\n{}",
+        build.result
+    );
+    assert!(
+        !message.contains("panicked at"),
+        "kiln panicked instead of reporting an error\n{}",
+        build.result
+    );
+    assert!(
+        !build.exe().exists(),
+        "a failed build left an executable at {}",
+        build.exe().display()
+    );
+}
+
+#[test]
+fn failed_build_keeps_the_previous_bundle() {
+    let out = tempfile::Builder::new()
+        .prefix("kiln-it-out-")
+        .tempdir()
+        .expect("temporary out dir");
+    let good = Build::new("pkgapp")
+        .args(["main.py"])
+        .name("app")
+        .out(out.path())
+        .success();
+    let before = run_hidden(&good, &[]);
+    before.run.assert_success("the first bundle");
+
+    let bad = Build::new("badsyntax")
+        .args(["main.py"])
+        .name("app")
+        .out(out.path())
+        .run();
+    assert!(
+        !bad.result.status.success(),
+        "building an app with a syntax error succeeded\n{}",
+        bad.result
+    );
+
+    let after = run_hidden(&good, &[]);
+    assert_same_run(
+        "the bundle left in place after a failed build",
+        &before.run,
+        &after.run,
+    );
+}
+
+#[test]
+fn stdlib_extensions_with_shared_libpython() {
+    let build = freeze("stdlibapp", &["main.py"]);
+    let plain = run_plain("stdlibapp", &["main.py"]);
+    plain.assert_success("plain stdlibapp");
+    let frozen = run_hidden(&build, &[]);
+    assert_same_run("stdlibapp", &plain, &frozen.run);
+}
+
+#[test]
+fn stdlib_extensions_with_static_debian_python() {
+    let Some(venv) = static_venv() else {
+        eprintln!("note: {STATIC_PYTHON} is not installed; skipping the static-interpreter test");
+        return;
+    };
+    let build = Build::new("stdlibapp")
+        .args(["main.py"])
+        .python(&venv.python)
+        .success();
+    let plain = run_plain_with(venv, "stdlibapp", &["main.py"]);
+    plain.assert_success("plain stdlibapp with the static interpreter");
+    let frozen = run_hidden(&build, &[]);
+    assert_same_run("stdlibapp (static interpreter)", &plain, &frozen.run);
+}
+
+/// Waits until `GET /api/health` answers 200 and returns the body.
+fn wait_healthy(server: &mut Running, port: u16, what: &str) -> Result<String, String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if server.has_exited() {
+            return Err(format!("{what} exited before it answered /api/health"));
+        }
+        match http_get(port, "/api/health") {
+            Ok((200, body)) => return Ok(body),
+            Ok(_) | Err(_) if Instant::now() >= deadline => {
+                return Err(format!("{what} did not answer /api/health within 30s"))
+            }
+            _ => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
+/// Checks the health answer, stops the server with SIGTERM and checks that it shut down
+/// cleanly; returns what it printed.
+fn check_server(mut server: Running, port: u16, what: &str) -> RunOutput {
+    let body = match wait_healthy(&mut server, port, what) {
+        Ok(body) => body,
+        Err(message) => panic!("{message}\n{}", server.kill()),
+    };
+    let json: serde_json::Value = serde_json::from_str(&body)
+        .unwrap_or_else(|e| panic!("{what}: /api/health body {body:?} is not JSON: {e}"));
+    assert_eq!(json, serde_json::json!({"status": "ok"}), "{what}");
+
+    server.signal(libc::SIGTERM);
+    let output = server
+        .wait_timeout(Duration::from_secs(15))
+        .unwrap_or_else(|server| {
+            panic!(
+                "{what} did not exit within 15s of SIGTERM\n{}",
+                server.kill()
+            )
+        });
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{what} exits with status 0 after SIGTERM\n{output}"
+    );
+    assert!(
+        output.stdout.contains("shutdown complete"),
+        "{what} ran its shutdown handler\n{output}"
+    );
+    output
+}
+
+/// The lines in which the server reports its packages' versions (from their dist-info).
+fn version_lines(output: &RunOutput) -> Vec<&str> {
+    output
+        .stdout
+        .lines()
+        .filter(|line| line.contains(" version: "))
+        .collect()
+}
+
+#[test]
+fn fastapi_server_answers_and_stops_on_sigterm() {
+    // The same steps with plain python first, so that a failure below is the bundle's.
+    let port = free_port();
+    let (plain, _) = spawn_plain_with(test_venv(), "server", &["main.py", &port.to_string()]);
+    let plain = check_server(plain, port, "the server under plain python");
+
+    let build = freeze("server", &["main.py"]);
+    let port = free_port();
+    let (frozen, _) = Hidden::new(&build).args([port.to_string()]).spawn();
+    let frozen = check_server(frozen, port, "the frozen server");
+    assert_eq!(version_lines(&plain).len(), 2, "plain server\n{plain}");
+    assert_eq!(
+        version_lines(&plain),
+        version_lines(&frozen),
+        "importlib.metadata sees the same distributions\n=== plain\n{plain}\n=== frozen\n{frozen}"
+    );
+}
