@@ -5,6 +5,7 @@
 //! only on another platform, or only for type checkers). Nothing here touches the file system
 //! beyond what the caller hands in: resolving names to files is the next stage.
 
+pub mod compiled;
 mod visitor;
 
 use std::path::Path;

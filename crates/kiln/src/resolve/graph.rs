@@ -37,6 +37,16 @@ pub enum ModuleKind {
     Frozen,
 }
 
+impl ModuleKind {
+    /// The loader a file-backed module needs.
+    pub fn file_kind(&self) -> Option<FileKind> {
+        match self {
+            ModuleKind::File { file, .. } | ModuleKind::Package { file, .. } => Some(*file),
+            _ => None,
+        }
+    }
+}
+
 /// One module of the graph.
 #[derive(Debug, Clone, Serialize)]
 pub struct Module {
@@ -71,10 +81,7 @@ impl Module {
     }
 
     pub fn file_kind(&self) -> Option<FileKind> {
-        match &self.kind {
-            ModuleKind::File { file, .. } | ModuleKind::Package { file, .. } => Some(*file),
-            _ => None,
-        }
+        self.kind.file_kind()
     }
 }
 

@@ -95,6 +95,13 @@ pub fn resolve(
     Ok(r.graph)
 }
 
+/// What analysing one module file produced.
+enum Analysed {
+    Source(FileImports),
+    /// Module names found in an extension module's binary.
+    Compiled(Vec<String>),
+}
+
 struct Resolver<'a> {
     input: &'a ResolveInput<'a>,
     finder: Finder,
@@ -215,23 +222,30 @@ impl<'a> Resolver<'a> {
             batch.sort_unstable();
             let platform = interp.platform.as_str();
             let modules = &self.graph.modules;
-            let results: Vec<(ModuleId, Result<FileImports, AnalyseError>)> = batch
+            let results: Vec<(ModuleId, Result<Analysed, AnalyseError>)> = batch
                 .par_iter()
                 .map(|&id| {
                     let m = &modules[id];
                     let path = m.file().expect("only modules with files are analysed");
+                    if m.file_kind() == Some(FileKind::Extension) {
+                        let top = m.name.split('.').next().unwrap_or_default();
+                        let names = analyse::compiled::names_in_binary(path, &[format!("{top}.")])
+                            .unwrap_or_default();
+                        return (id, Ok(Analysed::Compiled(names)));
+                    }
                     let ctx = SourceContext {
                         module: &m.name,
                         is_package: m.is_package(),
                         platform,
                     };
-                    (id, analyse::analyse_file(path, ctx))
+                    (id, analyse::analyse_file(path, ctx).map(Analysed::Source))
                 })
                 .collect();
             for (id, result) in results {
                 self.analysed += 1;
                 match result {
-                    Ok(imports) => self.add_requests(id, imports),
+                    Ok(Analysed::Source(imports)) => self.add_requests(id, imports),
+                    Ok(Analysed::Compiled(names)) => self.add_compiled_names(id, &names),
                     Err(err) if self.graph.modules[id].origin == Origin::App => {
                         return Err(err.into())
                     }
@@ -342,16 +356,13 @@ impl<'a> Resolver<'a> {
             Some(EntryKind::Site) => Origin::ThirdParty,
             Some(EntryKind::Stdlib | EntryKind::Dynload) | None => Origin::Stdlib,
         };
-        let analyse = matches!(
-            kind,
-            ModuleKind::File {
-                file: FileKind::Source,
-                ..
-            } | ModuleKind::Package {
-                file: FileKind::Source,
-                ..
-            }
-        );
+        // Sources are parsed; extension modules outside the stdlib are scanned for the names
+        // their compiled code imports.
+        let analyse = match kind.file_kind() {
+            Some(FileKind::Source) => true,
+            Some(FileKind::Extension) => origin != Origin::Stdlib,
+            _ => false,
+        };
         let id = self.graph.add(Module {
             name: name.to_string(),
             kind,
@@ -417,6 +428,37 @@ impl<'a> Resolver<'a> {
                     if self.graph.modules[id].is_package() {
                         stack.push(id);
                     }
+                }
+            }
+        }
+    }
+
+    /// Module names found in an extension module's binary: each resolves to its longest
+    /// importable prefix (the rest is an attribute path); names that resolve to nothing are
+    /// ordinary strings.
+    fn add_compiled_names(&mut self, importer: ModuleId, names: &[String]) {
+        for name in names {
+            let mut candidate = name.as_str();
+            let found = loop {
+                if let Some(id) = self.ensure(candidate) {
+                    break Some(id);
+                }
+                match candidate.rsplit_once('.') {
+                    Some((parent, _)) if parent.contains('.') => candidate = parent,
+                    _ => break None,
+                }
+            };
+            if let Some(id) = found {
+                if id != importer {
+                    self.graph.edges.push(Edge {
+                        from: importer,
+                        to: id,
+                        line: 0,
+                        kind: EdgeKind::Inferred {
+                            rule: "named in the extension module's compiled code".into(),
+                        },
+                        condition: Condition::Always,
+                    });
                 }
             }
         }

@@ -1,0 +1,54 @@
+//! Imports made from compiled code. A Cython or mypyc extension module imports other modules
+//! from C, so no parser sees them; their names are string constants in the binary. This scans
+//! an extension module for dotted names under the given top-level packages.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// Dotted names in `path`'s bytes that start with one of `prefixes` (each like `numpy.`).
+pub fn names_in_binary(path: &Path, prefixes: &[String]) -> std::io::Result<Vec<String>> {
+    let bytes = std::fs::read(path)?;
+    Ok(names_in_bytes(&bytes, prefixes))
+}
+
+pub fn names_in_bytes(bytes: &[u8], prefixes: &[String]) -> Vec<String> {
+    let is_name_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'.';
+    let mut found = BTreeSet::new();
+    for prefix in prefixes {
+        for start in memchr::memmem::find_iter(bytes, prefix.as_bytes()) {
+            if start > 0 && is_name_byte(bytes[start - 1]) {
+                continue;
+            }
+            let end = bytes[start..]
+                .iter()
+                .position(|&b| !is_name_byte(b))
+                .map_or(bytes.len(), |n| start + n);
+            let Ok(token) = std::str::from_utf8(&bytes[start..end]) else {
+                continue;
+            };
+            let token = token.trim_end_matches('.');
+            let valid = token.split('.').all(|part| {
+                part.chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            });
+            if valid && token.len() > prefix.len() {
+                found.insert(token.to_string());
+            }
+        }
+    }
+    found.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn finds_dotted_names_under_the_prefix() {
+        let bytes = b"\0numpy._core._exceptions\0xnumpy.no\0numpy.\0numpy.linalg._umath_linalg.\0numpy.1bad\0";
+        let names = super::names_in_bytes(bytes, &["numpy.".to_string()]);
+        assert_eq!(
+            names,
+            ["numpy._core._exceptions", "numpy.linalg._umath_linalg"]
+        );
+    }
+}
