@@ -42,6 +42,9 @@ pub enum Via {
     ImportModule,
     /// `__import__("x")`.
     DunderImport,
+    /// Code or a module that a child interpreter runs: `[sys.executable, "-c", CODE]` or
+    /// `[sys.executable, "-m", MODULE]`.
+    ChildInterpreter,
 }
 
 /// One import requested by a source file.

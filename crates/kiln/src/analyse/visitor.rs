@@ -345,8 +345,65 @@ impl<'a> ImportWalker<'a> {
         }
     }
 
+    /// `[sys.executable, ..., "-c", CODE]` or `[..., "-m", MODULE]` handed to any call
+    /// (subprocess, os.exec*, multiprocessing helpers): the child interpreter's imports.
+    fn child_interpreter(&mut self, call: &ruff_python_ast::ExprCall) {
+        for arg in call.arguments.args.iter() {
+            let elts = match arg {
+                Expr::List(l) => &l.elts,
+                Expr::Tuple(t) => &t.elts,
+                _ => continue,
+            };
+            if elts.first().and_then(dotted).as_deref() != Some("sys.executable") {
+                continue;
+            }
+            let line = self.line_of(call);
+            let mut items = elts.iter().skip(1);
+            while let Some(item) = items.next() {
+                match string_literal(item).as_deref() {
+                    Some("-c") => {
+                        let Some(code) = items.next().and_then(string_literal) else {
+                            break;
+                        };
+                        let ctx = SourceContext {
+                            module: "__main__",
+                            ..self.ctx
+                        };
+                        if let Ok(found) = super::analyse_source(&code, ctx) {
+                            for r in found.imports {
+                                let names = r.names.clone();
+                                self.request(r.module, r.level, names, line, Via::ChildInterpreter);
+                            }
+                        }
+                        break;
+                    }
+                    Some("-m") => {
+                        if let Some(module) = items.next().and_then(string_literal) {
+                            self.request(module, 0, Vec::new(), line, Via::ChildInterpreter);
+                            self.request(
+                                "runpy".into(),
+                                0,
+                                Vec::new(),
+                                line,
+                                Via::ChildInterpreter,
+                            );
+                        }
+                        break;
+                    }
+                    // Options that take a value: skip the value too.
+                    Some("-X" | "-W") => {
+                        items.next();
+                    }
+                    Some(flag) if flag.starts_with('-') => continue,
+                    _ => break,
+                }
+            }
+        }
+    }
+
     /// `importlib.import_module(...)` and `__import__(...)` calls.
     fn call(&mut self, call: &ruff_python_ast::ExprCall) {
+        self.child_interpreter(call);
         let via = match &*call.func {
             Expr::Name(n) if n.id.as_str() == "__import__" => Via::DunderImport,
             Expr::Name(n) if self.import_module_names.iter().any(|m| m == n.id.as_str()) => {

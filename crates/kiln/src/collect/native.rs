@@ -289,6 +289,7 @@ mod tests {
             is_64: cfg!(target_pointer_width = "64"),
             ..Default::default()
         };
+        std::fs::create_dir_all(tmp.path().join("pkg")).unwrap();
         let object = tmp.path().join("pkg/ext.so");
         let found = LibraryResolver::default().resolve("libvendored.so.1", &object, &info);
         assert_eq!(

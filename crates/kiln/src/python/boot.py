@@ -38,6 +38,7 @@ def _main():
         for arg in sys.argv[2:]:
             name, _, value = arg.partition("=")
             kwargs[name] = None if value == "None" else int(value)
+        sys.argv = [sys.executable, "--multiprocessing-fork"] + sys.argv[2:]
         from multiprocessing.spawn import spawn_main
         spawn_main(**kwargs)
         return

@@ -21,3 +21,11 @@ def load(name, kind):
     importlib.import_module(name)
     importlib.import_module(f"{name}.x")
     other.import_module("not.importlib")
+
+
+def children():
+    import subprocess, sys, os
+    subprocess.run([sys.executable, "-c", "import json, sys; from email import message"], check=True)
+    subprocess.Popen((sys.executable, "-X", "utf8", "-m", "http.server", "8000"))
+    os.execv(sys.executable, [sys.executable, "-I", "-c", "import csv"])
+    subprocess.run(["python", "-c", "import not_ours"])

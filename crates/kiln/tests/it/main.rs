@@ -18,6 +18,45 @@ use support::{
     HOST_PYTHON_PREFIXES, STATIC_PYTHON,
 };
 
+/// The harness itself: in a hidden run no host Python can start, none is on PATH, and the
+/// standard library and the venv are not there.
+#[test]
+fn hidden_runs_cannot_reach_a_host_python() {
+    let venv = test_venv();
+    let script = r#"
+        status=0
+        for file in "$1" "$2"; do
+            if [ -e "$file" ]; then echo "visible: $file"; status=1; fi
+        done
+        shift 2
+        for python in "$@" python3 python python3.11; do
+            if "$python" -c pass 2>/dev/null; then echo "runs: $python"; status=1; fi
+        done
+        exit $status
+    "#;
+    let stdlib_os = venv.stdlib.join("os.py");
+    let venv_cfg = venv.dir.join("pyvenv.cfg");
+    let hidden = support::run_in_hidden_env(
+        "bash",
+        &[
+            "-c",
+            script,
+            "check",
+            stdlib_os.to_str().unwrap(),
+            venv_cfg.to_str().unwrap(),
+            venv.python.to_str().unwrap(),
+            STATIC_PYTHON,
+            "/usr/bin/python3",
+        ],
+    );
+    assert!(
+        stdlib_os.exists() && venv_cfg.exists(),
+        "the probes exist outside"
+    );
+    hidden.assert_success("looking for a host python in a hidden run");
+    assert_eq!(hidden.stdout, "", "{hidden}");
+}
+
 #[test]
 fn package_app_runs_like_plain_python() {
     let build = freeze("pkgapp", &["main.py"]);
@@ -60,7 +99,10 @@ fn multiprocessing_spawn_works_without_freeze_support() {
     let build = freeze("mpapp", &["main.py"]);
     let plain = run_plain("mpapp", &["main.py"]);
     plain.assert_success("plain mpapp");
-    let frozen = run_hidden(&build, &[]);
+    // A broken bundle tends to respawn itself in a loop: give up early.
+    let frozen = Hidden::new(&build)
+        .timeout(Duration::from_secs(60))
+        .output();
     assert_same_run("mpapp", &plain, &frozen.run);
 }
 

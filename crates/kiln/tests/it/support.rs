@@ -486,11 +486,13 @@ pub struct RunOutput {
 }
 
 impl RunOutput {
-    /// The exit status, stdout and stderr, for an assertion message.
+    /// The exit status, stdout and stderr (long ones shortened), for an assertion message.
     pub fn describe(&self) -> String {
         format!(
             "status: {}\n--- stdout\n{}\n--- stderr\n{}\n---",
-            self.status, self.stdout, self.stderr
+            self.status,
+            shorten(&self.stdout),
+            shorten(&self.stderr)
         )
     }
 
@@ -498,6 +500,28 @@ impl RunOutput {
     pub fn assert_success(&self, what: &str) {
         assert!(self.status.success(), "{what} failed\n{}", self.describe());
     }
+}
+
+/// Keeps the start and the end of a long output, where the useful lines usually are.
+fn shorten(text: &str) -> String {
+    const KEEP: usize = 6000;
+    if text.len() <= 2 * KEEP {
+        return text.to_string();
+    }
+    let mut head = KEEP;
+    while !text.is_char_boundary(head) {
+        head -= 1;
+    }
+    let mut tail = text.len() - KEEP;
+    while !text.is_char_boundary(tail) {
+        tail += 1;
+    }
+    format!(
+        "{}\n[... {} bytes left out ...]\n{}",
+        &text[..head],
+        tail - head,
+        &text[tail..]
+    )
 }
 
 impl fmt::Display for RunOutput {
@@ -658,6 +682,7 @@ pub struct Hidden<'a> {
     build: &'a BuildOutput,
     args: Vec<OsString>,
     envs: Vec<(OsString, OsString)>,
+    timeout: Duration,
 }
 
 /// Runs the bundle of `build` relocated and with the host's Pythons hidden; see [`Hidden`].
@@ -684,7 +709,14 @@ impl<'a> Hidden<'a> {
             build,
             args: Vec::new(),
             envs: Vec::new(),
+            timeout: RUN_TIMEOUT,
         }
+    }
+
+    /// How long [`Hidden::output`] waits before it kills the app (default [`RUN_TIMEOUT`]).
+    pub fn timeout(mut self, timeout: Duration) -> Hidden<'a> {
+        self.timeout = timeout;
+        self
     }
 
     pub fn args<I, S>(mut self, args: I) -> Hidden<'a>
@@ -703,40 +735,21 @@ impl<'a> Hidden<'a> {
 
     /// Copies the bundle and starts it; the returned process owns the copies.
     pub fn spawn(self) -> (Running, HiddenOutputPaths) {
-        require_unshare();
         let bundle_root = temp_dir("kiln-it-bundle-");
         let bundle_dir = bundle_root.path().join(&self.build.name);
         copy_tree(&self.build.bundle_dir(), &bundle_dir);
         let exe = bundle_dir.join(&self.build.name);
         let cwd = temp_dir("kiln-it-cwd-");
 
-        let (dirs, files) = hidden_paths(self.build);
-        for dir in &dirs {
-            for inside in [bundle_root.path(), cwd.path()] {
-                assert!(
-                    !inside.starts_with(dir),
-                    "{} would be hidden by the tmpfs over {}; set TMPDIR elsewhere",
-                    inside.display(),
-                    dir.display()
-                );
-            }
-        }
-        let lines = |paths: &[PathBuf]| {
-            paths
-                .iter()
-                .map(|p| p.to_string_lossy().into_owned())
-                .collect::<Vec<_>>()
-                .join("\n")
-        };
-
-        let mut cmd = Command::new("unshare");
-        cmd.args(["-m", "bash", "-c", HIDE_SCRIPT, "kiln-hide"])
-            .arg(&exe)
-            .args(&self.args)
-            .current_dir(cwd.path());
-        base_env(&mut cmd, cwd.path(), &dirs);
-        cmd.env("KILN_TEST_HIDE_DIRS", lines(&dirs))
-            .env("KILN_TEST_HIDE_FILES", lines(&files));
+        // The build's own directory holds the app's sources and the bundle as built.
+        let build_dirs = [self.build.root().to_path_buf(), self.build.out_dir.clone()];
+        let mut cmd = hidden_command(
+            &exe,
+            &self.args,
+            cwd.path(),
+            &build_dirs,
+            &[bundle_root.path()],
+        );
         for (key, value) in &self.envs {
             cmd.env(key, value);
         }
@@ -756,11 +769,12 @@ impl<'a> Hidden<'a> {
         (running, paths)
     }
 
-    /// Runs to completion (within [`RUN_TIMEOUT`]).
+    /// Runs to completion (within the timeout).
     pub fn output(self) -> HiddenOutput {
+        let timeout = self.timeout;
         let (running, paths) = self.spawn();
         HiddenOutput {
-            run: running.output(RUN_TIMEOUT),
+            run: running.output(timeout),
             exe: paths.exe,
             bundle_dir: paths.bundle_dir,
             cwd: paths.cwd,
@@ -776,18 +790,68 @@ pub struct HiddenOutputPaths {
     pub cwd: PathBuf,
 }
 
-/// Directories to cover with tmpfs and files to cover with /dev/null for a hidden run of the
-/// bundle from `build`.
-fn hidden_paths(build: &BuildOutput) -> (Vec<PathBuf>, Vec<PathBuf>) {
+/// A command that runs `program` in a private mount namespace with the host's Pythons (and
+/// `extra_dirs`) hidden, in `cwd`, with a clean environment. `visible` (and `cwd`) must not lie
+/// in a hidden directory.
+fn hidden_command(
+    program: &Path,
+    args: &[OsString],
+    cwd: &Path,
+    extra_dirs: &[PathBuf],
+    visible: &[&Path],
+) -> Command {
+    require_unshare();
+    let (dirs, files) = hidden_paths(extra_dirs);
+    for dir in &dirs {
+        for inside in visible.iter().copied().chain([cwd]) {
+            assert!(
+                !inside.starts_with(dir),
+                "{} would be hidden by the tmpfs over {}; set TMPDIR elsewhere",
+                inside.display(),
+                dir.display()
+            );
+        }
+    }
+    let lines = |paths: &[PathBuf]| {
+        paths
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let mut cmd = Command::new("unshare");
+    cmd.args(["-m", "bash", "-c", HIDE_SCRIPT, "kiln-hide"])
+        .arg(program)
+        .args(args)
+        .current_dir(cwd);
+    base_env(&mut cmd, cwd, &dirs);
+    cmd.env("KILN_TEST_HIDE_DIRS", lines(&dirs))
+        .env("KILN_TEST_HIDE_FILES", lines(&files));
+    cmd
+}
+
+/// Runs `program ARGS...` (found on the hidden run's PATH) with the host's Pythons hidden, as
+/// a bundle would run. For checking the hiding itself.
+pub fn run_in_hidden_env(program: &str, args: &[&str]) -> RunOutput {
+    let cwd = temp_dir("kiln-it-cwd-");
+    let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+    let mut cmd = hidden_command(Path::new(program), &args, cwd.path(), &[], &[]);
+    spawn(
+        &mut cmd,
+        &format!("{program} {args:?} (host Pythons hidden)"),
+    )
+    .output(RUN_TIMEOUT)
+}
+
+/// Directories to cover with tmpfs and files to cover with /dev/null for a hidden run.
+fn hidden_paths(extra_dirs: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>) {
     let venv = test_venv();
     let mut dirs: Vec<PathBuf> = HOST_PYTHON_DIRS.iter().map(PathBuf::from).collect();
     dirs.push(venv.dir.clone());
     dirs.push(venv.stdlib.clone());
     // Hidden whenever it exists, without making it for tests that do not use it.
     dirs.push(static_venv_dir());
-    // The build's own directory holds the app's sources and the bundle as built.
-    dirs.push(build.root().to_path_buf());
-    dirs.push(build.out_dir.clone());
+    dirs.extend(extra_dirs.iter().cloned());
     let mut dirs: Vec<PathBuf> = dirs
         .into_iter()
         .filter(|d| d.is_dir())
