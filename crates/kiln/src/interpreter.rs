@@ -74,6 +74,10 @@ pub struct Interpreter {
     /// Modules registered in `sys.modules` under another module's name (`os.path` -> `posixpath`).
     #[serde(default)]
     pub module_aliases: std::collections::BTreeMap<String, String>,
+    /// `(importer, imported)` pairs the standard library imports under computed names, such as
+    /// `sysconfig` -> `_sysconfigdata_<abi>_<platform>_<multiarch>`.
+    #[serde(default)]
+    pub implicit_imports: Vec<(String, String)>,
 }
 
 impl Interpreter {
@@ -218,6 +222,7 @@ impl Interpreter {
             startup_modules: Vec::new(),
             platform: "linux".into(),
             module_aliases: Default::default(),
+            implicit_imports: Vec::new(),
         }
     }
 }

@@ -76,11 +76,21 @@ pub struct DynamicImport {
     pub condition: Condition,
 }
 
+/// A string literal shaped like an import target, `"package.module:attribute"`, as handed to
+/// loaders such as uvicorn, gunicorn or entry point tables. It only counts when it resolves.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct StringReference {
+    pub module: String,
+    pub line: u32,
+    pub condition: Condition,
+}
+
 /// Everything one file asks for.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileImports {
     pub imports: Vec<ImportRequest>,
     pub dynamic: Vec<DynamicImport>,
+    pub references: Vec<StringReference>,
 }
 
 /// A file that is not valid Python.

@@ -23,6 +23,12 @@ fn render(imports: &FileImports) -> String {
             r.via
         ));
     }
+    for r in &imports.references {
+        out.push_str(&format!(
+            "{} reference {} {:?}\n",
+            r.line, r.module, r.condition
+        ));
+    }
     for d in &imports.dynamic {
         out.push_str(&format!(
             "{} {} dynamic {} {:?}\n",

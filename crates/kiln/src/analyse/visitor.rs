@@ -472,8 +472,18 @@ impl<'a, 'b> Visitor<'b> for ImportWalker<'a> {
     }
 
     fn visit_expr(&mut self, expr: &'b Expr) {
-        if let Expr::Call(call) = expr {
-            self.call(call);
+        match expr {
+            Expr::Call(call) => self.call(call),
+            Expr::StringLiteral(s) => {
+                if let Some(module) = import_target(s.value.to_str()) {
+                    self.out.references.push(super::StringReference {
+                        module: module.to_string(),
+                        line: self.line_of(s),
+                        condition: self.condition,
+                    });
+                }
+            }
+            _ => {}
         }
         visitor::walk_expr(self, expr);
     }
@@ -523,6 +533,18 @@ fn string_literal(expr: &Expr) -> Option<String> {
         Expr::StringLiteral(s) => Some(s.value.to_str().to_string()),
         _ => None,
     }
+}
+
+/// The module of a `"package.module:attribute"` string, if the string has that shape.
+fn import_target(s: &str) -> Option<&str> {
+    let (module, attr) = s.split_once(':')?;
+    let ident = |p: &str| {
+        p.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    (module.split('.').all(ident) && attr.split('.').all(ident)).then_some(module)
 }
 
 fn string_items(expr: &Expr) -> Vec<String> {

@@ -45,6 +45,16 @@ def startup_modules():
         return []
 
 
+def implicit_imports():
+    """Imports the standard library makes under names computed from this build."""
+    out = []
+    try:
+        out.append(["sysconfig", sysconfig._get_sysconfigdata_name()])
+    except Exception:
+        pass
+    return out
+
+
 def main():
     cfg = sysconfig.get_config_var
     path = list(sys.path)
@@ -79,6 +89,7 @@ def main():
         "site_packages_layout": site_packages_layout(),
         "startup_modules": startup_modules(),
         "platform": sys.platform,
+        "implicit_imports": implicit_imports(),
         "module_aliases": {name: mod.__name__ for name, mod in list(sys.modules.items())
                            if getattr(mod, "__name__", name) != name and "." in name
                            and not name.startswith("_")},

@@ -375,6 +375,27 @@ impl<'a> Resolver<'a> {
         if analyse {
             self.pending.push(id);
         }
+        let implicit: Vec<String> = self
+            .input
+            .interpreter
+            .implicit_imports
+            .iter()
+            .filter(|(importer, _)| importer == name)
+            .map(|(_, imported)| imported.clone())
+            .collect();
+        for imported in implicit {
+            if let Some(to) = self.ensure(&imported) {
+                self.graph.edges.push(Edge {
+                    from: id,
+                    to,
+                    line: 0,
+                    kind: EdgeKind::Inferred {
+                        rule: "imported under a name this interpreter build computes".into(),
+                    },
+                    condition: Condition::Always,
+                });
+            }
+        }
         if let Some(parent) = parent {
             self.graph.edges.push(Edge {
                 from: id,
@@ -389,6 +410,13 @@ impl<'a> Resolver<'a> {
 
     /// Adds every submodule of a package, recursively.
     pub(crate) fn collect_submodules(&mut self, package: ModuleId, reason: &str) {
+        self.include_submodules(package, || EdgeKind::Collected {
+            reason: reason.to_string(),
+        });
+    }
+
+    /// Adds every submodule of a package, recursively, with edges of the given kind.
+    fn include_submodules(&mut self, package: ModuleId, kind: impl Fn() -> EdgeKind) {
         let mut stack = vec![package];
         while let Some(pid) = stack.pop() {
             let dirs = self.graph.modules[pid].package_dirs.clone();
@@ -420,9 +448,7 @@ impl<'a> Resolver<'a> {
                         from: pid,
                         to: id,
                         line: 0,
-                        kind: EdgeKind::Collected {
-                            reason: reason.to_string(),
-                        },
+                        kind: kind(),
                         condition: Condition::Always,
                     });
                     if self.graph.modules[id].is_package() {
@@ -467,6 +493,62 @@ impl<'a> Resolver<'a> {
     fn add_requests(&mut self, importer: ModuleId, imports: FileImports) {
         for request in imports.imports {
             self.add_request(importer, &request);
+        }
+        for dynamic in imports.dynamic {
+            if matches!(
+                dynamic.condition,
+                Condition::TypeChecking | Condition::OtherPlatform
+            ) {
+                continue;
+            }
+            let request = ImportRequest {
+                module: dynamic.prefix.trim_matches('.').to_string(),
+                level: dynamic.level,
+                names: Vec::new(),
+                line: dynamic.line,
+                condition: dynamic.condition,
+                in_function: true,
+                via: crate::analyse::Via::ImportModule,
+            };
+            let Ok(package) = self.absolute_name(importer, &request) else {
+                continue;
+            };
+            let Some(id) = self.ensure(&package) else {
+                continue;
+            };
+            if !self.graph.modules[id].is_package() {
+                continue;
+            }
+            let rule = format!("module name computed at run time under `{package}.`");
+            self.graph.edges.push(Edge {
+                from: importer,
+                to: id,
+                line: dynamic.line,
+                kind: EdgeKind::Inferred { rule: rule.clone() },
+                condition: dynamic.condition,
+            });
+            self.include_submodules(id, || EdgeKind::Inferred { rule: rule.clone() });
+        }
+        for reference in imports.references {
+            if matches!(
+                reference.condition,
+                Condition::TypeChecking | Condition::OtherPlatform
+            ) {
+                continue;
+            }
+            if let Some(id) = self.ensure(&reference.module) {
+                if id != importer {
+                    self.graph.edges.push(Edge {
+                        from: importer,
+                        to: id,
+                        line: reference.line,
+                        kind: EdgeKind::Inferred {
+                            rule: format!("string reference \"{}:...\"", reference.module),
+                        },
+                        condition: reference.condition,
+                    });
+                }
+            }
         }
     }
 
