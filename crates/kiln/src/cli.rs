@@ -18,6 +18,37 @@ pub enum Command {
     Build(BuildCmd),
     /// Show the shortest import chain from the entry to MODULE.
     Why(WhyCmd),
+    /// Check config, interpreter and imports without building; exit 1 on errors.
+    Check(CheckCmd),
+    /// Print the module graph for tools.
+    Graph(GraphCmd),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckCmd {
+    #[command(flatten)]
+    pub app: AppArgs,
+    /// Print the findings as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// List third-party findings too.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphCmd {
+    #[command(flatten)]
+    pub app: AppArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "json")]
+    pub format: GraphFormat,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum GraphFormat {
+    Json,
+    Dot,
 }
 
 #[derive(Debug, Args)]

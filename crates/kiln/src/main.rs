@@ -5,12 +5,18 @@ use std::process::ExitCode;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use kiln::cli::{AppArgs, BuildCmd, Cli, Command, WhyCmd};
+use kiln::cli::{AppArgs, BuildCmd, CheckCmd, Cli, Command, GraphCmd, GraphFormat, WhyCmd};
 use kiln::config::{self, BuildArgs};
 use kiln::pipeline::{self, Progress};
 use kiln::resolve::ResolveProgress;
 
 fn main() -> ExitCode {
+    // Like other Unix filters, stop quietly when the reader of our output goes away
+    // (`kiln graph | head`) instead of failing to print.
+    // SAFETY: setting a signal disposition to SIG_DFL at start-up, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
@@ -28,7 +34,38 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Build(cmd) => build(cmd),
         Command::Why(cmd) => why(cmd),
+        Command::Check(cmd) => check(cmd),
+        Command::Graph(cmd) => graph(cmd),
     }
+}
+
+fn check(cmd: CheckCmd) -> anyhow::Result<ExitCode> {
+    let settings = settings(cmd.app, |_| {})?;
+    let analysis = pipeline::analyse(&settings, &())?;
+    let report = kiln::report::check_report(&settings, &analysis);
+    if cmd.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.render(cmd.verbose));
+    }
+    Ok(if report.errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn graph(cmd: GraphCmd) -> anyhow::Result<ExitCode> {
+    let settings = settings(cmd.app, |_| {})?;
+    let analysis = pipeline::analyse(&settings, &())?;
+    match cmd.format {
+        GraphFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&kiln::report::graph_json(&analysis.graph))?
+        ),
+        GraphFormat::Dot => print!("{}", kiln::report::graph_dot(&analysis.graph)),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn settings(

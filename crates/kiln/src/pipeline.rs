@@ -196,7 +196,7 @@ pub fn build(
     })
 }
 
-fn count_modules(graph: &ModuleGraph) -> ModuleCounts {
+pub fn count_modules(graph: &ModuleGraph) -> ModuleCounts {
     let mut c = ModuleCounts::default();
     for (_, m) in graph.included() {
         c.total += 1;

@@ -260,3 +260,213 @@ impl WhyExplanation {
         s
     }
 }
+
+/// One unresolved import with the chain that reaches its importer.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckFinding {
+    #[serde(flatten)]
+    pub missing: MissingImport,
+    /// Modules from the entry to the importer.
+    pub chain: Vec<String>,
+}
+
+/// The answer to `kiln check`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    pub entry: String,
+    pub config: Option<PathBuf>,
+    pub python: PathBuf,
+    pub python_version: String,
+    pub modules: ModuleCounts,
+    /// The app's own unconditional imports of modules that are not installed.
+    pub errors: Vec<CheckFinding>,
+    /// Imports guarded by `try/except ImportError`.
+    pub optional: Vec<CheckFinding>,
+    /// Imports that only run on another platform.
+    pub platform_only: Vec<CheckFinding>,
+    /// Imports inside branches, and third-party unconditional imports.
+    pub conditional: Vec<CheckFinding>,
+    /// Third-party or stdlib files that do not parse.
+    pub skipped: Vec<String>,
+}
+
+/// Groups what analysis found for `kiln check`.
+pub fn check_report(
+    settings: &crate::config::BuildSettings,
+    analysis: &crate::pipeline::Analysis,
+) -> CheckReport {
+    let graph = &analysis.graph;
+    let mut report = CheckReport {
+        entry: match &settings.entry {
+            crate::resolve::EntryPoint::Script(p) => p.display().to_string(),
+            crate::resolve::EntryPoint::Module(m) => format!("-m {m}"),
+        },
+        config: settings.config_path.clone(),
+        python: analysis.interpreter.executable.clone(),
+        python_version: analysis.interpreter.version_string(),
+        modules: crate::pipeline::count_modules(graph),
+        errors: Vec::new(),
+        optional: Vec::new(),
+        platform_only: Vec::new(),
+        conditional: Vec::new(),
+        skipped: graph
+            .modules
+            .iter()
+            .filter_map(|m| m.skipped.as_ref().map(|w| format!("{}: {w}", m.name)))
+            .collect(),
+    };
+    for m in crate::pipeline::missing_imports(graph) {
+        let chain = graph
+            .get(&m.importer)
+            .and_then(|id| graph.chain_to(id))
+            .map(|edges| {
+                let mut names: Vec<String> = edges
+                    .iter()
+                    .map(|e| graph.modules[e.from].name.clone())
+                    .collect();
+                names.push(m.importer.clone());
+                names
+            })
+            .unwrap_or_else(|| vec![m.importer.clone()]);
+        let finding = CheckFinding { missing: m, chain };
+        let group = match (finding.missing.condition, finding.missing.app) {
+            (Condition::Always, true) => &mut report.errors,
+            (Condition::Optional, _) => &mut report.optional,
+            (Condition::OtherPlatform, _) => &mut report.platform_only,
+            _ => &mut report.conditional,
+        };
+        group.push(finding);
+    }
+    report
+}
+
+impl CheckReport {
+    pub fn render(&self, verbose: bool) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "entry        {}", self.entry);
+        let _ = writeln!(
+            s,
+            "config       {}",
+            self.config
+                .as_ref()
+                .map_or("none (flags and defaults)".to_string(), |p| p
+                    .display()
+                    .to_string())
+        );
+        let _ = writeln!(
+            s,
+            "interpreter  CPython {} ({})",
+            self.python_version,
+            self.python.display()
+        );
+        let m = &self.modules;
+        let _ = writeln!(
+            s,
+            "modules      {} (app {}, third-party {}, stdlib {})",
+            m.total, m.app, m.third_party, m.stdlib
+        );
+        let groups: [(&str, &Vec<CheckFinding>, bool); 4] = [
+            (
+                "error: not installed, imported unconditionally by the app",
+                &self.errors,
+                true,
+            ),
+            (
+                "optional: guarded by try/except ImportError",
+                &self.optional,
+                false,
+            ),
+            (
+                "platform-only: runs only on other platforms",
+                &self.platform_only,
+                false,
+            ),
+            (
+                "conditional: inside branches, or third-party",
+                &self.conditional,
+                false,
+            ),
+        ];
+        for (title, findings, always) in groups {
+            let shown: Vec<&CheckFinding> = findings
+                .iter()
+                .filter(|f| always || verbose || f.missing.app)
+                .collect();
+            let _ = writeln!(s, "{} {title}", findings.len());
+            for f in shown {
+                let _ = writeln!(s, "{}", f.missing.describe());
+                let _ = writeln!(s, "      via {}", f.chain.join(" -> "));
+            }
+        }
+        if !self.skipped.is_empty() {
+            let _ = writeln!(s, "{} files skipped (do not parse)", self.skipped.len());
+            if verbose {
+                for w in &self.skipped {
+                    let _ = writeln!(s, "  {w}");
+                }
+            }
+        }
+        let _ = writeln!(
+            s,
+            "{}",
+            if self.errors.is_empty() {
+                "ok: nothing blocks a build"
+            } else {
+                "check failed"
+            }
+        );
+        s
+    }
+}
+
+/// The graph as JSON for tools: modules, edges and missing imports.
+pub fn graph_json(graph: &crate::resolve::ModuleGraph) -> serde_json::Value {
+    let modules: Vec<serde_json::Value> = graph
+        .included()
+        .map(|(_, m)| {
+            serde_json::json!({
+                "name": m.name,
+                "origin": m.origin,
+                "kind": m.kind,
+                "file": m.file(),
+            })
+        })
+        .collect();
+    let edges: Vec<serde_json::Value> = graph
+        .edges
+        .iter()
+        .map(|e| {
+            serde_json::json!({
+                "from": graph.modules[e.from].name,
+                "to": graph.modules[e.to].name,
+                "line": e.line,
+                "kind": e.kind,
+                "condition": e.condition,
+            })
+        })
+        .collect();
+    serde_json::json!({ "modules": modules, "edges": edges, "missing": crate::pipeline::missing_imports(graph) })
+}
+
+/// The graph in Graphviz DOT.
+pub fn graph_dot(graph: &crate::resolve::ModuleGraph) -> String {
+    use crate::resolve::Origin;
+    let mut s = String::from("digraph kiln {\n  rankdir=LR;\n  node [shape=box, fontsize=10];\n");
+    for (_, m) in graph.included() {
+        let color = match m.origin {
+            Origin::App => "lightblue",
+            Origin::ThirdParty => "khaki",
+            Origin::Stdlib => "lightgrey",
+        };
+        let _ = writeln!(s, "  {:?} [style=filled, fillcolor={color}];", m.name);
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for e in &graph.edges {
+        let (from, to) = (&graph.modules[e.from].name, &graph.modules[e.to].name);
+        if seen.insert((from, to)) {
+            let _ = writeln!(s, "  {from:?} -> {to:?};");
+        }
+    }
+    s.push_str("}\n");
+    s
+}

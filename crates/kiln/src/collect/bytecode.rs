@@ -75,7 +75,7 @@ pub fn compile_all(
     let chunks: Vec<Vec<usize>> = (0..workers)
         .map(|w| todo.iter().copied().skip(w).step_by(workers).collect())
         .collect();
-    let replies: Vec<Result<Vec<(usize, Option<String>)>, BytecodeError>> = chunks
+    let replies: Vec<Result<WorkerReplies, BytecodeError>> = chunks
         .into_par_iter()
         .map(|chunk| run_worker(python, jobs, &results, chunk))
         .collect();
@@ -89,12 +89,15 @@ pub fn compile_all(
     Ok(results)
 }
 
+/// Per job index: the compiler's error message, or None when it compiled.
+type WorkerReplies = Vec<(usize, Option<String>)>;
+
 fn run_worker(
     python: &Path,
     jobs: &[CompileJob],
     outputs: &[Result<PathBuf, String>],
     chunk: Vec<usize>,
-) -> Result<Vec<(usize, Option<String>)>, BytecodeError> {
+) -> Result<WorkerReplies, BytecodeError> {
     let mut child = Command::new(python)
         .args(["-I", "-S", "-c", WORKER])
         .stdin(Stdio::piped())

@@ -588,7 +588,9 @@ fn native_closure(
             .iter()
             .any(|p| !p.starts_with("$ORIGIN") && !p.starts_with("${ORIGIN}"));
         let wants_lib = needs_lib.get(&i).copied().unwrap_or(false);
-        if !has_host_paths && !(wants_lib && !info.runpath.is_empty()) {
+        // A RUNPATH hides the interpreter's RPATH, so it must name lib/ itself.
+        let runpath_hides_lib = wants_lib && !info.runpath.is_empty();
+        if !has_host_paths && !runpath_hides_lib {
             continue;
         }
         let mut kept: Vec<String> = all
