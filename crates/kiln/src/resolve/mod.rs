@@ -40,7 +40,7 @@ pub struct ResolveInput<'a> {
 /// Errors that stop resolution.
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
-    #[error("entry module `{0}` was not found on the search path")]
+    #[error("entry module `{0}` was not found on the search path (is it installed in the target interpreter, or in the current directory?)")]
     EntryNotFound(String),
     #[error(transparent)]
     Syntax(#[from] AnalyseError),
@@ -185,6 +185,22 @@ impl<'a> Resolver<'a> {
                 .ok_or_else(|| ResolveError::EntryNotFound(name.clone()))?,
         };
         self.graph.roots.push(root);
+        if let EntryPoint::Module(name) = self.input.entry {
+            // `python -m package` runs `package.__main__`.
+            if self.graph.modules[root].is_package() {
+                let main = format!("{name}.__main__");
+                let id = self
+                    .ensure(&main)
+                    .ok_or_else(|| ResolveError::EntryNotFound(main.clone()))?;
+                self.graph.edges.push(Edge {
+                    from: root,
+                    to: id,
+                    line: 0,
+                    kind: EdgeKind::Runtime,
+                    condition: Condition::Always,
+                });
+            }
+        }
 
         let interp = self.input.interpreter;
         let mut runtime: Vec<String> = interp

@@ -609,12 +609,12 @@ impl Running {
     ///
     /// Output is read until the pipes close, so a grandchild that keeps them open past the
     /// exit is waited for too, which is what a test wants to hear about.
-    pub fn wait_timeout(mut self, timeout: Duration) -> Result<RunOutput, Running> {
+    pub fn wait_timeout(mut self, timeout: Duration) -> Result<RunOutput, Box<Running>> {
         let deadline = Instant::now() + timeout;
         loop {
             match self.child.try_wait() {
                 Ok(Some(status)) => return Ok(self.finish(status)),
-                Ok(None) if Instant::now() >= deadline => return Err(self),
+                Ok(None) if Instant::now() >= deadline => return Err(Box::new(self)),
                 Ok(None) => std::thread::sleep(Duration::from_millis(50)),
                 Err(e) => panic!("wait for `{}`: {e}", self.description),
             }
@@ -664,8 +664,8 @@ fn base_env(cmd: &mut Command, home: &Path, hidden: &[PathBuf]) {
     let kept: Vec<PathBuf> = std::env::split_paths(&path)
         .filter(|dir| {
             let text = dir.to_string_lossy();
-            !(text.contains("python") || text.contains("pyenv") || text.contains("venv"))
-                && !hidden.iter().any(|h| dir.starts_with(h))
+            let pythonish = ["python", "pyenv", "venv"].iter().any(|w| text.contains(w));
+            !pythonish && !hidden.iter().any(|h| dir.starts_with(h))
         })
         .collect();
     cmd.env_clear()
