@@ -22,6 +22,17 @@ pub enum Command {
     Check(CheckCmd),
     /// Print the module graph for tools.
     Graph(GraphCmd),
+    /// List the hooks that apply to the app, and what each added.
+    Hooks(HooksCmd),
+}
+
+#[derive(Debug, Args)]
+pub struct HooksCmd {
+    #[command(flatten)]
+    pub app: AppArgs,
+    /// Print as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

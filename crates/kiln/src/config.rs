@@ -24,9 +24,41 @@ pub struct RawConfig {
     pub out: Option<String>,
     /// Bytecode optimisation level (0, 1 or 2, as `python -O`/`-OO`).
     pub optimize: Option<u8>,
+    /// Modules to include although no import names them.
+    pub hidden_imports: Option<Vec<String>>,
+    /// Packages to include whole (every submodule, recursively).
+    pub collect: Option<Vec<String>>,
+    /// Modules (and their submodules) never to bundle.
+    pub exclude: Option<Vec<String>>,
+    /// Files or directories to ship: `{ src = "config", dest = "config" }`, `dest` relative to
+    /// the app root (where the entry script sits).
+    pub data: Option<Vec<DataSpec>>,
+    /// Directories of hook files (`*.toml`), relative to the config file.
+    pub hook_dirs: Option<Vec<String>>,
 }
 
-const KEYS: &[&str] = &["entry", "module", "python", "name", "out", "optimize"];
+/// One entry of the `data` key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSpec {
+    pub src: String,
+    #[serde(default)]
+    pub dest: Option<String>,
+}
+
+const KEYS: &[&str] = &[
+    "entry",
+    "module",
+    "python",
+    "name",
+    "out",
+    "optimize",
+    "hidden-imports",
+    "collect",
+    "exclude",
+    "data",
+    "hook-dirs",
+];
 
 #[derive(Deserialize)]
 struct Pyproject {
@@ -167,6 +199,16 @@ fn explain(message: &str, prefix: &str) -> String {
     }
 }
 
+fn is_dotted_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.split('.').all(|p| {
+            p.chars()
+                .next()
+                .is_some_and(|c| c.is_alphabetic() || c == '_')
+                && p.chars().all(|c| c.is_alphanumeric() || c == '_')
+        })
+}
+
 /// What the user typed on the command line for `kiln build`.
 #[derive(Debug, Clone, Default)]
 pub struct BuildArgs {
@@ -190,6 +232,12 @@ pub struct BuildSettings {
     pub out_dir: PathBuf,
     pub optimize: u8,
     pub config_path: Option<PathBuf>,
+    /// The project's `hidden-imports`, `collect` and `exclude`, as a hook applied from the start.
+    pub rules: crate::hooks::Hook,
+    /// `data` entries: (source on disk, destination relative to the app root).
+    pub data: Vec<(PathBuf, PathBuf)>,
+    /// Directories of the user's hook files.
+    pub hook_dirs: Vec<PathBuf>,
 }
 
 /// Merges flags over the config file.
@@ -300,6 +348,66 @@ pub fn resolve_settings(
         (None, Some(p)) => Some(PathBuf::from(p)),
         (None, None) => None,
     };
+    let rules = crate::hooks::Hook {
+        module: "__main__".into(),
+        hidden_imports: raw.hidden_imports.clone().unwrap_or_default(),
+        collect: raw.collect.clone().unwrap_or_default(),
+        exclude: raw.exclude.clone().unwrap_or_default(),
+        ..Default::default()
+    };
+    for (k, names) in [
+        ("hidden-imports", &rules.hidden_imports),
+        ("collect", &rules.collect),
+        ("exclude", &rules.exclude),
+    ] {
+        if let Some(bad) = names.iter().find(|n| !is_dotted_name(n)) {
+            return Err(ConfigError::Value {
+                key: key(k),
+                value: format!("{bad:?}"),
+                message: "not a dotted module name".into(),
+            });
+        }
+    }
+    let mut data = Vec::new();
+    for spec in raw.data.iter().flatten() {
+        let src = base.join(&spec.src);
+        if !src.exists() {
+            return Err(ConfigError::Value {
+                key: key("data"),
+                value: format!("{{ src = {:?} }}", spec.src),
+                message: format!("{} does not exist", src.display()),
+            });
+        }
+        let dest = match &spec.dest {
+            Some(d) => PathBuf::from(d),
+            None => PathBuf::from(src.file_name().unwrap_or_default()),
+        };
+        if dest.is_absolute()
+            || dest
+                .components()
+                .any(|c| matches!(c, std::path::Component::ParentDir))
+        {
+            return Err(ConfigError::Value {
+                key: key("data"),
+                value: format!("{{ dest = {:?} }}", dest.display().to_string()),
+                message: "must be a relative path inside the bundle".into(),
+            });
+        }
+        data.push((src, dest));
+    }
+    let hook_dirs: Vec<PathBuf> = raw
+        .hook_dirs
+        .iter()
+        .flatten()
+        .map(|d| base.join(d))
+        .collect();
+    if let Some(missing) = hook_dirs.iter().find(|d| !d.is_dir()) {
+        return Err(ConfigError::Value {
+            key: key("hook-dirs"),
+            value: format!("{:?}", missing.display().to_string()),
+            message: "is not a directory".into(),
+        });
+    }
     Ok(BuildSettings {
         entry,
         app_dir,
@@ -308,6 +416,9 @@ pub fn resolve_settings(
         out_dir,
         optimize,
         config_path: config.path.clone(),
+        rules,
+        data,
+        hook_dirs,
     })
 }
 

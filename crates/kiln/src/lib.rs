@@ -12,6 +12,7 @@ pub mod analyse;
 pub mod cli;
 pub mod collect;
 pub mod config;
+pub mod hooks;
 pub mod interpreter;
 pub mod pipeline;
 pub mod report;

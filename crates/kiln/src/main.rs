@@ -5,7 +5,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use kiln::cli::{AppArgs, BuildCmd, CheckCmd, Cli, Command, GraphCmd, GraphFormat, WhyCmd};
+use kiln::cli::{
+    AppArgs, BuildCmd, CheckCmd, Cli, Command, GraphCmd, GraphFormat, HooksCmd, WhyCmd,
+};
 use kiln::config::{self, BuildArgs};
 use kiln::pipeline::{self, Progress};
 use kiln::resolve::ResolveProgress;
@@ -36,7 +38,48 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Why(cmd) => why(cmd),
         Command::Check(cmd) => check(cmd),
         Command::Graph(cmd) => graph(cmd),
+        Command::Hooks(cmd) => hooks(cmd),
     }
+}
+
+fn hooks(cmd: HooksCmd) -> anyhow::Result<ExitCode> {
+    let settings = settings(cmd.app, |_| {})?;
+    let analysis = pipeline::analyse(&settings, &())?;
+    let applied = &analysis.graph.applied_hooks;
+    if cmd.json {
+        println!("{}", serde_json::to_string_pretty(applied)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let real: Vec<_> = applied
+        .iter()
+        .filter(|a| {
+            a.source != kiln::hooks::HookSource::Config
+                || !a.added.is_empty()
+                || !a.hook.exclude.is_empty()
+        })
+        .collect();
+    if real.is_empty() {
+        println!("no hooks apply to this app");
+    }
+    for a in real {
+        println!("{} ({})", a.module, a.source);
+        if !a.added.is_empty() {
+            println!("  added     {}", a.added.join(", "));
+        }
+        if !a.not_found.is_empty() {
+            println!("  not found {}", a.not_found.join(", "));
+        }
+        if !a.hook.exclude.is_empty() {
+            println!("  excludes  {}", a.hook.exclude.join(", "));
+        }
+        if !a.hook.data.is_empty() {
+            println!("  data      {}", a.hook.data.join(", "));
+        }
+        for (k, v) in &a.hook.env {
+            println!("  env       {k}={v}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn check(cmd: CheckCmd) -> anyhow::Result<ExitCode> {

@@ -34,6 +34,8 @@ pub enum BuildError {
     Write(#[from] write::WriteError),
     #[error("the app imports modules that are not installed in {python}:\n{}", list.join("\n"))]
     Unresolved { python: PathBuf, list: Vec<String> },
+    #[error(transparent)]
+    Hooks(#[from] crate::hooks::HookError),
     #[error("cannot create a working directory")]
     WorkDir(#[source] std::io::Error),
 }
@@ -56,11 +58,14 @@ pub fn analyse(settings: &BuildSettings, progress: &dyn Progress) -> Result<Anal
 
     let t = Instant::now();
     progress.stage("analyse");
+    let hooks = crate::hooks::load(&settings.hook_dirs)?;
     let input = ResolveInput {
         interpreter: &interpreter,
         entry: &settings.entry,
         app_dir: &settings.app_dir,
         extra_roots: &[],
+        hooks: &hooks,
+        rules: &settings.rules,
     };
     let graph = resolve::resolve(&input, progress)?;
     timings.push(("analyse".to_string(), t.elapsed().as_secs_f64()));
@@ -158,6 +163,7 @@ pub fn build(
         work_dir: work.path(),
         optimize: settings.optimize,
         jobs: rayon::current_num_threads(),
+        data: &settings.data,
     })?;
     timings.push(("collect".to_string(), t.elapsed().as_secs_f64()));
 

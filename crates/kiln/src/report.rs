@@ -203,6 +203,7 @@ pub fn explain_why(graph: &crate::resolve::ModuleGraph, target: &str) -> WhyExpl
                 ),
                 EdgeKind::Inferred { rule } => ("inferred", Some(rule.clone())),
                 EdgeKind::Collected { reason } => ("collected", Some(reason.clone())),
+                EdgeKind::Hook { source } => ("hook", Some(source.clone())),
             };
             WhyStep {
                 from: from.name.clone(),

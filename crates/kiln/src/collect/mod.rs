@@ -89,6 +89,8 @@ pub struct Collection {
     pub boot: PathBuf,
     /// The app root (site-packages) relative to the prefix.
     pub app_root: PathBuf,
+    /// Environment variables hooks set before the app starts.
+    pub env: BTreeMap<String, String>,
     /// Libraries that native code needs and that could not be found.
     pub missing_libraries: Vec<(String, String)>,
     /// Non-fatal findings.
@@ -113,6 +115,8 @@ pub struct CollectInput<'a> {
     pub work_dir: &'a Path,
     pub optimize: u8,
     pub jobs: usize,
+    /// The project's `data` entries: (source, destination relative to the app root).
+    pub data: &'a [(PathBuf, PathBuf)],
 }
 
 /// Errors that stop the collect stage.
@@ -242,6 +246,63 @@ pub fn collect(input: &CollectInput<'_>) -> Result<Collection, CollectError> {
             }
         }
     }
+    for (src, dest) in input.data {
+        let files: Vec<(PathBuf, PathBuf)> = if src.is_dir() {
+            walkdir::WalkDir::new(src)
+                .sort_by_file_name()
+                .into_iter()
+                .filter_map(|e| e.ok())
+                .filter(|e| e.file_type().is_file())
+                .map(|e| {
+                    let rel = e.path().strip_prefix(src).unwrap_or(e.path()).to_path_buf();
+                    (e.path().to_path_buf(), dest.join(rel))
+                })
+                .collect()
+        } else {
+            vec![(src.clone(), dest.clone())]
+        };
+        for (from, to) in files {
+            copies.push(BundleFile {
+                dest: app_root.join(to),
+                source: from.clone(),
+                origin: from,
+                role: FileRole::Data,
+                module: None,
+                distribution: None,
+                why: "listed in `data` of the configuration".into(),
+                elf: None,
+                rpath_fix: None,
+            });
+        }
+    }
+    let mut env = BTreeMap::new();
+    let mut wanted_metadata: Vec<String> = Vec::new();
+    for applied in &graph.applied_hooks {
+        env.extend(applied.hook.env.clone());
+        wanted_metadata.extend(applied.hook.metadata.iter().map(|m| normalize_dist_name(m)));
+        if applied.hook.data.is_empty() {
+            continue;
+        }
+        let Some(id) = graph.get(&applied.module) else {
+            continue;
+        };
+        for (dir, entry) in &graph.modules[id].package_dirs {
+            for file in crate::hooks::data_matches(dir, &applied.hook.data) {
+                copies.push(BundleFile {
+                    dest: layout.place(*entry, &file),
+                    distribution: dists.owner(&file, *entry, Some(&applied.module)),
+                    source: file.clone(),
+                    origin: file,
+                    role: FileRole::Data,
+                    module: None,
+                    why: format!("data named by the {}", applied.source),
+                    elf: None,
+                    rpath_fix: None,
+                });
+            }
+        }
+    }
+    c.env = env;
     if let Some(dir) = graph
         .modules
         .iter()
@@ -268,8 +329,10 @@ pub fn collect(input: &CollectInput<'_>) -> Result<Collection, CollectError> {
     }
     let boot_source = input.work_dir.join("_kiln_boot.py");
     let entries_json = serde_json::to_string(&c.entries).expect("entries serialise");
+    let env_json = serde_json::to_string(&c.env).expect("env serialises");
     let boot_text = BOOT_TEMPLATE
         .replacen("ENTRIES = {}", &format!("ENTRIES = {entries_json}"), 1)
+        .replacen("ENV = {}", &format!("ENV = {env_json}"), 1)
         .replacen(
             "APP_ROOT = \"\"",
             &format!(
@@ -330,6 +393,14 @@ pub fn collect(input: &CollectInput<'_>) -> Result<Collection, CollectError> {
 
     // Distribution metadata for every distribution a shipped file came from.
     let mut used: Vec<usize> = copies.iter().filter_map(|f| f.distribution).collect();
+    used.extend(
+        dists
+            .distributions
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| wanted_metadata.contains(&normalize_dist_name(&d.name)))
+            .map(|(i, _)| i),
+    );
     used.sort_unstable();
     used.dedup();
     let mut dist_map = HashMap::new();
@@ -608,6 +679,21 @@ fn native_closure(
         });
     }
     Ok(())
+}
+
+/// PEP 503 normalisation: `Foo_Bar.baz` and `foo-bar-baz` name the same distribution.
+fn normalize_dist_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            if !out.ends_with('-') {
+                out.push('-');
+            }
+        } else {
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
 }
 
 /// `$ORIGIN/<relative path from the directory of file to dir>` (both relative to the prefix).

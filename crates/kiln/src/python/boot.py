@@ -7,6 +7,8 @@ import sys
 # component -> [kind, target]: ["script", path relative to sys.prefix] | ["module", "pkg.mod"]
 # | ["call", "pkg.mod:attr"]
 ENTRIES = {}
+# Environment variables hooks set before the app starts (values the user set win).
+ENV = {}
 # Where the app's own files live, relative to sys.prefix (what `sys.path[0]` was in development).
 APP_ROOT = ""
 
@@ -45,6 +47,10 @@ def _main():
     component, argv0 = sys.argv[2], sys.argv[3]
     sys.argv = [argv0] + sys.argv[4:]
     _frozen()
+    if ENV:
+        import os
+        for name, value in ENV.items():
+            os.environ.setdefault(name, value)
     kind, target = ENTRIES[component]
     if kind == "script":
         import marshal

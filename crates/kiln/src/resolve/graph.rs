@@ -101,6 +101,8 @@ pub enum EdgeKind {
     Inferred { rule: String },
     /// Collected whole by built-in package knowledge or configuration.
     Collected { reason: String },
+    /// Named by a hook (built-in or the user's) or the project's configuration.
+    Hook { source: String },
 }
 
 /// `from` needs `to`.
@@ -134,6 +136,27 @@ pub struct SkippedFile {
     pub message: String,
 }
 
+/// A hook that applied, and what it added.
+#[derive(Debug, Clone, Serialize)]
+pub struct AppliedHook {
+    pub module: String,
+    pub source: crate::hooks::HookSource,
+    pub added: Vec<String>,
+    /// Modules it named that are not installed.
+    pub not_found: Vec<String>,
+    #[serde(skip)]
+    pub hook: crate::hooks::Hook,
+}
+
+/// An import of a module that a hook or the configuration excludes.
+#[derive(Debug, Clone, Serialize)]
+pub struct Excluded {
+    pub name: String,
+    pub importer: ModuleId,
+    pub line: u32,
+    pub condition: Condition,
+}
+
 /// The resolved graph.
 #[derive(Debug, Default, Serialize)]
 pub struct ModuleGraph {
@@ -143,6 +166,9 @@ pub struct ModuleGraph {
     pub missing: Vec<Missing>,
     /// Modules the build starts from (entries first).
     pub roots: Vec<ModuleId>,
+    pub applied_hooks: Vec<AppliedHook>,
+    /// Imports that were not followed because the module is excluded.
+    pub excluded: Vec<Excluded>,
     #[serde(skip)]
     pub(crate) by_name: HashMap<String, ModuleId>,
 }

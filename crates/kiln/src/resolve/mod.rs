@@ -15,7 +15,12 @@ use rayon::prelude::*;
 use crate::analyse::{self, AnalyseError, Condition, FileImports, ImportRequest, SourceContext};
 use crate::interpreter::Interpreter;
 pub use finder::{EntryKind, FileKind, Finder, Found, SearchEntry};
-pub use graph::{Edge, EdgeKind, Missing, Module, ModuleGraph, ModuleId, ModuleKind, Origin};
+pub use graph::{
+    AppliedHook, Edge, EdgeKind, Excluded, Missing, Module, ModuleGraph, ModuleId, ModuleKind,
+    Origin,
+};
+
+use crate::hooks::{HookSource, LoadedHook};
 
 /// What the application starts from.
 #[derive(Debug, Clone)]
@@ -35,6 +40,10 @@ pub struct ResolveInput<'a> {
     pub app_dir: &'a Path,
     /// Extra modules to include as if imported by the entry.
     pub extra_roots: &'a [String],
+    /// Package knowledge, applied when each hook's module enters the graph.
+    pub hooks: &'a [LoadedHook],
+    /// The project's own `hidden-imports`, `collect` and `exclude`, applied from the start.
+    pub rules: &'a crate::hooks::Hook,
 }
 
 /// Errors that stop resolution.
@@ -111,6 +120,8 @@ struct Resolver<'a> {
     not_found: std::collections::HashSet<String>,
     pending: Vec<ModuleId>,
     analysed: usize,
+    /// Excluded module names (a name excludes its submodules too).
+    excluded: Vec<String>,
 }
 
 impl<'a> Resolver<'a> {
@@ -159,6 +170,7 @@ impl<'a> Resolver<'a> {
             not_found: Default::default(),
             pending: Vec::new(),
             analysed: 0,
+            excluded: input.rules.exclude.clone(),
         }
     }
 
@@ -224,6 +236,11 @@ impl<'a> Resolver<'a> {
                 });
             }
         }
+        let rules = LoadedHook {
+            hook: self.input.rules.clone(),
+            source: HookSource::Config,
+        };
+        self.apply_hook(root, &rules);
         for package in COLLECT_WHOLE {
             if let Some(id) = self.ensure(package) {
                 self.collect_submodules(id, "the standard library looks codecs up by name");
@@ -288,7 +305,74 @@ impl<'a> Resolver<'a> {
         found
     }
 
+    fn is_excluded(&self, name: &str) -> bool {
+        self.excluded.iter().any(|e| {
+            name == e
+                || name
+                    .strip_prefix(e.as_str())
+                    .is_some_and(|rest| rest.starts_with('.'))
+        })
+    }
+
+    /// Applies a hook on behalf of `owner` (the module it is about, or the entry for the
+    /// project's configuration).
+    fn apply_hook(&mut self, owner: ModuleId, loaded: &LoadedHook) {
+        let hook = &loaded.hook;
+        self.excluded.extend(hook.exclude.iter().cloned());
+        let source = loaded.source.to_string();
+        let mut applied = AppliedHook {
+            module: hook.module.clone(),
+            source: loaded.source.clone(),
+            added: Vec::new(),
+            not_found: Vec::new(),
+            hook: hook.clone(),
+        };
+        for name in hook.hidden_imports.iter().chain(&hook.collect) {
+            match self.ensure(name) {
+                Some(id) => {
+                    self.graph.edges.push(Edge {
+                        from: owner,
+                        to: id,
+                        line: 0,
+                        kind: EdgeKind::Hook {
+                            source: source.clone(),
+                        },
+                        condition: Condition::Always,
+                    });
+                    applied.added.push(name.clone());
+                    if hook.collect.contains(name) {
+                        let source = source.clone();
+                        self.include_submodules(id, || EdgeKind::Hook {
+                            source: source.clone(),
+                        });
+                    }
+                }
+                None => {
+                    applied.not_found.push(name.clone());
+                    if loaded.source == HookSource::Config {
+                        // The user asked for it by name: not having it is an error.
+                        self.graph.missing.push(Missing {
+                            name: name.clone(),
+                            importer: owner,
+                            line: 0,
+                            condition: Condition::Always,
+                            in_function: false,
+                            reason: Some(
+                                "named in `hidden-imports` or `collect` of the configuration"
+                                    .into(),
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+        self.graph.applied_hooks.push(applied);
+    }
+
     fn find(&mut self, name: &str) -> Option<ModuleId> {
+        if self.is_excluded(name) {
+            return None;
+        }
         let interp = self.input.interpreter;
         if let Some(real) = interp.module_aliases.get(name) {
             // `os.path` is `posixpath`: os puts it in sys.modules under that name.
@@ -399,6 +483,16 @@ impl<'a> Resolver<'a> {
             .filter(|(importer, _)| importer == name)
             .map(|(_, imported)| imported.clone())
             .collect();
+        let hooks: Vec<LoadedHook> = self
+            .input
+            .hooks
+            .iter()
+            .filter(|h| h.hook.module == name)
+            .cloned()
+            .collect();
+        for hook in &hooks {
+            self.apply_hook(id, hook);
+        }
         for imported in implicit {
             if let Some(to) = self.ensure(&imported) {
                 self.graph.edges.push(Edge {
@@ -591,6 +685,15 @@ impl<'a> Resolver<'a> {
             && request.in_function
             && STDLIB_DEV_ONLY.contains(&target.split('.').next().unwrap_or(""))
         {
+            return;
+        }
+        if self.is_excluded(&target) {
+            self.graph.excluded.push(Excluded {
+                name: target,
+                importer,
+                line: request.line,
+                condition: request.condition,
+            });
             return;
         }
         let Some(id) = self.ensure(&target) else {

@@ -43,6 +43,8 @@ fn graph(f: &Fixture) -> ModuleGraph {
         entry: &entry,
         app_dir: &f.app,
         extra_roots: &[],
+        hooks: &[],
+        rules: &Default::default(),
     };
     resolve(&input, &()).unwrap()
 }

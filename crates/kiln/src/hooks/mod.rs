@@ -1,0 +1,255 @@
+//! Package knowledge as data: what inference cannot see about a package, one TOML file per
+//! package. A hook applies when its `module` enters the module graph.
+//!
+//! ```toml
+//! module = "pygments"                     # applies when this module is imported
+//! hidden-imports = ["pygments.formatters.html"]
+//! collect = ["pygments.lexers"]           # packages included whole, every submodule
+//! data = ["styles/*.css"]                 # globs relative to the module's package directory
+//! metadata = ["Pygments"]                 # distributions whose metadata must ship
+//! exclude = ["pygments.testing"]          # modules never bundled
+//! env = { PYGMENTS_X = "1" }              # environment set before the app starts
+//! notes = "why this hook exists"
+//! ```
+//!
+//! kiln ships built-in hooks (`crates/kiln/hooks/*.toml`); users add their own directories with
+//! `hook-dirs`, and a user hook replaces a built-in one for the same module.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// One hook file.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Hook {
+    /// The module whose presence in the graph applies the hook.
+    pub module: String,
+    #[serde(default)]
+    pub hidden_imports: Vec<String>,
+    #[serde(default)]
+    pub collect: Vec<String>,
+    #[serde(default)]
+    pub data: Vec<String>,
+    #[serde(default)]
+    pub metadata: Vec<String>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub notes: Option<String>,
+}
+
+/// Where a hook came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", content = "path", rename_all = "kebab-case")]
+pub enum HookSource {
+    Builtin(String),
+    User(PathBuf),
+    /// The `hidden-imports`, `collect` and `exclude` keys of the project's configuration.
+    Config,
+}
+
+impl std::fmt::Display for HookSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HookSource::Builtin(name) => write!(f, "built-in hook {name}"),
+            HookSource::User(path) => write!(f, "hook {}", path.display()),
+            HookSource::Config => f.write_str("project configuration"),
+        }
+    }
+}
+
+/// A hook with its origin.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadedHook {
+    pub hook: Hook,
+    pub source: HookSource,
+}
+
+/// Errors loading hooks.
+#[derive(Debug, thiserror::Error)]
+pub enum HookError {
+    #[error("cannot read hook directory {path}")]
+    ReadDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+const BUILTIN: &[(&str, &str)] = &[
+    ("certifi.toml", include_str!("../../hooks/certifi.toml")),
+    ("jinja2.toml", include_str!("../../hooks/jinja2.toml")),
+    (
+        "matplotlib.toml",
+        include_str!("../../hooks/matplotlib.toml"),
+    ),
+    ("numpy.toml", include_str!("../../hooks/numpy.toml")),
+    ("pandas.toml", include_str!("../../hooks/pandas.toml")),
+    ("passlib.toml", include_str!("../../hooks/passlib.toml")),
+    ("pydantic.toml", include_str!("../../hooks/pydantic.toml")),
+    ("pygments.toml", include_str!("../../hooks/pygments.toml")),
+    ("pyqt6.toml", include_str!("../../hooks/pyqt6.toml")),
+    ("pyside6.toml", include_str!("../../hooks/pyside6.toml")),
+    ("scipy.toml", include_str!("../../hooks/scipy.toml")),
+    (
+        "sqlalchemy.toml",
+        include_str!("../../hooks/sqlalchemy.toml"),
+    ),
+    ("torch.toml", include_str!("../../hooks/torch.toml")),
+    (
+        "transformers.toml",
+        include_str!("../../hooks/transformers.toml"),
+    ),
+    ("tzdata.toml", include_str!("../../hooks/tzdata.toml")),
+    ("uvicorn.toml", include_str!("../../hooks/uvicorn.toml")),
+    ("zoneinfo.toml", include_str!("../../hooks/zoneinfo.toml")),
+];
+
+fn parse(text: &str, path: &str) -> Result<Hook, HookError> {
+    let hook: Hook = toml::from_str(text).map_err(|e| {
+        let line = e.span().map_or(1, |s| {
+            text[..s.start.min(text.len())].matches('\n').count() + 1
+        });
+        HookError::Invalid {
+            path: format!("{path}:{line}"),
+            message: e.message().trim().to_string(),
+        }
+    })?;
+    if hook.module.is_empty() {
+        return Err(HookError::Invalid {
+            path: path.to_string(),
+            message: "`module` must name the module the hook applies to".into(),
+        });
+    }
+    Ok(hook)
+}
+
+/// Built-in hooks, then the hooks in `dirs` (which replace built-in hooks for the same module).
+pub fn load(dirs: &[PathBuf]) -> Result<Vec<LoadedHook>, HookError> {
+    let mut hooks: Vec<LoadedHook> = BUILTIN
+        .iter()
+        .map(|(name, text)| {
+            Ok(LoadedHook {
+                hook: parse(text, name)?,
+                source: HookSource::Builtin(name.to_string()),
+            })
+        })
+        .collect::<Result<_, HookError>>()?;
+    for dir in dirs {
+        let read = std::fs::read_dir(dir).map_err(|source| HookError::ReadDir {
+            path: dir.clone(),
+            source,
+        })?;
+        let mut files: Vec<PathBuf> = read
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+            .collect();
+        files.sort();
+        for path in files {
+            let text = std::fs::read_to_string(&path).map_err(|source| HookError::ReadDir {
+                path: path.clone(),
+                source,
+            })?;
+            let hook = parse(&text, &path.display().to_string())?;
+            hooks.retain(|h| h.hook.module != hook.module);
+            hooks.push(LoadedHook {
+                hook,
+                source: HookSource::User(path),
+            });
+        }
+    }
+    Ok(hooks)
+}
+
+/// Files under `dir` matching any of `globs` (relative to `dir`).
+pub fn data_matches(dir: &Path, globs: &[String]) -> Vec<PathBuf> {
+    let mut builder = globset::GlobSetBuilder::new();
+    for g in globs {
+        if let Ok(glob) = globset::Glob::new(g) {
+            builder.add(glob);
+        }
+    }
+    let Ok(set) = builder.build() else {
+        return Vec::new();
+    };
+    let mut out: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file())
+        .filter(|e| {
+            e.path()
+                .strip_prefix(dir)
+                .is_ok_and(|rel| set.is_match(rel))
+        })
+        .map(|e| e.path().to_path_buf())
+        .collect();
+    out.sort();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_hooks_parse_and_name_their_module() {
+        let hooks = load(&[]).unwrap();
+        assert_eq!(hooks.len(), BUILTIN.len());
+        for h in &hooks {
+            assert!(!h.hook.module.is_empty());
+            assert!(
+                h.hook.notes.is_some(),
+                "{:?} should say why it exists",
+                h.source
+            );
+        }
+    }
+
+    #[test]
+    fn user_hooks_replace_builtin_ones_and_errors_name_the_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(
+            tmp.path().join("uvicorn.toml"),
+            "module = \"uvicorn\"\nhidden-imports = [\"x\"]\n",
+        )
+        .unwrap();
+        let hooks = load(&[tmp.path().to_path_buf()]).unwrap();
+        let uvicorn: Vec<&LoadedHook> = hooks
+            .iter()
+            .filter(|h| h.hook.module == "uvicorn")
+            .collect();
+        assert_eq!(uvicorn.len(), 1);
+        assert_eq!(uvicorn[0].hook.hidden_imports, ["x"]);
+        assert!(matches!(uvicorn[0].source, HookSource::User(_)));
+
+        std::fs::write(
+            tmp.path().join("bad.toml"),
+            "module = \"m\"\nhiden-imports = []\n",
+        )
+        .unwrap();
+        let err = load(&[tmp.path().to_path_buf()]).unwrap_err().to_string();
+        assert!(err.contains("bad.toml:2"), "{err}");
+        assert!(err.contains("hiden-imports"), "{err}");
+    }
+
+    #[test]
+    fn data_globs_are_relative_to_the_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        for f in ["a/x.css", "a/y.txt", "b/c/z.css"] {
+            let p = tmp.path().join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, "").unwrap();
+        }
+        let got = data_matches(tmp.path(), &["**/*.css".into()]);
+        assert_eq!(
+            got,
+            [tmp.path().join("a/x.css"), tmp.path().join("b/c/z.css")]
+        );
+    }
+}
