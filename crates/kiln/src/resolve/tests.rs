@@ -36,6 +36,14 @@ fn fixture(files: &[(&str, &str)]) -> Fixture {
 }
 
 fn graph(f: &Fixture) -> ModuleGraph {
+    graph_with(f, &[], &Default::default())
+}
+
+fn graph_with(
+    f: &Fixture,
+    hooks: &[crate::hooks::LoadedHook],
+    rules: &crate::hooks::Hook,
+) -> ModuleGraph {
     let interp = Interpreter::fixture(vec![f.site.clone(), f.site2.clone()]);
     let entry = EntryPoint::Script(f.app.join("main.py"));
     let input = ResolveInput {
@@ -43,8 +51,8 @@ fn graph(f: &Fixture) -> ModuleGraph {
         entry: &entry,
         app_dir: &f.app,
         extra_roots: &[],
-        hooks: &[],
-        rules: &Default::default(),
+        hooks,
+        rules,
     };
     resolve(&input, &()).unwrap()
 }
@@ -230,7 +238,106 @@ fn syntax_errors_stop_app_code_but_skip_third_party_files() {
         entry: &entry,
         app_dir: &f.app,
         extra_roots: &[],
+        hooks: &[],
+        rules: &Default::default(),
     };
     let err = resolve(&input, &()).unwrap_err().to_string();
     assert!(err.contains("mine.py:2:"), "{err}");
+}
+
+#[test]
+fn hooks_apply_when_their_module_is_imported() {
+    use crate::hooks::{Hook, HookSource, LoadedHook};
+    let f = fixture(&[
+        ("app/main.py", "import lib\n"),
+        ("site/lib/__init__.py", "import lib.tests\n"),
+        ("site/lib/hidden.py", ""),
+        ("site/lib/tests.py", ""),
+        ("site/lib/plugins/__init__.py", ""),
+        ("site/lib/plugins/a.py", ""),
+        ("site/lib/plugins/deep/__init__.py", ""),
+        ("site/lib/plugins/deep/b.py", ""),
+        ("site/unrelated/__init__.py", ""),
+    ]);
+    let hooks = [
+        LoadedHook {
+            hook: Hook {
+                module: "lib".into(),
+                hidden_imports: vec!["lib.hidden".into(), "lib.not_installed".into()],
+                collect: vec!["lib.plugins".into()],
+                exclude: vec!["lib.tests".into()],
+                ..Default::default()
+            },
+            source: HookSource::Builtin("lib.toml".into()),
+        },
+        LoadedHook {
+            hook: Hook {
+                module: "unrelated".into(),
+                hidden_imports: vec!["lib.x".into()],
+                ..Default::default()
+            },
+            source: HookSource::Builtin("unrelated.toml".into()),
+        },
+    ];
+    let g = graph_with(&f, &hooks, &Default::default());
+    let n = names(&g);
+    for want in [
+        "lib.hidden",
+        "lib.plugins",
+        "lib.plugins.a",
+        "lib.plugins.deep",
+        "lib.plugins.deep.b",
+    ] {
+        assert!(n.contains(&want.to_string()), "{want} missing from {n:?}");
+    }
+    assert!(
+        !n.contains(&"lib.tests".to_string()),
+        "excluded module shipped"
+    );
+    assert!(!n.contains(&"unrelated".to_string()));
+    assert_eq!(g.excluded.len(), 1);
+    assert_eq!(
+        g.applied_hooks
+            .iter()
+            .filter(|a| a.source != HookSource::Config)
+            .count(),
+        1
+    );
+    let lib_hook = g.applied_hooks.iter().find(|a| a.module == "lib").unwrap();
+    assert_eq!(lib_hook.not_found, ["lib.not_installed"]);
+    // A built-in hook's missing module is not an error.
+    assert!(g.missing.iter().all(|m| m.name != "lib.not_installed"));
+}
+
+#[test]
+fn configuration_rules_apply_from_the_start() {
+    let f = fixture(&[
+        ("app/main.py", "import heavy\n"),
+        ("app/services/__init__.py", ""),
+        ("app/services/billing.py", "import heavy\n"),
+        ("site/heavy/__init__.py", ""),
+        ("site/extra.py", ""),
+    ]);
+    let rules = crate::hooks::Hook {
+        module: "__main__".into(),
+        hidden_imports: vec!["extra".into(), "nope".into()],
+        collect: vec!["services".into()],
+        exclude: vec!["heavy".into()],
+        ..Default::default()
+    };
+    let g = graph_with(&f, &[], &rules);
+    let n = names(&g);
+    assert!(
+        n.contains(&"extra".to_string()) && n.contains(&"services.billing".to_string()),
+        "{n:?}"
+    );
+    assert!(!n.contains(&"heavy".to_string()));
+    assert_eq!(
+        g.excluded.len(),
+        2,
+        "both imports of the excluded module are recorded"
+    );
+    // A hidden import the user named that is not installed is an unconditional missing import.
+    let nope = g.missing.iter().find(|m| m.name == "nope").unwrap();
+    assert_eq!(nope.condition, Condition::Always);
 }
