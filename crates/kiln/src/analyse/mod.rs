@@ -76,13 +76,46 @@ pub struct DynamicImport {
     pub condition: Condition,
 }
 
-/// A string literal shaped like an import target, `"package.module:attribute"`, as handed to
-/// loaders such as uvicorn, gunicorn or entry point tables. It only counts when it resolves.
+/// A string literal that may name a module: `"package.module:attribute"` as handed to loaders
+/// (uvicorn, gunicorn, entry point tables), or a dotted path such as a logging config's
+/// `"()": "app.logs.Formatter"` or a settings list. It only counts when it resolves.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct StringReference {
     pub module: String,
+    /// `true` for `module:attr` strings; `false` for plain dotted paths, which may end in an
+    /// attribute and are resolved to their longest importable prefix.
+    pub explicit: bool,
     pub line: u32,
     pub condition: Condition,
+}
+
+/// Which package a discovery call walks.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScanTarget {
+    /// The analysed module's own package (`__path__`, `__name__`, `dirname(__file__)`).
+    OwnPackage,
+    /// A package by absolute name.
+    Named(String),
+}
+
+/// Discovery over a package's contents: `pkgutil.iter_modules(pkg.__path__)`,
+/// `pkgutil.walk_packages`, `importlib.resources.files(pkg)`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PackageScan {
+    pub target: ScanTarget,
+    pub line: u32,
+    pub condition: Condition,
+}
+
+/// A path built from `__file__` with literal names, relative to the module's directory.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PathReference {
+    /// `/`-separated, may start with `..`.
+    pub path: String,
+    pub line: u32,
+    /// Put on `sys.path` (`sys.path.insert(0, ...)`) rather than read as data.
+    pub search_path: bool,
 }
 
 /// Everything one file asks for.
@@ -91,6 +124,14 @@ pub struct FileImports {
     pub imports: Vec<ImportRequest>,
     pub dynamic: Vec<DynamicImport>,
     pub references: Vec<StringReference>,
+    pub scans: Vec<PackageScan>,
+    /// `importlib.metadata.entry_points(group=...)` groups, with their lines.
+    pub entry_point_groups: Vec<(String, u32)>,
+    pub paths: Vec<PathReference>,
+    /// A literal module-level `__all__`.
+    pub all: Option<Vec<String>>,
+    /// Defines a module-level `__getattr__` (PEP 562), typically to import submodules lazily.
+    pub lazy_getattr: bool,
 }
 
 /// A file that is not valid Python.
@@ -126,7 +167,18 @@ pub fn analyse_source(source: &str, ctx: SourceContext<'_>) -> Result<FileImport
     })?;
     let mut walker = visitor::ImportWalker::new(&lines, ctx);
     walker.walk_module(parsed.suite());
-    Ok(walker.finish())
+    let mut found = walker.finish();
+    // A directory put on sys.path is a search path, not data read from it.
+    let search: Vec<(u32, String)> = found
+        .paths
+        .iter()
+        .filter(|p| p.search_path)
+        .map(|p| (p.line, p.path.clone()))
+        .collect();
+    found
+        .paths
+        .retain(|p| p.search_path || !search.contains(&(p.line, p.path.clone())));
+    Ok(found)
 }
 
 /// Reads and analyses a file. Non-UTF-8 bytes are replaced: imports are ASCII, and a legacy

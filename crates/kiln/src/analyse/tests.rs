@@ -24,10 +24,30 @@ fn render(imports: &FileImports) -> String {
         ));
     }
     for r in &imports.references {
+        let kind = if r.explicit { "reference" } else { "dotted" };
         out.push_str(&format!(
-            "{} reference {} {:?}\n",
+            "{} {kind} {} {:?}\n",
             r.line, r.module, r.condition
         ));
+    }
+    for s in &imports.scans {
+        out.push_str(&format!(
+            "{} scan {:?} {:?}\n",
+            s.line, s.target, s.condition
+        ));
+    }
+    for (group, line) in &imports.entry_point_groups {
+        out.push_str(&format!("{line} entry-points {group}\n"));
+    }
+    for p in &imports.paths {
+        let kind = if p.search_path { "sys.path" } else { "data" };
+        out.push_str(&format!("{} {kind} {:?}\n", p.line, p.path));
+    }
+    if let Some(all) = &imports.all {
+        out.push_str(&format!("__all__ {}\n", all.join(",")));
+    }
+    if imports.lazy_getattr {
+        out.push_str("__getattr__\n");
     }
     for d in &imports.dynamic {
         out.push_str(&format!(

@@ -10,7 +10,51 @@ use ruff_python_ast::{
 };
 use ruff_text_size::Ranged;
 
-use super::{Condition, DynamicImport, FileImports, ImportRequest, LineIndex, SourceContext, Via};
+use std::collections::HashMap;
+
+use super::{
+    Condition, DynamicImport, FileImports, ImportRequest, LineIndex, PackageScan, PathReference,
+    ScanTarget, SourceContext, StringReference, Via,
+};
+
+/// A path computed from `__file__`.
+#[derive(Debug, Clone, PartialEq)]
+enum PathValue {
+    /// The module file itself.
+    File,
+    /// A directory or file relative to the module's directory (components, may be `..`).
+    Relative(Vec<String>),
+}
+
+impl PathValue {
+    fn parent(self) -> Option<PathValue> {
+        Some(match self {
+            PathValue::File => PathValue::Relative(Vec::new()),
+            PathValue::Relative(mut parts) => {
+                if parts.last().is_some_and(|p| p != "..") {
+                    parts.pop();
+                } else {
+                    parts.push("..".into());
+                }
+                PathValue::Relative(parts)
+            }
+        })
+    }
+
+    fn join(self, part: &str) -> Option<PathValue> {
+        let PathValue::Relative(mut parts) = self else {
+            return None;
+        };
+        for piece in part.split('/').filter(|p| !p.is_empty() && *p != ".") {
+            if piece == ".." && parts.last().is_some_and(|p| p != "..") {
+                parts.pop();
+            } else {
+                parts.push(piece.to_string());
+            }
+        }
+        Some(PathValue::Relative(parts))
+    }
+}
 
 pub(super) struct ImportWalker<'a> {
     lines: &'a LineIndex,
@@ -21,6 +65,14 @@ pub(super) struct ImportWalker<'a> {
     importlib_names: Vec<String>,
     /// Local names bound to `importlib.import_module`.
     import_module_names: Vec<String>,
+    /// Local names bound to modules by import statements (`import a.b as c` binds c -> a.b).
+    module_names: HashMap<String, String>,
+    /// Names assigned a path computed from `__file__`.
+    path_names: HashMap<String, PathValue>,
+    /// Inside a path expression that was already recorded.
+    in_recorded_path: bool,
+    /// Nesting of class bodies (module-level facts such as `__all__` are only read outside).
+    class_depth: u32,
     out: FileImports,
 }
 
@@ -33,6 +85,10 @@ impl<'a> ImportWalker<'a> {
             in_function: false,
             importlib_names: vec!["importlib".into()],
             import_module_names: Vec::new(),
+            module_names: HashMap::new(),
+            path_names: HashMap::new(),
+            in_recorded_path: false,
+            class_depth: 0,
             out: FileImports::default(),
         }
     }
@@ -64,6 +120,9 @@ impl<'a> ImportWalker<'a> {
             Stmt::Import(node) => self.import(node),
             Stmt::ImportFrom(node) => self.import_from(node),
             Stmt::FunctionDef(node) => {
+                if self.at_module_level() && node.name.as_str() == "__getattr__" {
+                    self.out.lazy_getattr = true;
+                }
                 for decorator in &node.decorator_list {
                     self.visit_expr(&decorator.expression);
                 }
@@ -80,7 +139,9 @@ impl<'a> ImportWalker<'a> {
                 if let Some(arguments) = &node.arguments {
                     self.visit_arguments(arguments);
                 }
+                self.class_depth += 1;
                 self.walk_body(&node.body);
+                self.class_depth -= 1;
             }
             Stmt::If(node) => self.if_statement(node),
             Stmt::Try(node) => self.try_statement(node),
@@ -106,12 +167,29 @@ impl<'a> ImportWalker<'a> {
                     self.walk_under(Condition::Branch, &case.body);
                 }
             }
+            Stmt::Assign(node) => {
+                if let [Expr::Name(target)] = node.targets.as_slice() {
+                    self.assign(target.id.as_str(), &node.value, false);
+                }
+                visitor::walk_stmt(self, stmt);
+            }
+            Stmt::AugAssign(node) => {
+                if let Expr::Name(target) = &*node.target {
+                    self.assign(target.id.as_str(), &node.value, true);
+                }
+                visitor::walk_stmt(self, stmt);
+            }
+            Stmt::AnnAssign(node) => {
+                if let (Expr::Name(target), Some(value)) = (&*node.target, &node.value) {
+                    self.assign(target.id.as_str(), value, false);
+                }
+                visitor::walk_stmt(self, stmt);
+            }
+            // A bare string statement is a docstring: prose, not references.
+            Stmt::Expr(node) if matches!(&*node.value, Expr::StringLiteral(_)) => {}
             Stmt::Return(_)
             | Stmt::Delete(_)
             | Stmt::TypeAlias(_)
-            | Stmt::Assign(_)
-            | Stmt::AugAssign(_)
-            | Stmt::AnnAssign(_)
             | Stmt::Raise(_)
             | Stmt::Assert(_)
             | Stmt::Expr(_) => visitor::walk_stmt(self, stmt),
@@ -144,6 +222,15 @@ impl<'a> ImportWalker<'a> {
         let line = self.line_of(node);
         for alias in &node.names {
             let name = alias.name.as_str().to_string();
+            match &alias.asname {
+                Some(bound) => self
+                    .module_names
+                    .insert(bound.as_str().to_string(), name.clone()),
+                None => {
+                    let top = name.split('.').next().unwrap_or_default().to_string();
+                    self.module_names.insert(top.clone(), top)
+                }
+            };
             if name == "importlib" {
                 let bound = alias.asname.as_ref().map_or("importlib", |a| a.as_str());
                 self.importlib_names.push(bound.to_string());
@@ -160,6 +247,18 @@ impl<'a> ImportWalker<'a> {
             .iter()
             .map(|a| a.name.as_str().to_string())
             .collect();
+        if node.level == 0 && !module.is_empty() {
+            for alias in &node.names {
+                let bound = alias
+                    .asname
+                    .as_ref()
+                    .unwrap_or(&alias.name)
+                    .as_str()
+                    .to_string();
+                self.module_names
+                    .insert(bound, format!("{module}.{}", alias.name.as_str()));
+            }
+        }
         if node.level == 0 && module == "importlib" {
             for alias in &node.names {
                 if alias.name.as_str() == "import_module" {
@@ -172,6 +271,232 @@ impl<'a> ImportWalker<'a> {
             }
         }
         self.request(module, node.level, names, line, Via::Statement);
+    }
+
+    fn at_module_level(&self) -> bool {
+        !self.in_function && self.class_depth == 0
+    }
+
+    /// Records what an assignment tells: `__all__`, and names bound to `__file__` paths.
+    fn assign(&mut self, name: &str, value: &Expr, augmented: bool) {
+        if name == "__all__" && self.at_module_level() {
+            let items = match value {
+                Expr::List(l) => Some(&l.elts),
+                Expr::Tuple(t) => Some(&t.elts),
+                _ => None,
+            };
+            if let Some(items) = items {
+                let names: Vec<String> = items.iter().filter_map(string_literal).collect();
+                match (&mut self.out.all, augmented) {
+                    (Some(all), true) => all.extend(names),
+                    (all, _) => *all = Some(names),
+                }
+            }
+            return;
+        }
+        if let Some(path) = self.path_value(value) {
+            self.path_names.insert(name.to_string(), path);
+        }
+    }
+
+    /// Evaluates expressions that compute a path from `__file__` with literal names.
+    fn path_value(&self, expr: &Expr) -> Option<PathValue> {
+        match expr {
+            Expr::Name(n) if n.id.as_str() == "__file__" => Some(PathValue::File),
+            Expr::Name(n) => self.path_names.get(n.id.as_str()).cloned(),
+            Expr::Attribute(a) if a.attr.as_str() == "parent" => {
+                self.path_value(&a.value)?.parent()
+            }
+            Expr::Subscript(sub) => {
+                // Path(__file__).parents[n]
+                let Expr::Attribute(a) = &*sub.value else {
+                    return None;
+                };
+                if a.attr.as_str() != "parents" {
+                    return None;
+                }
+                let Expr::NumberLiteral(n) = &*sub.slice else {
+                    return None;
+                };
+                let n = n.value.as_int()?.as_u64()?;
+                let mut v = self.path_value(&a.value)?.parent()?;
+                for _ in 0..n {
+                    v = v.parent()?;
+                }
+                Some(v)
+            }
+            Expr::BinOp(b) if b.op == Operator::Div => {
+                self.path_value(&b.left)?.join(&string_literal(&b.right)?)
+            }
+            Expr::Call(call) => {
+                let args = &call.arguments.args;
+                let func = match &*call.func {
+                    Expr::Attribute(a)
+                        if matches!(a.attr.as_str(), "resolve" | "absolute" | "expanduser") =>
+                    {
+                        return self.path_value(&a.value);
+                    }
+                    Expr::Attribute(a) if a.attr.as_str() == "joinpath" => {
+                        let mut v = self.path_value(&a.value)?;
+                        for arg in args.iter() {
+                            v = v.join(&string_literal(arg)?)?;
+                        }
+                        return Some(v);
+                    }
+                    other => dotted(other)?,
+                };
+                let last = func.rsplit('.').next().unwrap_or_default();
+                match last {
+                    "dirname" => self.path_value(args.first()?)?.parent(),
+                    "abspath" | "realpath" | "normpath" | "str" | "fspath" => {
+                        self.path_value(args.first()?)
+                    }
+                    "join" | "Path" | "PurePath" | "PosixPath" => {
+                        let mut v = self.path_value(args.first()?)?;
+                        for arg in args.iter().skip(1) {
+                            v = v.join(&string_literal(arg)?)?;
+                        }
+                        Some(v)
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// Records a `__file__`-based path that names something (`HERE / "templates"`).
+    fn path_reference(&mut self, expr: &Expr) {
+        let is_path_building = match expr {
+            Expr::BinOp(b) => b.op == Operator::Div,
+            Expr::Call(c) => match &*c.func {
+                Expr::Attribute(a) if a.attr.as_str() == "joinpath" => true,
+                other => dotted(other)
+                    .is_some_and(|d| d == "os.path.join" || d == "path.join" || d == "join"),
+            },
+            _ => false,
+        };
+        if !is_path_building {
+            return;
+        }
+        if let Some(PathValue::Relative(parts)) = self.path_value(expr) {
+            if parts.last().is_some_and(|p| p != "..") {
+                self.out.paths.push(PathReference {
+                    path: parts.join("/"),
+                    line: self.line_of(expr),
+                    search_path: false,
+                });
+                self.in_recorded_path = true;
+            }
+        }
+    }
+
+    /// The package an expression names, for discovery calls.
+    fn scan_target(&self, expr: &Expr) -> Option<ScanTarget> {
+        match expr {
+            Expr::Name(n) if matches!(n.id.as_str(), "__path__" | "__name__" | "__package__") => {
+                Some(ScanTarget::OwnPackage)
+            }
+            Expr::Attribute(a) if a.attr.as_str() == "__path__" => {
+                let name = dotted(&a.value)?;
+                let (head, rest) = name
+                    .split_once('.')
+                    .map_or((name.as_str(), None), |(h, r)| (h, Some(r)));
+                let module = self
+                    .module_names
+                    .get(head)
+                    .cloned()
+                    .unwrap_or_else(|| head.to_string());
+                Some(ScanTarget::Named(match rest {
+                    Some(rest) => format!("{module}.{rest}"),
+                    None => module,
+                }))
+            }
+            Expr::Attribute(a) if dotted(expr).as_deref() == Some("__spec__.parent") => {
+                let _ = a;
+                Some(ScanTarget::OwnPackage)
+            }
+            Expr::StringLiteral(s) => Some(ScanTarget::Named(s.value.to_str().to_string())),
+            Expr::Name(n) => self
+                .module_names
+                .get(n.id.as_str())
+                .cloned()
+                .map(ScanTarget::Named),
+            Expr::List(l) if l.elts.len() == 1 => match self.path_value(&l.elts[0])? {
+                PathValue::Relative(parts) if parts.is_empty() => Some(ScanTarget::OwnPackage),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Discovery calls, entry point groups and `sys.path` additions.
+    fn discovery(&mut self, call: &ruff_python_ast::ExprCall) {
+        let line = self.line_of(call);
+        let func = dotted(&call.func).unwrap_or_default();
+        let last = match &*call.func {
+            Expr::Attribute(a) => a.attr.as_str(),
+            Expr::Name(n) => n.id.as_str(),
+            _ => "",
+        };
+        let first_arg = call.arguments.args.first();
+        match last {
+            "iter_modules" | "walk_packages" | "files" | "contents" => {
+                let arg = call.arguments.find_argument_value("path", 0).or(first_arg);
+                let scanning = match last {
+                    "iter_modules" | "walk_packages" => func.starts_with("pkgutil") || func == last,
+                    _ => {
+                        func.contains("resources")
+                            || self
+                                .module_names
+                                .get(last)
+                                .is_some_and(|m| m.contains("resources"))
+                    }
+                };
+                if let (true, Some(arg)) = (scanning, arg) {
+                    if let Some(target) = self.scan_target(arg) {
+                        self.out.scans.push(PackageScan {
+                            target,
+                            line,
+                            condition: self.condition,
+                        });
+                    }
+                }
+            }
+            "entry_points" | "select" | "iter_entry_points" => {
+                let group = call
+                    .arguments
+                    .find_keyword("group")
+                    .map(|k| &k.value)
+                    .or(if last == "iter_entry_points" {
+                        first_arg
+                    } else {
+                        None
+                    })
+                    .and_then(string_literal);
+                if let Some(group) = group {
+                    self.out.entry_point_groups.push((group, line));
+                }
+            }
+            "insert" | "append" | "addsitedir" => {
+                let target = dotted(&call.func).unwrap_or_default();
+                let value = match last {
+                    "insert" if target == "sys.path.insert" => call.arguments.args.get(1),
+                    "append" if target == "sys.path.append" => first_arg,
+                    "addsitedir" => first_arg,
+                    _ => None,
+                };
+                if let Some(PathValue::Relative(parts)) = value.and_then(|v| self.path_value(v)) {
+                    self.out.paths.push(PathReference {
+                        path: parts.join("/"),
+                        line,
+                        search_path: true,
+                    });
+                }
+            }
+            _ => {}
+        }
+        // entry_points()["group"] and entry_points().get("group") are handled in visit_expr.
     }
 
     fn if_statement(&mut self, node: &StmtIf) {
@@ -472,12 +797,41 @@ impl<'a, 'b> Visitor<'b> for ImportWalker<'a> {
     }
 
     fn visit_expr(&mut self, expr: &'b Expr) {
+        let outer = self.in_recorded_path;
+        if !outer {
+            self.path_reference(expr);
+        }
         match expr {
-            Expr::Call(call) => self.call(call),
+            Expr::Call(call) => {
+                self.call(call);
+                self.discovery(call);
+                // entry_points().get("group")
+                if let Expr::Attribute(a) = &*call.func {
+                    if a.attr.as_str() == "get" && is_entry_points_call(&a.value) {
+                        if let Some(group) = call.arguments.args.first().and_then(string_literal) {
+                            let line = self.line_of(call);
+                            self.out.entry_point_groups.push((group, line));
+                        }
+                    }
+                }
+            }
+            // entry_points()["group"]
+            Expr::Subscript(sub) if is_entry_points_call(&sub.value) => {
+                if let Some(group) = string_literal(&sub.slice) {
+                    let line = self.line_of(sub);
+                    self.out.entry_point_groups.push((group, line));
+                }
+            }
             Expr::StringLiteral(s) => {
-                if let Some(module) = import_target(s.value.to_str()) {
-                    self.out.references.push(super::StringReference {
+                let text = s.value.to_str();
+                let reference = match import_target(text) {
+                    Some(module) => Some((module, true)),
+                    None => dotted_path(text).map(|m| (m, false)),
+                };
+                if let Some((module, explicit)) = reference {
+                    self.out.references.push(StringReference {
                         module: module.to_string(),
+                        explicit,
                         line: self.line_of(s),
                         condition: self.condition,
                     });
@@ -486,6 +840,7 @@ impl<'a, 'b> Visitor<'b> for ImportWalker<'a> {
             _ => {}
         }
         visitor::walk_expr(self, expr);
+        self.in_recorded_path = outer;
     }
 }
 
@@ -533,6 +888,29 @@ fn string_literal(expr: &Expr) -> Option<String> {
         Expr::StringLiteral(s) => Some(s.value.to_str().to_string()),
         _ => None,
     }
+}
+
+fn is_entry_points_call(expr: &Expr) -> bool {
+    matches!(expr, Expr::Call(c) if dotted(&c.func).is_some_and(|d| d.rsplit('.').next() == Some("entry_points")))
+}
+
+/// A string that is a dotted path of at least two identifiers (`"app.logs.Formatter"`).
+fn dotted_path(s: &str) -> Option<&str> {
+    let ident = |p: &str| {
+        p.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    // File names are not module paths.
+    const FILE_SUFFIXES: &[&str] = &[
+        "json", "txt", "css", "html", "htm", "js", "yaml", "yml", "toml", "cfg", "ini", "csv",
+        "png", "jpg", "jpeg", "gif", "svg", "ico", "md", "rst", "xml", "pem", "crt", "key", "so",
+        "py", "pyc", "db", "sqlite", "log", "zip", "gz", "tar", "whl", "exe", "dll", "bin", "dat",
+    ];
+    let last = s.rsplit('.').next().unwrap_or_default();
+    let is_file = FILE_SUFFIXES.contains(&last.to_ascii_lowercase().as_str());
+    (s.contains('.') && s.len() < 200 && !is_file && s.split('.').all(ident)).then_some(s)
 }
 
 /// The module of a `"package.module:attribute"` string, if the string has that shape.

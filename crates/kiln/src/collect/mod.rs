@@ -247,21 +247,7 @@ pub fn collect(input: &CollectInput<'_>) -> Result<Collection, CollectError> {
         }
     }
     for (src, dest) in input.data {
-        let files: Vec<(PathBuf, PathBuf)> = if src.is_dir() {
-            walkdir::WalkDir::new(src)
-                .sort_by_file_name()
-                .into_iter()
-                .filter_map(|e| e.ok())
-                .filter(|e| e.file_type().is_file())
-                .map(|e| {
-                    let rel = e.path().strip_prefix(src).unwrap_or(e.path()).to_path_buf();
-                    (e.path().to_path_buf(), dest.join(rel))
-                })
-                .collect()
-        } else {
-            vec![(src.clone(), dest.clone())]
-        };
-        for (from, to) in files {
+        for (from, to) in walk_files(src, dest) {
             copies.push(BundleFile {
                 dest: app_root.join(to),
                 source: from.clone(),
@@ -270,6 +256,44 @@ pub fn collect(input: &CollectInput<'_>) -> Result<Collection, CollectError> {
                 module: None,
                 distribution: None,
                 why: "listed in `data` of the configuration".into(),
+                elf: None,
+                rpath_fix: None,
+            });
+        }
+    }
+    for reference in &graph.data_references {
+        let module = &graph.modules[reference.module];
+        let (Some(file), Some(entry)) = (module.file(), module.entry) else {
+            continue;
+        };
+        let placed_dir = if module.name == "__main__" {
+            app_root.clone()
+        } else {
+            layout
+                .place(entry, file)
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default()
+        };
+        let dest = metadata::normalize(&placed_dir.join(&reference.relative));
+        if dest.starts_with("..") || dest.is_absolute() {
+            c.warnings.push(format!(
+                "{} reads {}, which lies outside the bundle; not shipped",
+                module.name,
+                reference.path.display()
+            ));
+            continue;
+        }
+        let why = format!("read by {} (line {})", module.name, reference.line);
+        for (from, to) in walk_files(&reference.path, &dest) {
+            copies.push(BundleFile {
+                dest: to,
+                source: from.clone(),
+                origin: from,
+                role: FileRole::Data,
+                module: None,
+                distribution: None,
+                why: why.clone(),
                 elf: None,
                 rpath_fix: None,
             });
@@ -490,7 +514,16 @@ impl Layout<'_> {
         match self.graph.entries[entry].kind {
             EntryKind::Stdlib => self.stdlib.join(rel),
             EntryKind::Dynload => self.stdlib.join("lib-dynload").join(rel),
-            EntryKind::App | EntryKind::Site => self.app_root.join(rel),
+            // Directories the app adds to sys.path keep their place relative to the app root.
+            EntryKind::App => {
+                let app_dir = &self.graph.entries[0].dir;
+                let base = self.graph.entries[entry]
+                    .dir
+                    .strip_prefix(app_dir)
+                    .unwrap_or(Path::new(""));
+                self.app_root.join(base).join(rel)
+            }
+            EntryKind::Site => self.app_root.join(rel),
         }
     }
 
@@ -679,6 +712,25 @@ fn native_closure(
         });
     }
     Ok(())
+}
+
+/// The files of `src` (a file, or a directory walked without bytecode caches), each with its
+/// destination under `dest`.
+fn walk_files(src: &Path, dest: &Path) -> Vec<(PathBuf, PathBuf)> {
+    if !src.is_dir() {
+        return vec![(src.to_path_buf(), dest.to_path_buf())];
+    }
+    walkdir::WalkDir::new(src)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.file_name() != "__pycache__")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file() && e.path().extension().is_none_or(|x| x != "pyc"))
+        .map(|e| {
+            let rel = e.path().strip_prefix(src).unwrap_or(e.path()).to_path_buf();
+            (e.path().to_path_buf(), dest.join(rel))
+        })
+        .collect()
 }
 
 /// PEP 503 normalisation: `Foo_Bar.baz` and `foo-bar-baz` name the same distribution.

@@ -61,6 +61,9 @@ pub struct Module {
     pub frozen: bool,
     /// The file could not be parsed; it is left out of the bundle.
     pub skipped: Option<String>,
+    /// A literal `__all__`, once the module has been analysed.
+    #[serde(skip)]
+    pub exports: Option<Vec<String>>,
 }
 
 impl Module {
@@ -157,6 +160,17 @@ pub struct Excluded {
     pub condition: Condition,
 }
 
+/// A file or directory a module reads through a path built from its `__file__`.
+#[derive(Debug, Clone, Serialize)]
+pub struct DataReference {
+    pub module: ModuleId,
+    /// The file or directory on disk.
+    pub path: PathBuf,
+    /// As written, relative to the module's directory (`/`-separated, may start with `..`).
+    pub relative: String,
+    pub line: u32,
+}
+
 /// The resolved graph.
 #[derive(Debug, Default, Serialize)]
 pub struct ModuleGraph {
@@ -169,6 +183,8 @@ pub struct ModuleGraph {
     pub applied_hooks: Vec<AppliedHook>,
     /// Imports that were not followed because the module is excluded.
     pub excluded: Vec<Excluded>,
+    /// Files and directories modules read relative to their own location.
+    pub data_references: Vec<DataReference>,
     #[serde(skip)]
     pub(crate) by_name: HashMap<String, ModuleId>,
 }

@@ -10,14 +10,16 @@ pub mod graph;
 
 use std::path::{Path, PathBuf};
 
+use std::collections::HashMap;
+
 use rayon::prelude::*;
 
 use crate::analyse::{self, AnalyseError, Condition, FileImports, ImportRequest, SourceContext};
 use crate::interpreter::Interpreter;
 pub use finder::{EntryKind, FileKind, Finder, Found, SearchEntry};
 pub use graph::{
-    AppliedHook, Edge, EdgeKind, Excluded, Missing, Module, ModuleGraph, ModuleId, ModuleKind,
-    Origin,
+    AppliedHook, DataReference, Edge, EdgeKind, Excluded, Missing, Module, ModuleGraph, ModuleId,
+    ModuleKind, Origin,
 };
 
 use crate::hooks::{HookSource, LoadedHook};
@@ -122,6 +124,10 @@ struct Resolver<'a> {
     analysed: usize,
     /// Excluded module names (a name excludes its submodules too).
     excluded: Vec<String>,
+    /// `from package import *` waiting for the package's `__all__`: (importer, package, line).
+    star_imports: Vec<(ModuleId, ModuleId, u32)>,
+    /// Entry point group -> target modules, read from installed distributions when first asked.
+    entry_points: Option<HashMap<String, Vec<(String, String)>>>,
 }
 
 impl<'a> Resolver<'a> {
@@ -171,6 +177,8 @@ impl<'a> Resolver<'a> {
             pending: Vec::new(),
             analysed: 0,
             excluded: input.rules.exclude.clone(),
+            star_imports: Vec::new(),
+            entry_points: None,
         }
     }
 
@@ -188,6 +196,7 @@ impl<'a> Resolver<'a> {
                     package_dirs: Vec::new(),
                     frozen: false,
                     skipped: None,
+                    exports: None,
                 });
                 self.pending.push(id);
                 id
@@ -285,6 +294,7 @@ impl<'a> Resolver<'a> {
                     Err(err) => self.graph.modules[id].skipped = Some(err.to_string()),
                 }
             }
+            self.resolve_star_imports();
             progress.analysed(self.analysed, self.graph.modules.len());
         }
         Ok(())
@@ -471,6 +481,7 @@ impl<'a> Resolver<'a> {
             package_dirs,
             frozen: false,
             skipped: None,
+            exports: None,
         });
         if analyse {
             self.pending.push(id);
@@ -601,8 +612,58 @@ impl<'a> Resolver<'a> {
     }
 
     fn add_requests(&mut self, importer: ModuleId, imports: FileImports) {
-        for request in imports.imports {
-            self.add_request(importer, &request);
+        // Directories put on sys.path come first: the file's later imports see them.
+        self.add_path_references(importer, &imports.paths);
+        for request in &imports.imports {
+            self.add_request(importer, request);
+        }
+        self.graph.modules[importer].exports = imports.all.clone();
+        let is_package = self.graph.modules[importer].is_package();
+        let origin = self.graph.modules[importer].origin;
+        if imports.lazy_getattr && is_package && origin != Origin::Stdlib {
+            let rule =
+                "package imports its submodules lazily (module-level __getattr__)".to_string();
+            self.include_submodules(importer, || EdgeKind::Inferred { rule: rule.clone() });
+        }
+        for scan in &imports.scans {
+            if matches!(
+                scan.condition,
+                Condition::TypeChecking | Condition::OtherPlatform
+            ) {
+                continue;
+            }
+            let package = match &scan.target {
+                crate::analyse::ScanTarget::OwnPackage => {
+                    let m = &self.graph.modules[importer];
+                    if m.is_package() {
+                        Some(importer)
+                    } else {
+                        m.name
+                            .rsplit_once('.')
+                            .map(|(p, _)| p.to_string())
+                            .and_then(|p| self.ensure(&p))
+                    }
+                }
+                crate::analyse::ScanTarget::Named(name) => self.ensure(name),
+            };
+            let Some(package) = package.filter(|&p| self.graph.modules[p].is_package()) else {
+                continue;
+            };
+            let rule = format!(
+                "package contents of `{}` discovered at run time (pkgutil, importlib.resources)",
+                self.graph.modules[package].name
+            );
+            self.graph.edges.push(Edge {
+                from: importer,
+                to: package,
+                line: scan.line,
+                kind: EdgeKind::Inferred { rule: rule.clone() },
+                condition: scan.condition,
+            });
+            self.include_submodules(package, || EdgeKind::Inferred { rule: rule.clone() });
+        }
+        for (group, line) in &imports.entry_point_groups {
+            self.include_entry_point_group(importer, group, *line);
         }
         for dynamic in imports.dynamic {
             if matches!(
@@ -646,14 +707,20 @@ impl<'a> Resolver<'a> {
             ) {
                 continue;
             }
-            if let Some(id) = self.ensure(&reference.module) {
+            let module = if reference.explicit {
+                Some(reference.module.clone())
+            } else {
+                self.dotted_reference(importer, &reference.module)
+            };
+            let Some(module) = module else { continue };
+            if let Some(id) = self.ensure(&module) {
                 if id != importer {
                     self.graph.edges.push(Edge {
                         from: importer,
                         to: id,
                         line: reference.line,
                         kind: EdgeKind::Inferred {
-                            rule: format!("string reference \"{}:...\"", reference.module),
+                            rule: format!("string \"{}\" names a module", reference.module),
                         },
                         condition: reference.condition,
                     });
@@ -713,6 +780,7 @@ impl<'a> Resolver<'a> {
         }
         for name in &request.names {
             if name == "*" {
+                self.star_imports.push((importer, id, request.line));
                 continue;
             }
             let sub = format!("{target}.{name}");
@@ -755,6 +823,242 @@ impl<'a> Resolver<'a> {
         })
     }
 
+    /// `from package import *`: the submodules the package lists in `__all__`, once known.
+    fn resolve_star_imports(&mut self) {
+        let waiting = std::mem::take(&mut self.star_imports);
+        for (importer, package, line) in waiting {
+            let m = &self.graph.modules[package];
+            let analysed = m.exports.is_some() || !self.pending.contains(&package);
+            if !analysed {
+                self.star_imports.push((importer, package, line));
+                continue;
+            }
+            let prefix = m.name.clone();
+            for name in m.exports.clone().unwrap_or_default() {
+                let full = format!("{prefix}.{name}");
+                if self.probe(&full) {
+                    if let Some(id) = self.ensure(&full) {
+                        self.graph.edges.push(Edge {
+                            from: importer,
+                            to: id,
+                            line,
+                            kind: EdgeKind::FromImport,
+                            condition: Condition::Always,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether `name` can be imported, without adding anything to the graph.
+    fn probe(&mut self, name: &str) -> bool {
+        let mut locations = self.top_level.clone();
+        let mut prefix = String::new();
+        let parts: Vec<&str> = name.split('.').collect();
+        for (i, part) in parts.iter().enumerate() {
+            let last = i + 1 == parts.len();
+            if !prefix.is_empty() {
+                prefix.push('.');
+            }
+            prefix.push_str(part);
+            if self.is_excluded(&prefix) {
+                return false;
+            }
+            if let Some(id) = self.graph.get(&prefix) {
+                let m = &self.graph.modules[id];
+                if last {
+                    return true;
+                }
+                if !m.is_package() {
+                    return false;
+                }
+                locations = m.package_dirs.clone();
+                continue;
+            }
+            if i == 0 && self.input.interpreter.is_builtin(part) {
+                return last;
+            }
+            match self.finder.find(part, &locations) {
+                None => return false,
+                Some(Found::Module { .. }) => return last,
+                Some(Found::Package { dir, entry, .. }) => locations = vec![(dir, entry)],
+                Some(Found::Namespace { portions }) => locations = portions,
+            }
+        }
+        true
+    }
+
+    /// The module a dotted string names: its longest importable prefix. The app's own strings
+    /// may name any module; a third-party package's only its own modules (registry tables).
+    fn dotted_reference(&mut self, importer: ModuleId, dotted: &str) -> Option<String> {
+        let m = &self.graph.modules[importer];
+        let origin = m.origin;
+        let top = dotted.split('.').next().unwrap_or_default();
+        match origin {
+            Origin::Stdlib => return None,
+            Origin::ThirdParty if m.name.split('.').next() != Some(top) => return None,
+            _ => {}
+        }
+        let mut candidate = dotted;
+        loop {
+            if self.probe(candidate) {
+                return Some(candidate.to_string());
+            }
+            candidate = candidate.rsplit_once('.')?.0;
+            if !candidate.contains('.') && origin != Origin::App {
+                return None;
+            }
+        }
+    }
+
+    /// Includes the targets of an entry point group from every installed distribution.
+    fn include_entry_point_group(&mut self, importer: ModuleId, group: &str, line: u32) {
+        if self.entry_points.is_none() {
+            let dirs: Vec<(PathBuf, usize)> = self
+                .graph
+                .entries
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| matches!(e.kind, EntryKind::Site | EntryKind::App))
+                .map(|(i, e)| (e.dir.clone(), i))
+                .collect();
+            self.entry_points = Some(read_entry_points(&dirs));
+        }
+        let targets = self
+            .entry_points
+            .as_ref()
+            .and_then(|m| m.get(group))
+            .cloned()
+            .unwrap_or_default();
+        for (module, dist) in targets {
+            if let Some(id) = self.ensure(&module) {
+                self.graph.edges.push(Edge {
+                    from: importer,
+                    to: id,
+                    line,
+                    kind: EdgeKind::Inferred {
+                        rule: format!("entry point of group `{group}` in {dist}"),
+                    },
+                    condition: Condition::Always,
+                });
+            }
+        }
+    }
+
+    /// Paths a module builds from its `__file__`: data it reads, or directories it puts on
+    /// `sys.path`.
+    fn add_path_references(&mut self, importer: ModuleId, paths: &[crate::analyse::PathReference]) {
+        let Some(dir) = self.graph.modules[importer]
+            .file()
+            .and_then(|f| f.parent())
+            .map(Path::to_path_buf)
+        else {
+            return;
+        };
+        let origin = self.graph.modules[importer].origin;
+        for reference in paths {
+            let path = crate::collect::metadata::normalize(&dir.join(&reference.path));
+            if !path.exists() {
+                continue;
+            }
+            if reference.search_path {
+                if path.is_dir() && !self.graph.entries.iter().any(|e| same_dir(&e.dir, &path)) {
+                    // sys.path.insert/append at run time: later imports see this directory.
+                    let index = self.graph.entries.len();
+                    self.graph.entries.push(SearchEntry {
+                        dir: path.clone(),
+                        kind: if origin == Origin::App {
+                            EntryKind::App
+                        } else {
+                            EntryKind::Site
+                        },
+                    });
+                    self.top_level
+                        .insert(1.min(self.top_level.len()), (path, index));
+                    self.not_found.clear();
+                }
+                continue;
+            }
+            if origin == Origin::Stdlib {
+                continue;
+            }
+            self.graph.data_references.push(DataReference {
+                module: importer,
+                path: path.clone(),
+                relative: reference.path.clone(),
+                line: reference.line,
+            });
+            if origin == Origin::App {
+                self.modules_named_in_data(importer, &path);
+            }
+        }
+    }
+
+    /// Module paths written in the app's data files (`"app.handlers:run"` in a JSON or TOML
+    /// file it ships) that name the app's own modules.
+    fn modules_named_in_data(&mut self, importer: ModuleId, path: &Path) {
+        const TEXT: &[&str] = &["json", "toml", "yaml", "yml", "ini", "cfg", "conf", "txt"];
+        let files: Vec<PathBuf> = walkdir::WalkDir::new(path)
+            .max_depth(4)
+            .into_iter()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_file())
+            .map(|e| e.path().to_path_buf())
+            .filter(|p| {
+                p.extension()
+                    .is_some_and(|x| TEXT.contains(&x.to_string_lossy().as_ref()))
+            })
+            .take(200)
+            .collect();
+        let app = vec![(self.graph.entries[0].dir.clone(), 0)];
+        for file in files {
+            let Ok(text) = std::fs::read_to_string(&file) else {
+                continue;
+            };
+            if text.len() > 1 << 20 {
+                continue;
+            }
+            let mut names: Vec<String> = text
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == ':'))
+                .filter_map(|token| {
+                    let module = token.split(':').next()?;
+                    let top = module.split('.').next()?;
+                    (module.contains('.') || token.contains(':'))
+                        .then(|| (top.to_string(), module.to_string()))
+                })
+                .filter(|(top, _)| !top.is_empty() && self.finder.find(top, &app).is_some())
+                .map(|(_, module)| module)
+                .collect();
+            names.sort();
+            names.dedup();
+            for name in names {
+                let mut candidate = name.as_str();
+                while !self.probe(candidate) {
+                    match candidate.rsplit_once('.') {
+                        Some((parent, _)) => candidate = parent,
+                        None => break,
+                    }
+                }
+                if let Some(id) = self
+                    .probe(candidate)
+                    .then(|| self.ensure(candidate))
+                    .flatten()
+                {
+                    self.graph.edges.push(Edge {
+                        from: importer,
+                        to: id,
+                        line: 0,
+                        kind: EdgeKind::Inferred {
+                            rule: format!("named in data file {}", file.display()),
+                        },
+                        condition: Condition::Always,
+                    });
+                }
+            }
+        }
+    }
+
     fn first_missing(&mut self, name: &str) -> String {
         let mut prefix = String::new();
         for part in name.split('.') {
@@ -785,6 +1089,49 @@ impl<'a> Resolver<'a> {
             reason,
         });
     }
+}
+
+/// `entry_points.txt` of every distribution in `dirs`: group -> (module, distribution).
+fn read_entry_points(dirs: &[(PathBuf, usize)]) -> HashMap<String, Vec<(String, String)>> {
+    let mut out: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    for (dir, _) in dirs {
+        let Ok(read) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        let mut metas: Vec<PathBuf> = read
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.extension()
+                    .is_some_and(|x| x == "dist-info" || x == "egg-info")
+            })
+            .collect();
+        metas.sort();
+        for meta in metas {
+            let Ok(text) = std::fs::read_to_string(meta.join("entry_points.txt")) else {
+                continue;
+            };
+            let dist = meta
+                .file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .to_string();
+            let mut group = String::new();
+            for line in text.lines().map(str::trim) {
+                if let Some(g) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                    group = g.trim().to_string();
+                } else if let Some((_, value)) = line.split_once('=') {
+                    let target = value.split('[').next().unwrap_or("").trim();
+                    let module = target.split(':').next().unwrap_or("").trim();
+                    if !module.is_empty() && !group.is_empty() {
+                        out.entry(group.clone())
+                            .or_default()
+                            .push((module.to_string(), dist.clone()));
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 fn same_dir(a: &Path, b: &Path) -> bool {

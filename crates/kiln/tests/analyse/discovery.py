@@ -1,0 +1,46 @@
+"""Docstring mentioning some.module.path that is not a reference."""
+import os
+import pkgutil
+import sys
+from pathlib import Path
+import importlib.resources
+from importlib import resources
+from importlib.metadata import entry_points
+import myapp.plugins as plugins
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["alpha", "beta"]
+__all__ += ["gamma"]
+
+for info in pkgutil.iter_modules(plugins.__path__):
+    pass
+for info in pkgutil.walk_packages(__path__, __name__ + "."):
+    pass
+pkgutil.iter_modules([os.path.dirname(__file__)])
+resources.files("myapp.assets")
+importlib.resources.files(__package__)
+
+for ep in entry_points(group="myapp.plugins"):
+    pass
+entry_points().select(group="console_scripts")
+entry_points()["legacy.group"]
+entry_points().get("other.group")
+
+TEMPLATES = os.path.join(HERE, "templates")
+config = ROOT / "conf" / "settings.json"
+open(os.path.join(os.path.dirname(__file__), "data", "x.json"))
+Path(__file__).parent.joinpath("static", "app.css")
+sys.path.insert(0, os.path.join(HERE, "vendor"))
+sys.path.append(str(Path(__file__).parent / "libs"))
+
+LOGGING = {"formatters": {"f": {"()": "myapp.logs.JsonFormatter"}}}
+INSTALLED_APPS = ["django.contrib.admin", "myapp.billing"]
+
+
+class Lazy:
+    __all__ = ["not_module_level"]
+
+
+def __getattr__(name):
+    raise AttributeError(name)
