@@ -8,6 +8,7 @@
 
 #![cfg(feature = "integration")]
 
+mod inference;
 mod support;
 
 use std::time::{Duration, Instant};
