@@ -1,4 +1,5 @@
-//! The trailer format shared by the kiln writer and the kiln launcher.
+//! The formats shared by the kiln writer and the kiln launcher: the trailer (here), the onefile
+//! payload ([`payload`]) and the cache that onefile executables unpack into ([`cache`]).
 //!
 //! A kiln executable is the launcher's own ELF image followed by a trailer:
 //!
@@ -9,8 +10,11 @@
 //! ```
 //!
 //! The launcher reads the footer from the end of its own file, then the settings. Settings are
-//! plain text so that the launcher needs no parser beyond splitting lines. This crate has no
-//! dependencies: the launcher links it and must stay small.
+//! plain text so that the launcher needs no parser beyond splitting lines. The launcher links
+//! this crate and must stay small: its only dependencies are a zstd decoder and SHA-256.
+
+pub mod cache;
+pub mod payload;
 
 use std::fmt;
 use std::fs::File;
@@ -40,6 +44,11 @@ pub mod keys {
     pub const BOOT: &str = "boot";
     /// The component this executable starts.
     pub const COMPONENT: &str = "component";
+    /// Onefile only: SHA-256 of the payload, lowercase hex. With it, `runtime` is relative to
+    /// the directory the payload is unpacked into.
+    pub const PAYLOAD_HASH: &str = "payload-hash";
+    /// Onefile only: the payload's format ([`crate::payload::FORMAT`]).
+    pub const PAYLOAD_FORMAT: &str = "payload-format";
 }
 
 /// Errors reading a trailer.

@@ -9,6 +9,11 @@
 //! - `app`: run a component's entry through the bundle's boot script;
 //! - `python`: behave as the bundled interpreter (this is `sys.executable`, so
 //!   `subprocess.run([sys.executable, "-c", ...])` and multiprocessing's spawn work).
+//!
+//! A onefile executable carries the runtime as a payload; it is unpacked once into a per-user
+//! cache (see `onefile`) and run from there exactly as a onedir bundle is.
+
+mod onefile;
 
 use std::ffi::OsString;
 use std::fmt;
@@ -16,7 +21,8 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-use kiln_bundle::{keys, Trailer, TrailerError};
+use kiln_bundle::payload::PayloadError;
+use kiln_bundle::{cache, keys, Trailer, TrailerError};
 
 /// Variables that would make the bundled interpreter look outside the bundle.
 const LEAKY_ENV: &[&str] = &[
@@ -29,21 +35,37 @@ const LEAKY_ENV: &[&str] = &[
     "__PYVENV_LAUNCHER__",
 ];
 
-/// Set to any value to print what the launcher executes, on stderr.
+/// Set to any value to print what the launcher executes (and, for a onefile executable, where
+/// it is unpacked), on stderr.
 const DEBUG_ENV: &str = "KILN_LAUNCHER_DEBUG";
 
 enum Error {
     SelfPath(std::io::Error),
     Trailer(PathBuf, TrailerError),
+    /// The file is longer than the launcher but has no trailer: its end was cut off.
+    Truncated(PathBuf),
     Setting(&'static str),
+    Format(String),
+    Payload(PathBuf, PayloadError),
+    NoCacheDir,
+    Cache(PathBuf, std::io::Error),
+    Unsafe(PathBuf, String),
     Exec(PathBuf, std::io::Error),
 }
 
 impl Error {
-    /// Distinct exit codes so that a caller can tell a broken bundle from a failing app.
+    /// Distinct exit codes so that a caller can tell a broken bundle (125), an unusable
+    /// onefile cache (123) and an interpreter that cannot start (126, 127) from a failing app.
     fn exit_code(&self) -> u8 {
         match self {
-            Error::SelfPath(_) | Error::Trailer(..) | Error::Setting(_) => 125,
+            Error::Payload(_, e) if !e.is_damaged() => 123,
+            Error::SelfPath(_)
+            | Error::Trailer(..)
+            | Error::Truncated(_)
+            | Error::Setting(_)
+            | Error::Format(_)
+            | Error::Payload(..) => 125,
+            Error::NoCacheDir | Error::Cache(..) | Error::Unsafe(..) => 123,
             Error::Exec(_, e) if e.kind() == std::io::ErrorKind::NotFound => 127,
             Error::Exec(..) => 126,
         }
@@ -55,7 +77,37 @@ impl fmt::Display for Error {
         match self {
             Error::SelfPath(e) => write!(f, "cannot locate this executable: {e}"),
             Error::Trailer(p, e) => write!(f, "{}: {e}", p.display()),
+            Error::Truncated(p) => write!(
+                f,
+                "{}: the file is truncated (its end, which holds the bundle, is missing); \
+                 copy or build it again",
+                p.display()
+            ),
             Error::Setting(k) => write!(f, "the bundle settings lack `{k}`; rebuild the bundle"),
+            Error::Format(v) => write!(
+                f,
+                "the bundled files have format {v:?}, which this launcher cannot read; \
+                 rebuild the bundle"
+            ),
+            Error::Payload(p, e) if e.is_damaged() => write!(
+                f,
+                "{}: the executable is damaged: {e}; copy or build it again",
+                p.display()
+            ),
+            Error::Payload(_, e) => write!(f, "cannot unpack the app: {e}"),
+            Error::NoCacheDir => write!(
+                f,
+                "no directory to unpack the app into: set {} or HOME",
+                cache::DIR_ENV
+            ),
+            Error::Cache(p, e) => write!(f, "cannot unpack the app into {}: {e}", p.display()),
+            Error::Unsafe(p, why) => write!(
+                f,
+                "refusing to run the app from {}: it is {why}, so another user could have \
+                 changed it; remove it (or set {} to a directory of your own) and run again",
+                p.display(),
+                cache::DIR_ENV
+            ),
             Error::Exec(p, e) => write!(
                 f,
                 "cannot start the bundled interpreter {}: {e} (is the bundle complete?)",
@@ -81,10 +133,31 @@ fn setting<'a>(trailer: &'a Trailer, key: &'static str) -> Result<&'a str, Error
 
 fn run() -> Result<std::convert::Infallible, Error> {
     let exe = std::env::current_exe().map_err(Error::SelfPath)?;
-    let (trailer, _payload_start) =
-        Trailer::read_from_path(&exe).map_err(|e| Error::Trailer(exe.clone(), e))?;
-    let exe_dir = exe.parent().unwrap_or(Path::new("/"));
-    let runtime = normalize(&exe_dir.join(setting(&trailer, keys::RUNTIME)?));
+    let (trailer, payload_start) = Trailer::read_from_path(&exe).map_err(|e| match e {
+        TrailerError::Missing if is_truncated(&exe) => Error::Truncated(exe.clone()),
+        e => Error::Trailer(exe.clone(), e),
+    })?;
+    let debug = std::env::var_os(DEBUG_ENV).is_some();
+    let root = if trailer.get(keys::PAYLOAD_HASH).is_some() {
+        let unpacked = onefile::prepare(&exe, &trailer, payload_start)?;
+        if debug {
+            match unpacked.took {
+                Some(took) => eprintln!(
+                    "kiln launcher: onefile unpacked into {} in {} ms",
+                    unpacked.root.display(),
+                    took.as_millis()
+                ),
+                None => eprintln!(
+                    "kiln launcher: onefile already unpacked in {}",
+                    unpacked.root.display()
+                ),
+            }
+        }
+        unpacked.root
+    } else {
+        exe.parent().unwrap_or(Path::new("/")).to_path_buf()
+    };
+    let runtime = normalize(&root.join(setting(&trailer, keys::RUNTIME)?));
     let interpreter = runtime.join(setting(&trailer, keys::INTERPRETER)?);
     let executable = runtime.join(setting(&trailer, keys::EXECUTABLE)?);
     let boot = runtime.join(setting(&trailer, keys::BOOT)?);
@@ -118,12 +191,19 @@ fn run() -> Result<std::convert::Infallible, Error> {
                 .args(&rest);
         }
     }
-    if std::env::var_os(DEBUG_ENV).is_some() {
+    if debug {
         eprintln!("kiln launcher: runtime {}", runtime.display());
         eprintln!("kiln launcher: exec {cmd:?}");
     }
     let err = cmd.exec();
     Err(Error::Exec(interpreter, err))
+}
+
+/// Whether `exe` is longer than its launcher's ELF image, so that a missing trailer means its end
+/// was cut off rather than that it never had one.
+fn is_truncated(exe: &Path) -> bool {
+    let len = std::fs::metadata(exe).map_or(0, |m| m.len());
+    onefile::elf_image_len(exe).is_some_and(|image| len > image)
 }
 
 /// Removes `.` and resolves `..` lexically, so the interpreter sees a clean prefix.

@@ -22,6 +22,8 @@ pub enum Command {
     Check(CheckCmd),
     /// Print the module graph for tools.
     Graph(GraphCmd),
+    /// List or remove the copies that onefile executables unpacked on this machine.
+    Cache(CacheCmd),
     /// List the hooks that apply to the app, and what each added.
     Hooks(HooksCmd),
 }
@@ -33,6 +35,31 @@ pub struct HooksCmd {
     /// Print as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CacheCmd {
+    #[command(subcommand)]
+    pub action: CacheAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheAction {
+    /// List the unpacked onefile apps: hash, size, last use, app.
+    List {
+        /// Print the list as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove unpacked onefile apps (all of them unless --older-than is given).
+    Clean {
+        /// Remove every entry (the default).
+        #[arg(long, conflicts_with = "older_than")]
+        all: bool,
+        /// Remove only entries not used for this many days.
+        #[arg(long, value_name = "DAYS")]
+        older_than: Option<u64>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -78,7 +105,8 @@ pub struct WhyCmd {
 pub struct AppArgs {
     /// The entry script (or set `entry` in kiln.toml).
     pub entry: Option<PathBuf>,
-    /// Run a module as the entry, like `python -m MODULE`.
+    /// Run a module as the entry, like `python -m MODULE`; `MODULE:FUNCTION` calls a function
+    /// as a console-script entry point does.
     #[arg(short = 'm', long = "module", value_name = "MODULE")]
     pub module: Option<String>,
     /// Target interpreter [default: the active venv, else python3 on PATH].
@@ -102,6 +130,12 @@ pub struct BuildCmd {
     /// Bytecode optimisation level, as python -O (1) and -OO (2).
     #[arg(long, value_name = "LEVEL")]
     pub optimize: Option<u8>,
+    /// Write one executable, DIR/NAME, that unpacks itself into a per-user cache on first run.
+    #[arg(long)]
+    pub onefile: bool,
+    /// zstd level of the onefile payload, 1 (fastest) to 19 (smallest) [default: 10].
+    #[arg(long, value_name = "N")]
+    pub compression_level: Option<i32>,
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,

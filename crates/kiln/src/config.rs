@@ -24,6 +24,10 @@ pub struct RawConfig {
     pub out: Option<String>,
     /// Bytecode optimisation level (0, 1 or 2, as `python -O`/`-OO`).
     pub optimize: Option<u8>,
+    /// Write one executable (`DIR/NAME`) instead of a directory.
+    pub onefile: Option<bool>,
+    /// zstd level of a onefile executable's payload, 1 (fastest) to 19 (smallest).
+    pub compression_level: Option<i32>,
     /// Modules to include although no import names them.
     pub hidden_imports: Option<Vec<String>>,
     /// Packages to include whole (every submodule, recursively).
@@ -53,6 +57,8 @@ const KEYS: &[&str] = &[
     "name",
     "out",
     "optimize",
+    "onefile",
+    "compression-level",
     "hidden-imports",
     "collect",
     "exclude",
@@ -218,6 +224,9 @@ pub struct BuildArgs {
     pub name: Option<String>,
     pub out: Option<PathBuf>,
     pub optimize: Option<u8>,
+    /// `--onefile`.
+    pub onefile: Option<bool>,
+    pub compression_level: Option<i32>,
 }
 
 /// Settings of one build, resolved and ready to use.
@@ -238,7 +247,25 @@ pub struct BuildSettings {
     pub data: Vec<(PathBuf, PathBuf)>,
     /// Directories of the user's hook files.
     pub hook_dirs: Vec<PathBuf>,
+    /// A directory or one file.
+    pub output: OutputMode,
+    /// zstd level of a onefile payload.
+    pub compression_level: i32,
 }
+
+/// What `kiln build` writes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputMode {
+    /// `DIR/NAME/`: the executable beside its runtime directory.
+    #[default]
+    Onedir,
+    /// `DIR/NAME`: one executable that unpacks its runtime into a per-user cache on first run.
+    Onefile,
+}
+
+/// Good compression at about 40 MB/s per core; decompression speed hardly depends on it.
+pub const DEFAULT_COMPRESSION_LEVEL: i32 = 10;
 
 /// Merges flags over the config file.
 pub fn resolve_settings(
@@ -278,14 +305,13 @@ pub fn resolve_settings(
             (EntryPoint::Script(script), dir, stem)
         }
         (None, Some(module)) => {
-            let valid = !module.is_empty()
-                && module.split('.').all(|p| {
-                    p.chars()
-                        .next()
-                        .is_some_and(|c| c.is_alphabetic() || c == '_')
-                        && p.chars().all(|c| c.is_alphanumeric() || c == '_')
-                });
-            if !valid {
+            // `pkg.cli:main` calls a function, as a console-script entry point does.
+            let (module_name, attr) = match module.split_once(':') {
+                Some((m, a)) => (m.to_string(), Some(a.to_string())),
+                None => (module.clone(), None),
+            };
+            if !is_dotted_name(&module_name) || attr.as_deref().is_some_and(|a| !is_dotted_name(a))
+            {
                 return Err(ConfigError::Value {
                     key: if args.module.is_some() {
                         "-m".into()
@@ -293,16 +319,40 @@ pub fn resolve_settings(
                         key("module")
                     },
                     value: format!("{module:?}"),
-                    message: "not a dotted module name".into(),
+                    message: "not a dotted module name (or `module:function`)".into(),
                 });
             }
-            let last = module.rsplit('.').next().unwrap_or(&module).to_string();
-            let name = if last == "__main__" {
-                module.split('.').next().unwrap_or(&module).to_string()
-            } else {
-                last
+            let name = match &attr {
+                Some(_) => module_name
+                    .split('.')
+                    .next()
+                    .unwrap_or(&module_name)
+                    .to_string(),
+                None => {
+                    let last = module_name
+                        .rsplit('.')
+                        .next()
+                        .unwrap_or(&module_name)
+                        .to_string();
+                    if last == "__main__" {
+                        module_name
+                            .split('.')
+                            .next()
+                            .unwrap_or(&module_name)
+                            .to_string()
+                    } else {
+                        last
+                    }
+                }
             };
-            (EntryPoint::Module(module), base.clone(), name)
+            let entry = match attr {
+                Some(attr) => EntryPoint::Call {
+                    module: module_name,
+                    function: attr,
+                },
+                None => EntryPoint::Module(module_name),
+            };
+            (entry, base.clone(), name)
         }
         (None, None) => unreachable!("an entry was chosen above"),
     };
@@ -408,6 +458,25 @@ pub fn resolve_settings(
             message: "is not a directory".into(),
         });
     }
+    let output = match args.onefile.or(raw.onefile) {
+        Some(true) => OutputMode::Onefile,
+        _ => OutputMode::Onedir,
+    };
+    let compression_level = args
+        .compression_level
+        .or(raw.compression_level)
+        .unwrap_or(DEFAULT_COMPRESSION_LEVEL);
+    if !(1..=19).contains(&compression_level) {
+        return Err(ConfigError::Value {
+            key: if args.compression_level.is_some() {
+                "--compression-level".into()
+            } else {
+                key("compression-level")
+            },
+            value: compression_level.to_string(),
+            message: "must be from 1 (fastest) to 19 (smallest)".into(),
+        });
+    }
     Ok(BuildSettings {
         entry,
         app_dir,
@@ -419,12 +488,60 @@ pub fn resolve_settings(
         rules,
         data,
         hook_dirs,
+        output,
+        compression_level,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn onefile_and_compression_level() {
+        let tmp = tempfile::tempdir().unwrap();
+        write(tmp.path(), "tool.py", "");
+        let loaded = |text: &str| LoadedConfig {
+            raw: toml::from_str(text).unwrap(),
+            path: Some(tmp.path().join("kiln.toml")),
+            key_prefix: "",
+        };
+        let none = BuildArgs::default();
+        let s = resolve_settings(&none, &loaded("entry = \"tool.py\""), tmp.path()).unwrap();
+        assert_eq!(s.output, OutputMode::Onedir);
+        assert_eq!(s.compression_level, DEFAULT_COMPRESSION_LEVEL);
+
+        let file = loaded("entry = \"tool.py\"\nonefile = true\ncompression-level = 3");
+        let s = resolve_settings(&none, &file, tmp.path()).unwrap();
+        assert_eq!((s.output, s.compression_level), (OutputMode::Onefile, 3));
+        let flags = BuildArgs {
+            compression_level: Some(19),
+            ..Default::default()
+        };
+        assert_eq!(
+            resolve_settings(&flags, &file, tmp.path())
+                .unwrap()
+                .compression_level,
+            19
+        );
+
+        let err = resolve_settings(
+            &none,
+            &loaded("entry = \"tool.py\"\ncompression-level = 0"),
+            tmp.path(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("`compression-level` = 0"), "{err}");
+        let flags = BuildArgs {
+            compression_level: Some(23),
+            ..Default::default()
+        };
+        let err = resolve_settings(&flags, &file, tmp.path())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`--compression-level` = 23"), "{err}");
+    }
 
     fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
         let p = dir.join(name);

@@ -9,6 +9,7 @@
 //! ```
 
 pub mod analyse;
+pub mod cache;
 pub mod cli;
 pub mod collect;
 pub mod config;

@@ -2,6 +2,11 @@
 
 use std::process::ExitCode;
 
+/// Analysis allocates many small AST nodes on several threads; mimalloc does that faster than
+/// the system allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -38,6 +43,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Why(cmd) => why(cmd),
         Command::Check(cmd) => check(cmd),
         Command::Graph(cmd) => graph(cmd),
+        Command::Cache(cmd) => cache(cmd),
         Command::Hooks(cmd) => hooks(cmd),
     }
 }
@@ -143,11 +149,46 @@ fn why(cmd: WhyCmd) -> anyhow::Result<ExitCode> {
     })
 }
 
+fn cache(cmd: kiln::cli::CacheCmd) -> anyhow::Result<ExitCode> {
+    use kiln::cache::{self, CleanFilter};
+    use kiln::cli::CacheAction;
+    let dir = cache::dir()?;
+    let now = std::time::SystemTime::now();
+    match cmd.action {
+        CacheAction::List { json } => {
+            let listing = cache::list(&dir)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&listing)?);
+            } else {
+                print!("{}", listing.render(now));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CacheAction::Clean { older_than, .. } => {
+            let filter = match older_than {
+                Some(days) => CleanFilter::OlderThan(std::time::Duration::from_secs(
+                    days.saturating_mul(86_400),
+                )),
+                None => CleanFilter::All,
+            };
+            let cleaned = cache::clean(&dir, filter, now)?;
+            print!("{}", cleaned.render());
+            Ok(if cleaned.failed.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+    }
+}
+
 fn build(cmd: BuildCmd) -> anyhow::Result<ExitCode> {
     let settings = settings(cmd.app, |a| {
         a.name = cmd.name;
         a.out = cmd.out;
         a.optimize = cmd.optimize;
+        a.onefile = cmd.onefile.then_some(true);
+        a.compression_level = cmd.compression_level;
     })?;
     let bar = Bar::new(!cmd.json);
     let summary = pipeline::build(&settings, &bar);

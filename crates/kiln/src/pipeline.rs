@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use crate::analyse::Condition;
 use crate::collect::{self, CollectInput, Collection, FileRole, ShippedEntry};
-use crate::config::BuildSettings;
+use crate::config::{BuildSettings, OutputMode};
 use crate::interpreter::Interpreter;
 use crate::report::{BuildSummary, MissingImport, ModuleCounts};
 use crate::resolve::{self, EntryPoint, ModuleGraph, Origin, ResolveInput, ResolveProgress};
@@ -59,6 +59,20 @@ pub fn analyse(settings: &BuildSettings, progress: &dyn Progress) -> Result<Anal
     let t = Instant::now();
     progress.stage("analyse");
     let hooks = crate::hooks::load(&settings.hook_dirs)?;
+    let cache_key = blake3::hash(
+        format!(
+            "{}|{}|{}",
+            env!("CARGO_PKG_VERSION"),
+            interpreter.executable.display(),
+            interpreter.magic
+        )
+        .as_bytes(),
+    );
+    let analysis_cache = resolve::cache::AnalysisCache::load(
+        cache_dir()
+            .join("analysis")
+            .join(format!("{}.json", &cache_key.to_hex()[..32])),
+    );
     let input = ResolveInput {
         interpreter: &interpreter,
         entry: &settings.entry,
@@ -66,8 +80,11 @@ pub fn analyse(settings: &BuildSettings, progress: &dyn Progress) -> Result<Anal
         extra_roots: &[],
         hooks: &hooks,
         rules: &settings.rules,
+        cache: &analysis_cache,
     };
     let graph = resolve::resolve(&input, progress)?;
+    // A cache that cannot be written only costs speed next time.
+    let _ = analysis_cache.save();
     timings.push(("analyse".to_string(), t.elapsed().as_secs_f64()));
     Ok(Analysis {
         interpreter,
@@ -153,6 +170,7 @@ pub fn build(
     let shipped = match &settings.entry {
         EntryPoint::Script(p) => ShippedEntry::Script(p.clone()),
         EntryPoint::Module(m) => ShippedEntry::Module(m.clone()),
+        EntryPoint::Call { module, function } => ShippedEntry::Call(format!("{module}:{function}")),
     };
     let components = vec![(settings.name.clone(), shipped)];
     let collection = collect::collect(&CollectInput {
@@ -170,18 +188,24 @@ pub fn build(
     let t = Instant::now();
     progress.stage("write");
     let launchers = vec![(settings.name.clone(), settings.name.clone())];
-    let written = write::write_onedir(&WriteInput {
+    let input = WriteInput {
         collection: &collection,
         out_dir: &settings.out_dir,
         name: &settings.name,
         launchers: &launchers,
-    })?;
+    };
+    let written = match settings.output {
+        OutputMode::Onedir => write::write_onedir(&input)?,
+        OutputMode::Onefile => write::write_onefile(&input, settings.compression_level)?,
+    };
     timings.push(("write".to_string(), t.elapsed().as_secs_f64()));
 
     Ok(BuildSummary {
         name: settings.name.clone(),
         executable: written.executables.first().cloned().unwrap_or_default(),
         bundle_dir: written.bundle_dir,
+        mode: settings.output,
+        onefile_bytes: written.onefile_bytes,
         python: interpreter.executable.clone(),
         python_version: interpreter.version_string(),
         modules: count_modules(&graph),

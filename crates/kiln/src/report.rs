@@ -49,7 +49,11 @@ impl MissingImport {
 pub struct BuildSummary {
     pub name: String,
     pub executable: PathBuf,
+    /// The bundle directory, or for onefile the executable itself.
     pub bundle_dir: PathBuf,
+    pub mode: crate::config::OutputMode,
+    /// Size of the onefile executable (`bytes` is the size once unpacked).
+    pub onefile_bytes: Option<u64>,
     pub python: PathBuf,
     pub python_version: String,
     pub modules: ModuleCounts,
@@ -86,7 +90,15 @@ impl BuildSummary {
         let _ = writeln!(s, "  native libs   {}", self.native_libraries);
         let _ = writeln!(s, "  distributions {}", self.distributions.len());
         let _ = writeln!(s, "  files         {}", self.files);
-        let _ = writeln!(s, "  size          {}", human_bytes(self.bytes));
+        let _ = match self.onefile_bytes {
+            Some(packed) => writeln!(
+                s,
+                "  size          {} in one file ({} unpacked)",
+                human_bytes(packed),
+                human_bytes(self.bytes)
+            ),
+            None => writeln!(s, "  size          {}", human_bytes(self.bytes)),
+        };
         let optional = self
             .missing
             .iter()
@@ -301,6 +313,9 @@ pub fn check_report(
         entry: match &settings.entry {
             crate::resolve::EntryPoint::Script(p) => p.display().to_string(),
             crate::resolve::EntryPoint::Module(m) => format!("-m {m}"),
+            crate::resolve::EntryPoint::Call { module, function } => {
+                format!("-m {module}:{function}")
+            }
         },
         config: settings.config_path.clone(),
         python: analysis.interpreter.executable.clone(),
@@ -316,10 +331,11 @@ pub fn check_report(
             .filter_map(|m| m.skipped.as_ref().map(|w| format!("{}: {w}", m.name)))
             .collect(),
     };
+    let chains = graph.chains();
     for m in crate::pipeline::missing_imports(graph) {
         let chain = graph
             .get(&m.importer)
-            .and_then(|id| graph.chain_to(id))
+            .and_then(|id| chains.chain(graph, id))
             .map(|edges| {
                 let mut names: Vec<String> = edges
                     .iter()

@@ -5,10 +5,27 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-/// Dotted names in `path`'s bytes that start with one of `prefixes` (each like `numpy.`).
-pub fn names_in_binary(path: &Path, prefixes: &[String]) -> std::io::Result<Vec<String>> {
+/// Dotted names in `path`'s bytes that start with one of `prefixes` (each like `numpy.`), and
+/// occurrences of the `exact` top-level names (a mypyc runtime such as `<hash>__mypyc`).
+pub fn names_in_binary(
+    path: &Path,
+    prefixes: &[String],
+    exact: &[String],
+) -> std::io::Result<Vec<String>> {
     let bytes = std::fs::read(path)?;
-    Ok(names_in_bytes(&bytes, prefixes))
+    let mut names = names_in_bytes(&bytes, prefixes);
+    let is_name_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    for name in exact {
+        let found = memchr::memmem::find_iter(&bytes, name.as_bytes()).any(|start| {
+            let end = start + name.len();
+            (start == 0 || !is_name_byte(bytes[start - 1]))
+                && bytes.get(end).is_none_or(|&b| !is_name_byte(b))
+        });
+        if found {
+            names.push(name.clone());
+        }
+    }
+    Ok(names)
 }
 
 pub fn names_in_bytes(bytes: &[u8], prefixes: &[String]) -> Vec<String> {

@@ -249,4 +249,6 @@ fn memchr_newlines(bytes: &[u8]) -> Vec<usize> {
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;

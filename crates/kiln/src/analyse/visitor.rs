@@ -726,6 +726,59 @@ impl<'a> ImportWalker<'a> {
         }
     }
 
+    /// `__name__`, `__package__` or `__spec__.parent` of the analysed module, as a name.
+    fn own_name(&self, expr: &Expr) -> Option<String> {
+        if self.ctx.module == "__main__" {
+            return None;
+        }
+        let package = if self.ctx.is_package {
+            self.ctx.module
+        } else {
+            self.ctx.module.rsplit_once('.').map_or("", |(p, _)| p)
+        };
+        match dotted(expr)?.as_str() {
+            "__name__" => Some(self.ctx.module.to_string()),
+            "__package__" | "__spec__.parent" if !package.is_empty() => Some(package.to_string()),
+            _ => None,
+        }
+    }
+
+    /// Module names built from the module's own name: `__package__ + ".fft"`,
+    /// `f"{__name__}.backends.{kind}"`. Returns the absolute name and whether it is complete
+    /// (false when a computed part follows).
+    fn own_relative_name(&self, expr: &Expr) -> Option<(String, bool)> {
+        match expr {
+            Expr::BinOp(b) if b.op == Operator::Add => {
+                let (base, complete) = match self.own_relative_name(&b.left) {
+                    Some(found) => found,
+                    None => (self.own_name(&b.left)?, true),
+                };
+                if !complete {
+                    return Some((base, false));
+                }
+                Some(match string_literal(&b.right) {
+                    Some(rest) => (base + &rest, true),
+                    None => (base, false),
+                })
+            }
+            Expr::FString(f) => {
+                let mut elements = f.value.elements();
+                let InterpolatedStringElement::Interpolation(first) = elements.next()? else {
+                    return None;
+                };
+                let mut name = self.own_name(&first.expression)?;
+                for element in elements {
+                    match element {
+                        InterpolatedStringElement::Literal(l) => name.push_str(&l.value),
+                        InterpolatedStringElement::Interpolation(_) => return Some((name, false)),
+                    }
+                }
+                Some((name, true))
+            }
+            _ => None,
+        }
+    }
+
     /// `importlib.import_module(...)` and `__import__(...)` calls.
     fn call(&mut self, call: &ruff_python_ast::ExprCall) {
         self.child_interpreter(call);
@@ -752,6 +805,19 @@ impl<'a> ImportWalker<'a> {
                 || dotted(p).as_deref() == Some("__spec__.parent")
         });
         let package_literal = package.and_then(string_literal);
+        if let Some((name, complete)) = self.own_relative_name(arg) {
+            if complete {
+                self.request(name, 0, Vec::new(), line, via);
+            } else if let Some(cut) = name.rfind('.') {
+                self.out.dynamic.push(DynamicImport {
+                    prefix: name[..=cut].to_string(),
+                    level: 0,
+                    line,
+                    condition: self.condition,
+                });
+            }
+            return;
+        }
         match string_literal(arg) {
             Some(name) => {
                 let (level, rest) = split_relative(&name);

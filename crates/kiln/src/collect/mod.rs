@@ -102,6 +102,8 @@ pub struct Collection {
 pub enum ShippedEntry {
     Script(PathBuf),
     Module(String),
+    /// `module:function`.
+    Call(String),
 }
 
 /// Inputs of the collect stage.
@@ -348,6 +350,7 @@ pub fn collect(input: &CollectInput<'_>) -> Result<Collection, CollectError> {
                     .to_string(),
             ),
             ShippedEntry::Module(m) => ("module".to_string(), m.clone()),
+            ShippedEntry::Call(target) => ("call".to_string(), target.clone()),
         };
         c.entries.insert(name.clone(), target);
     }
@@ -607,7 +610,8 @@ fn native_closure(
     c: &mut Collection,
 ) -> Result<(), CollectError> {
     let resolver = native::LibraryResolver::default();
-    let mut queue: VecDeque<usize> = VecDeque::new();
+    // (file index, RPATH directories inherited from the objects that load it)
+    let mut queue: VecDeque<(usize, Vec<PathBuf>)> = VecDeque::new();
     for (i, f) in files.iter_mut().enumerate() {
         if matches!(
             f.role,
@@ -616,7 +620,7 @@ fn native_closure(
         {
             f.elf = native::read_elf(&f.source).map_err(io_err(&f.source))?;
             if f.elf.is_some() {
-                queue.push_back(i);
+                queue.push_back((i, Vec::new()));
             }
         }
     }
@@ -630,10 +634,11 @@ fn native_closure(
         .collect();
     // For each ELF file: which of its needed libraries landed in lib/.
     let mut needs_lib: HashMap<usize, bool> = HashMap::new();
-    while let Some(i) = queue.pop_front() {
+    while let Some((i, from_loader)) = queue.pop_front() {
         let info = files[i].elf.clone().expect("queued files are ELF");
         let origin = files[i].origin.clone();
         let requester = files[i].dest.clone();
+        let inherited = native::inherited_rpath(&origin, &info, &from_loader);
         for needed in &info.needed {
             if native::is_system_library(needed) {
                 continue;
@@ -642,7 +647,7 @@ fn native_closure(
                 needs_lib.insert(i, true);
                 continue;
             }
-            let Some(found) = resolver.resolve(needed, &origin, &info) else {
+            let Some(found) = resolver.resolve(needed, &origin, &info, &from_loader) else {
                 c.missing_libraries
                     .push((needed.clone(), requester.display().to_string()));
                 continue;
@@ -677,7 +682,7 @@ fn native_closure(
                 needs_lib.insert(i, true);
             }
             if files[j].elf.is_some() {
-                queue.push_back(j);
+                queue.push_back((j, inherited.clone()));
             }
         }
     }

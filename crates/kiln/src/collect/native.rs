@@ -154,7 +154,15 @@ const DEFAULT_DIRS: &[&str] = &[
 
 impl LibraryResolver {
     /// Finds `needed` for the object at `object_path` (its real location) described by `info`.
-    pub fn resolve(&self, needed: &str, object_path: &Path, info: &ElfInfo) -> Option<PathBuf> {
+    /// `inherited` holds the `DT_RPATH` directories of the objects that loaded this one, which
+    /// the loader also searches when this object has no `DT_RUNPATH` (see [`inherited_rpath`]).
+    pub fn resolve(
+        &self,
+        needed: &str,
+        object_path: &Path,
+        info: &ElfInfo,
+        inherited: &[PathBuf],
+    ) -> Option<PathBuf> {
         if needed.contains('/') {
             let p = PathBuf::from(needed);
             return p.is_file().then_some(p);
@@ -168,6 +176,13 @@ impl LibraryResolver {
         };
         if info.runpath.is_empty() {
             if let Some(p) = search(&info.rpath) {
+                return Some(p);
+            }
+            if let Some(p) = inherited
+                .iter()
+                .map(|d| d.join(needed))
+                .find(|p| matches(p))
+            {
                 return Some(p);
             }
         }
@@ -188,6 +203,25 @@ impl LibraryResolver {
     fn ld_cache(&self) -> &HashMap<String, Vec<PathBuf>> {
         self.cache.get_or_init(read_ld_cache)
     }
+}
+
+/// The `DT_RPATH` directories the dependencies of an object inherit: its own (when it has no
+/// `DT_RUNPATH`), then those it inherited from the object that loaded it. This is the
+/// loader's search up the chain of loading objects.
+pub fn inherited_rpath(
+    object_path: &Path,
+    info: &ElfInfo,
+    from_loader: &[PathBuf],
+) -> Vec<PathBuf> {
+    if !info.runpath.is_empty() {
+        return Vec::new();
+    }
+    let origin = object_path.parent().unwrap_or(Path::new("/"));
+    info.rpath
+        .iter()
+        .map(|d| expand_origin(d, origin))
+        .chain(from_loader.iter().cloned())
+        .collect()
 }
 
 fn expand_origin(dir: &str, origin: &Path) -> PathBuf {
@@ -264,7 +298,9 @@ mod tests {
             .iter()
             .find(|n| n.starts_with("libc.so"))
             .unwrap();
-        let found = resolver.resolve(libc, &exe, &info).expect("libc resolves");
+        let found = resolver
+            .resolve(libc, &exe, &info, &[])
+            .expect("libc resolves");
         assert!(found.is_file());
         assert!(read_elf(
             Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -291,10 +327,33 @@ mod tests {
         };
         std::fs::create_dir_all(tmp.path().join("pkg")).unwrap();
         let object = tmp.path().join("pkg/ext.so");
-        let found = LibraryResolver::default().resolve("libvendored.so.1", &object, &info);
+        let found = LibraryResolver::default().resolve("libvendored.so.1", &object, &info, &[]);
         assert_eq!(
             found,
             Some(tmp.path().join("pkg/../pkg.libs/libvendored.so.1"))
         );
+
+        // A library without a search path of its own finds its dependency through the
+        // DT_RPATH of the object that loaded it; a loader's DT_RUNPATH is not inherited.
+        let loader = ElfInfo {
+            runpath: Vec::new(),
+            rpath: vec!["$ORIGIN/../pkg.libs".into()],
+            ..info.clone()
+        };
+        let inherited = inherited_rpath(&object, &loader, &[]);
+        let plain = ElfInfo {
+            runpath: Vec::new(),
+            ..info.clone()
+        };
+        let lib = tmp.path().join("elsewhere/libgfortran.so.5");
+        assert_eq!(
+            LibraryResolver::default().resolve("libvendored.so.1", &lib, &plain, &inherited),
+            Some(tmp.path().join("pkg/../pkg.libs/libvendored.so.1"))
+        );
+        assert_eq!(
+            LibraryResolver::default().resolve("libvendored.so.1", &lib, &plain, &[]),
+            None
+        );
+        assert!(inherited_rpath(&object, &info, &[]).is_empty());
     }
 }

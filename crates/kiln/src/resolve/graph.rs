@@ -212,33 +212,58 @@ impl ModuleGraph {
 
     /// The shortest chain of edges from a root to `target` (root first), if reachable.
     pub fn chain_to(&self, target: ModuleId) -> Option<Vec<&Edge>> {
-        let mut incoming: Vec<Vec<usize>> = vec![Vec::new(); self.modules.len()];
+        self.chains().chain(self, target)
+    }
+
+    /// Shortest chains from the roots to every module, computed once (breadth-first).
+    pub fn chains(&self) -> Chains {
+        let mut outgoing: Vec<Vec<usize>> = vec![Vec::new(); self.modules.len()];
         for (i, e) in self.edges.iter().enumerate() {
-            incoming[e.to].push(i);
+            outgoing[e.from].push(i);
         }
         let mut via: Vec<Option<usize>> = vec![None; self.modules.len()];
         let mut seen = vec![false; self.modules.len()];
-        let mut queue = VecDeque::from([target]);
-        seen[target] = true;
-        while let Some(m) = queue.pop_front() {
-            if self.roots.contains(&m) {
-                let mut chain = Vec::new();
-                let mut cur = m;
-                while let Some(edge) = via[cur] {
-                    chain.push(&self.edges[edge]);
-                    cur = self.edges[edge].to;
-                }
-                return Some(chain);
+        let mut queue = VecDeque::new();
+        for &root in &self.roots {
+            if !seen[root] {
+                seen[root] = true;
+                queue.push_back(root);
             }
-            for &edge in &incoming[m] {
-                let from = self.edges[edge].from;
-                if !seen[from] {
-                    seen[from] = true;
-                    via[from] = Some(edge);
-                    queue.push_back(from);
+        }
+        while let Some(m) = queue.pop_front() {
+            for &edge in &outgoing[m] {
+                let to = self.edges[edge].to;
+                if !seen[to] {
+                    seen[to] = true;
+                    via[to] = Some(edge);
+                    queue.push_back(to);
                 }
             }
         }
-        None
+        Chains { via, seen }
+    }
+}
+
+/// Shortest chains from the roots, as parent pointers.
+#[derive(Debug)]
+pub struct Chains {
+    via: Vec<Option<usize>>,
+    seen: Vec<bool>,
+}
+
+impl Chains {
+    /// The edges from a root to `target` (root first), if reachable.
+    pub fn chain<'g>(&self, graph: &'g ModuleGraph, target: ModuleId) -> Option<Vec<&'g Edge>> {
+        if !self.seen.get(target).copied().unwrap_or(false) {
+            return None;
+        }
+        let mut chain = Vec::new();
+        let mut cur = target;
+        while let Some(edge) = self.via[cur] {
+            chain.push(&graph.edges[edge]);
+            cur = graph.edges[edge].from;
+        }
+        chain.reverse();
+        Some(chain)
     }
 }

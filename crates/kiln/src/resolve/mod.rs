@@ -5,6 +5,7 @@
 //! builtin, then frozen, then the search path (see [`finder`]), parents before children,
 //! relative imports against the importing module's package.
 
+pub mod cache;
 pub mod finder;
 pub mod graph;
 
@@ -31,6 +32,9 @@ pub enum EntryPoint {
     Script(PathBuf),
     /// A module run as `__main__` (`python -m pkg.mod`).
     Module(String),
+    /// A function called with no arguments, its result the exit status (`pkg.cli:main`, as a
+    /// console-script entry point runs).
+    Call { module: String, function: String },
 }
 
 /// Inputs of the resolve stage.
@@ -46,6 +50,8 @@ pub struct ResolveInput<'a> {
     pub hooks: &'a [LoadedHook],
     /// The project's own `hidden-imports`, `collect` and `exclude`, applied from the start.
     pub rules: &'a crate::hooks::Hook,
+    /// Analyses of unchanged files from earlier runs.
+    pub cache: &'a cache::AnalysisCache,
 }
 
 /// Errors that stop resolution.
@@ -106,12 +112,7 @@ pub fn resolve(
     Ok(r.graph)
 }
 
-/// What analysing one module file produced.
-enum Analysed {
-    Source(FileImports),
-    /// Module names found in an extension module's binary.
-    Compiled(Vec<String>),
-}
+use cache::CachedAnalysis as Analysed;
 
 struct Resolver<'a> {
     input: &'a ResolveInput<'a>,
@@ -128,6 +129,8 @@ struct Resolver<'a> {
     star_imports: Vec<(ModuleId, ModuleId, u32)>,
     /// Entry point group -> target modules, read from installed distributions when first asked.
     entry_points: Option<HashMap<String, Vec<(String, String)>>>,
+    /// Installed distributions, read when first needed.
+    distributions: Option<crate::collect::metadata::DistIndex>,
 }
 
 impl<'a> Resolver<'a> {
@@ -179,6 +182,7 @@ impl<'a> Resolver<'a> {
             excluded: input.rules.exclude.clone(),
             star_imports: Vec::new(),
             entry_points: None,
+            distributions: None,
         }
     }
 
@@ -201,9 +205,10 @@ impl<'a> Resolver<'a> {
                 self.pending.push(id);
                 id
             }
-            EntryPoint::Module(name) => self
-                .ensure(name)
-                .ok_or_else(|| ResolveError::EntryNotFound(name.clone()))?,
+            EntryPoint::Module(name) | EntryPoint::Call { module: name, .. } => {
+                self.ensure(name)
+                    .ok_or_else(|| ResolveError::EntryNotFound(name.clone()))?
+            }
         };
         self.graph.roots.push(root);
         if let EntryPoint::Module(name) = self.input.entry {
@@ -263,31 +268,62 @@ impl<'a> Resolver<'a> {
             }
             batch.sort_unstable();
             let platform = interp.platform.as_str();
+            let siblings = self.distribution_siblings(&batch);
             let modules = &self.graph.modules;
+            let cache = self.input.cache;
             let results: Vec<(ModuleId, Result<Analysed, AnalyseError>)> = batch
                 .par_iter()
                 .map(|&id| {
                     let m = &modules[id];
                     let path = m.file().expect("only modules with files are analysed");
-                    if m.file_kind() == Some(FileKind::Extension) {
-                        let top = m.name.split('.').next().unwrap_or_default();
-                        let names = analyse::compiled::names_in_binary(path, &[format!("{top}.")])
-                            .unwrap_or_default();
-                        return (id, Ok(Analysed::Compiled(names)));
-                    }
                     let ctx = SourceContext {
                         module: &m.name,
                         is_package: m.is_package(),
                         platform,
                     };
-                    (id, analyse::analyse_file(path, ctx).map(Analysed::Source))
+                    let siblings = siblings.get(&id).map(Vec::as_slice).unwrap_or_default();
+                    let key = format!(
+                        "{}|{}|{}|{}",
+                        m.name,
+                        m.is_package(),
+                        platform,
+                        siblings.join(",")
+                    );
+                    if let Some(hit) = cache.get(path, &key) {
+                        return (id, Ok(hit));
+                    }
+                    let result = if m.file_kind() == Some(FileKind::Extension) {
+                        let top = m.name.split('.').next().unwrap_or_default();
+                        let names = analyse::compiled::names_in_binary(
+                            path,
+                            &[format!("{top}.")],
+                            siblings,
+                        )
+                        .unwrap_or_default();
+                        // mypyc and Cython's pure-Python mode compile a .py that often ships
+                        // beside the binary: its imports are the compiled module's imports.
+                        let source = compiled_source(path, &interp.extension_suffixes)
+                            .and_then(|py| analyse::analyse_file(&py, ctx).ok());
+                        Ok(Analysed::Compiled(names, source))
+                    } else {
+                        analyse::analyse_file(path, ctx).map(Analysed::Source)
+                    };
+                    if let Ok(analysis) = &result {
+                        cache.put(path, &key, analysis.clone());
+                    }
+                    (id, result)
                 })
                 .collect();
             for (id, result) in results {
                 self.analysed += 1;
                 match result {
                     Ok(Analysed::Source(imports)) => self.add_requests(id, imports),
-                    Ok(Analysed::Compiled(names)) => self.add_compiled_names(id, &names),
+                    Ok(Analysed::Compiled(names, source)) => {
+                        self.add_compiled_names(id, &names);
+                        if let Some(imports) = source {
+                            self.add_requests(id, imports);
+                        }
+                    }
                     Err(err) if self.graph.modules[id].origin == Origin::App => {
                         return Err(err.into())
                     }
@@ -587,8 +623,8 @@ impl<'a> Resolver<'a> {
         for name in names {
             let mut candidate = name.as_str();
             let found = loop {
-                if let Some(id) = self.ensure(candidate) {
-                    break Some(id);
+                if self.probe(candidate) {
+                    break self.ensure(candidate);
                 }
                 match candidate.rsplit_once('.') {
                     Some((parent, _)) if parent.contains('.') => candidate = parent,
@@ -851,6 +887,44 @@ impl<'a> Resolver<'a> {
         }
     }
 
+    /// For each extension module in `batch`: the other top-level modules its distribution
+    /// installs (from RECORD), which compiled code may import (mypyc's `<hash>__mypyc`).
+    fn distribution_siblings(&mut self, batch: &[ModuleId]) -> HashMap<ModuleId, Vec<String>> {
+        let mut out = HashMap::new();
+        for &id in batch {
+            let m = &self.graph.modules[id];
+            if m.file_kind() != Some(FileKind::Extension) || m.origin == Origin::Stdlib {
+                continue;
+            }
+            let (Some(file), Some(entry)) = (m.file().map(Path::to_path_buf), m.entry) else {
+                continue;
+            };
+            let name = m.name.clone();
+            let dists = self.distributions.get_or_insert_with(|| {
+                let dirs: Vec<(PathBuf, usize)> = self
+                    .graph
+                    .entries
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, e)| matches!(e.kind, EntryKind::Site | EntryKind::App))
+                    .map(|(i, e)| (e.dir.clone(), i))
+                    .collect();
+                crate::collect::metadata::DistIndex::scan(&dirs)
+            });
+            if let Some(dist) = dists.owner(&file, entry, Some(&name)) {
+                let top = name.split('.').next().unwrap_or_default();
+                let others: Vec<String> = dists.distributions[dist]
+                    .top_level
+                    .iter()
+                    .filter(|t| t.as_str() != top)
+                    .cloned()
+                    .collect();
+                out.insert(id, others);
+            }
+        }
+        out
+    }
+
     /// Whether `name` can be imported, without adding anything to the graph.
     fn probe(&mut self, name: &str) -> bool {
         let mut locations = self.top_level.clone();
@@ -895,9 +969,15 @@ impl<'a> Resolver<'a> {
         let m = &self.graph.modules[importer];
         let origin = m.origin;
         let top = dotted.split('.').next().unwrap_or_default();
+        let interp = self.input.interpreter;
+        let stdlib_target =
+            interp.stdlib_module_names.iter().any(|n| n == top) && !STDLIB_DEV_ONLY.contains(&top);
+        let own_package = m.name.split('.').next() == Some(top);
         match origin {
             Origin::Stdlib => return None,
-            Origin::ThirdParty if m.name.split('.').next() != Some(top) => return None,
+            // A package's registry tables name its own modules, or the standard library's
+            // ("configparser.ConfigParser" in a compatibility table).
+            Origin::ThirdParty if !own_package && !stdlib_target => return None,
             _ => {}
         }
         let mut candidate = dotted;
@@ -906,7 +986,7 @@ impl<'a> Resolver<'a> {
                 return Some(candidate.to_string());
             }
             candidate = candidate.rsplit_once('.')?.0;
-            if !candidate.contains('.') && origin != Origin::App {
+            if !candidate.contains('.') && origin != Origin::App && !stdlib_target {
                 return None;
             }
         }
@@ -1089,6 +1169,16 @@ impl<'a> Resolver<'a> {
             reason,
         });
     }
+}
+
+/// The `.py` an extension module was compiled from, when it sits beside the binary.
+fn compiled_source(binary: &Path, extension_suffixes: &[String]) -> Option<PathBuf> {
+    let name = binary.file_name()?.to_str()?;
+    let stem = extension_suffixes
+        .iter()
+        .find_map(|s| name.strip_suffix(s.as_str()))?;
+    let source = binary.with_file_name(format!("{stem}.py"));
+    source.is_file().then_some(source)
 }
 
 /// `entry_points.txt` of every distribution in `dirs`: group -> (module, distribution).

@@ -53,6 +53,7 @@ fn graph_with(
         extra_roots: &[],
         hooks,
         rules,
+        cache: &cache::AnalysisCache::disabled(),
     };
     resolve(&input, &()).unwrap()
 }
@@ -240,6 +241,7 @@ fn syntax_errors_stop_app_code_but_skip_third_party_files() {
         extra_roots: &[],
         hooks: &[],
         rules: &Default::default(),
+        cache: &cache::AnalysisCache::disabled(),
     };
     let err = resolve(&input, &()).unwrap_err().to_string();
     assert!(err.contains("mine.py:2:"), "{err}");

@@ -13,8 +13,14 @@
 //!   lib/python3.X/                   standard library bytecode, lib-dynload/, boot script
 //!   lib/python3.X/site-packages/     the app and its third-party packages, with dist-info
 //! ```
+//!
+//! A onefile build (`onefile.rs`) populates the same `_kiln/` and packs it into the single
+//! executable `DIR/NAME`.
 
 mod elfpatch;
+mod onefile;
+
+pub use onefile::write_onefile;
 
 use std::path::{Path, PathBuf};
 
@@ -47,6 +53,8 @@ pub enum WriteError {
     },
     #[error("cannot adjust the library search path of {path}: {message}")]
     Patch { path: PathBuf, message: String },
+    #[error("a onefile executable starts one app, not {0}")]
+    OnefileLaunchers(usize),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> WriteError + '_ {
@@ -71,7 +79,10 @@ pub struct WriteOutput {
     pub bundle_dir: PathBuf,
     pub executables: Vec<PathBuf>,
     pub files: usize,
+    /// Size of the bundle's files as they are run.
     pub bytes: u64,
+    /// Size of the onefile executable (None for onedir).
+    pub onefile_bytes: Option<u64>,
 }
 
 /// Writes a onedir bundle to `out_dir/name`, replacing any previous one atomically.
@@ -79,9 +90,7 @@ pub fn write_onedir(input: &WriteInput<'_>) -> Result<WriteOutput, WriteError> {
     std::fs::create_dir_all(input.out_dir).map_err(io_err(input.out_dir))?;
     let final_dir = input.out_dir.join(input.name);
     remove_stale_staging(input.out_dir, input.name);
-    let staging = input
-        .out_dir
-        .join(format!(".{}.kiln-{}", input.name, std::process::id()));
+    let staging = staging_dir(input.out_dir, input.name);
     if staging.exists() {
         std::fs::remove_dir_all(&staging).map_err(io_err(&staging))?;
     }
@@ -103,6 +112,11 @@ pub fn write_onedir(input: &WriteInput<'_>) -> Result<WriteOutput, WriteError> {
             .collect(),
         ..output
     })
+}
+
+/// This process's private directory beside `out_dir/name`; `remove_stale_staging` knows the name.
+fn staging_dir(out_dir: &Path, name: &str) -> PathBuf {
+    out_dir.join(format!(".{name}.kiln-{}", std::process::id()))
 }
 
 fn populate(staging: &Path, input: &WriteInput<'_>) -> Result<WriteOutput, WriteError> {
@@ -153,6 +167,7 @@ fn populate(staging: &Path, input: &WriteInput<'_>) -> Result<WriteOutput, Write
         executables,
         files: c.files.len() + 1 + input.launchers.len(),
         bytes,
+        onefile_bytes: None,
     })
 }
 

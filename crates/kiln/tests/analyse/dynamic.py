@@ -29,3 +29,10 @@ def children():
     subprocess.Popen((sys.executable, "-X", "utf8", "-m", "http.server", "8000"))
     os.execv(sys.executable, [sys.executable, "-I", "-c", "import csv"])
     subprocess.run(["python", "-c", "import not_ours"])
+
+
+def own_package_names(kind):
+    __import__(__package__ + ".fft")
+    importlib.import_module(__name__ + ".helpers")
+    importlib.import_module(f"{__package__}.backends.{kind}")
+    importlib.import_module(f"{__spec__.parent}.linalg")

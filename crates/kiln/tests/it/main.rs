@@ -8,16 +8,49 @@
 
 #![cfg(feature = "integration")]
 
+mod hooks;
 mod inference;
+mod onefile;
 mod support;
 
 use std::time::{Duration, Instant};
 
 use support::{
-    assert_same_run, free_port, freeze, http_get, run_hidden, run_plain, run_plain_with,
-    spawn_plain_with, static_venv, test_venv, Build, Hidden, RunOutput, Running,
+    assert_same_run, free_port, freeze_mode, http_get, run_hidden, run_plain, run_plain_with,
+    spawn_plain_with, static_venv, test_venv, Build, Hidden, Mode, RunOutput, Running,
     HOST_PYTHON_PREFIXES, STATIC_PYTHON,
 };
+
+/// Runs each named build test once per output mode, as `NAME::onedir` and `NAME::onefile`.
+macro_rules! in_each_mode {
+    ($($name:ident),* $(,)?) => {
+        $(mod $name {
+            #[test]
+            fn onedir() {
+                super::$name(super::Mode::Onedir)
+            }
+            #[test]
+            fn onefile() {
+                super::$name(super::Mode::Onefile)
+            }
+        })*
+    };
+}
+
+in_each_mode!(
+    package_app_runs_like_plain_python,
+    module_entry_point_runs_like_plain_python,
+    numpy_with_vendored_libraries_runs_like_plain_python,
+    multiprocessing_spawn_works_without_freeze_support,
+    sys_executable_runs_python_code,
+    bundle_is_frozen_and_isolated_from_the_host,
+    json_summary_is_one_json_object,
+    syntax_error_in_app_fails_the_build_with_its_location,
+    failed_build_keeps_the_previous_bundle,
+    stdlib_extensions_with_shared_libpython,
+    stdlib_extensions_with_static_debian_python,
+    fastapi_server_answers_and_stops_on_sigterm,
+);
 
 /// The harness itself: in a hidden run no host Python can start, none is on PATH, and the
 /// standard library and the venv are not there.
@@ -58,9 +91,8 @@ fn hidden_runs_cannot_reach_a_host_python() {
     assert_eq!(hidden.stdout, "", "{hidden}");
 }
 
-#[test]
-fn package_app_runs_like_plain_python() {
-    let build = freeze("pkgapp", &["main.py"]);
+fn package_app_runs_like_plain_python(mode: Mode) {
+    let build = freeze_mode("pkgapp", &["main.py"], mode);
 
     let plain = run_plain("pkgapp", &["main.py"]);
     plain.assert_success("plain pkgapp");
@@ -77,27 +109,24 @@ fn package_app_runs_like_plain_python() {
     assert_same_run("pkgapp with arguments", &plain, &frozen.run);
 }
 
-#[test]
-fn module_entry_point_runs_like_plain_python() {
-    let build = freeze("pkgapp", &["-m", "myapp"]);
+fn module_entry_point_runs_like_plain_python(mode: Mode) {
+    let build = freeze_mode("pkgapp", &["-m", "myapp"], mode);
     let plain = run_plain("pkgapp", &["-m", "myapp"]);
     plain.assert_success("plain python -m myapp");
     let frozen = run_hidden(&build, &[]);
     assert_same_run("pkgapp -m myapp", &plain, &frozen.run);
 }
 
-#[test]
-fn numpy_with_vendored_libraries_runs_like_plain_python() {
-    let build = freeze("nativeapp", &["main.py"]);
+fn numpy_with_vendored_libraries_runs_like_plain_python(mode: Mode) {
+    let build = freeze_mode("nativeapp", &["main.py"], mode);
     let plain = run_plain("nativeapp", &["main.py"]);
     plain.assert_success("plain nativeapp");
     let frozen = run_hidden(&build, &[]);
     assert_same_run("nativeapp", &plain, &frozen.run);
 }
 
-#[test]
-fn multiprocessing_spawn_works_without_freeze_support() {
-    let build = freeze("mpapp", &["main.py"]);
+fn multiprocessing_spawn_works_without_freeze_support(mode: Mode) {
+    let build = freeze_mode("mpapp", &["main.py"], mode);
     let plain = run_plain("mpapp", &["main.py"]);
     plain.assert_success("plain mpapp");
     // A broken bundle tends to respawn itself in a loop: give up early.
@@ -107,9 +136,8 @@ fn multiprocessing_spawn_works_without_freeze_support() {
     assert_same_run("mpapp", &plain, &frozen.run);
 }
 
-#[test]
-fn sys_executable_runs_python_code() {
-    let build = freeze("subproc", &["main.py"]);
+fn sys_executable_runs_python_code(mode: Mode) {
+    let build = freeze_mode("subproc", &["main.py"], mode);
     let plain = run_plain("subproc", &["main.py"]);
     plain.assert_success("plain subproc");
     assert!(
@@ -120,9 +148,8 @@ fn sys_executable_runs_python_code() {
     assert_same_run("subproc", &plain, &frozen.run);
 }
 
-#[test]
-fn bundle_is_frozen_and_isolated_from_the_host() {
-    let build = freeze("frozenfacts", &["main.py"]);
+fn bundle_is_frozen_and_isolated_from_the_host(mode: Mode) {
+    let build = freeze_mode("frozenfacts", &["main.py"], mode);
     let hidden = Hidden::new(&build)
         .args(["first arg", "second"])
         .env("PYTHONPATH", "/nonexistent-dir-xyz")
@@ -146,7 +173,8 @@ fn bundle_is_frozen_and_isolated_from_the_host() {
         "{context}"
     );
 
-    let bundle_dir = hidden.bundle_dir.to_str().unwrap();
+    // For onefile, the cache entry it was unpacked into.
+    let bundle_dir = hidden.runtime_root.to_str().unwrap();
     let cwd = hidden.cwd.to_str().unwrap();
     let executable = facts["executable"]
         .as_str()
@@ -184,9 +212,9 @@ fn bundle_is_frozen_and_isolated_from_the_host() {
     }
 }
 
-#[test]
-fn json_summary_is_one_json_object() {
+fn json_summary_is_one_json_object(mode: Mode) {
     let build = Build::new("frozenfacts")
+        .mode(mode)
         .args(["main.py", "--json"])
         .success();
     let summary: serde_json::Value =
@@ -197,11 +225,20 @@ fn json_summary_is_one_json_object() {
             )
         });
     assert!(summary.is_object(), "summary: {summary:#}");
+    let expected = match mode {
+        Mode::Onedir => "onedir",
+        Mode::Onefile => "onefile",
+    };
+    assert_eq!(summary["mode"], expected, "summary: {summary:#}");
+    assert_eq!(
+        summary["executable"].as_str(),
+        build.exe().to_str(),
+        "summary: {summary:#}"
+    );
 }
 
-#[test]
-fn syntax_error_in_app_fails_the_build_with_its_location() {
-    let build = Build::new("badsyntax").args(["main.py"]).run();
+fn syntax_error_in_app_fails_the_build_with_its_location(mode: Mode) {
+    let build = Build::new("badsyntax").mode(mode).args(["main.py"]).run();
     assert!(
         !build.result.status.success(),
         "building an app with a syntax error succeeded\n{}",
@@ -225,13 +262,13 @@ fn syntax_error_in_app_fails_the_build_with_its_location() {
     );
 }
 
-#[test]
-fn failed_build_keeps_the_previous_bundle() {
+fn failed_build_keeps_the_previous_bundle(mode: Mode) {
     let out = tempfile::Builder::new()
         .prefix("kiln-it-out-")
         .tempdir()
         .expect("temporary out dir");
     let good = Build::new("pkgapp")
+        .mode(mode)
         .args(["main.py"])
         .name("app")
         .out(out.path())
@@ -240,6 +277,7 @@ fn failed_build_keeps_the_previous_bundle() {
     before.run.assert_success("the first bundle");
 
     let bad = Build::new("badsyntax")
+        .mode(mode)
         .args(["main.py"])
         .name("app")
         .out(out.path())
@@ -258,22 +296,21 @@ fn failed_build_keeps_the_previous_bundle() {
     );
 }
 
-#[test]
-fn stdlib_extensions_with_shared_libpython() {
-    let build = freeze("stdlibapp", &["main.py"]);
+fn stdlib_extensions_with_shared_libpython(mode: Mode) {
+    let build = freeze_mode("stdlibapp", &["main.py"], mode);
     let plain = run_plain("stdlibapp", &["main.py"]);
     plain.assert_success("plain stdlibapp");
     let frozen = run_hidden(&build, &[]);
     assert_same_run("stdlibapp", &plain, &frozen.run);
 }
 
-#[test]
-fn stdlib_extensions_with_static_debian_python() {
+fn stdlib_extensions_with_static_debian_python(mode: Mode) {
     let Some(venv) = static_venv() else {
         eprintln!("note: {STATIC_PYTHON} is not installed; skipping the static-interpreter test");
         return;
     };
     let build = Build::new("stdlibapp")
+        .mode(mode)
         .args(["main.py"])
         .python(&venv.python)
         .success();
@@ -341,14 +378,13 @@ fn version_lines(output: &RunOutput) -> Vec<&str> {
         .collect()
 }
 
-#[test]
-fn fastapi_server_answers_and_stops_on_sigterm() {
+fn fastapi_server_answers_and_stops_on_sigterm(mode: Mode) {
     // The same steps with plain python first, so that a failure below is the bundle's.
     let port = free_port();
     let (plain, _) = spawn_plain_with(test_venv(), "server", &["main.py", &port.to_string()]);
     let plain = check_server(plain, port, "the server under plain python");
 
-    let build = freeze("server", &["main.py"]);
+    let build = freeze_mode("server", &["main.py"], mode);
     let port = free_port();
     let (frozen, _) = Hidden::new(&build).args([port.to_string()]).spawn();
     let frozen = check_server(frozen, port, "the frozen server");

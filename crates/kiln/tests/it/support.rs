@@ -311,6 +311,15 @@ fn run_checked(cmd: &mut Command, what: &str) {
 // Building
 // ---------------------------------------------------------------------------------------------
 
+/// The output modes of `kiln build`; every build test runs in each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `OUT/NAME/NAME` beside `OUT/NAME/_kiln/`.
+    Onedir,
+    /// The single executable `OUT/NAME` (`--onefile`).
+    Onefile,
+}
+
 /// One `kiln build` of a fixture app, run in a copy of the app in a fresh temporary directory.
 pub struct Build {
     app: String,
@@ -318,6 +327,7 @@ pub struct Build {
     python: PathBuf,
     name: String,
     out: Option<PathBuf>,
+    mode: Mode,
 }
 
 impl Build {
@@ -329,7 +339,14 @@ impl Build {
             python: test_venv().python.clone(),
             name: app.to_string(),
             out: None,
+            mode: Mode::Onedir,
         }
+    }
+
+    /// Sets the output mode (default [`Mode::Onedir`]).
+    pub fn mode(mut self, mode: Mode) -> Build {
+        self.mode = mode;
+        self
     }
 
     /// Adds arguments after `kiln build` (the entry point, flags).
@@ -375,6 +392,10 @@ impl Build {
             .arg(&self.name)
             .arg("--out")
             .arg(&out_dir)
+            .args(match self.mode {
+                Mode::Onedir => None,
+                Mode::Onefile => Some("--onefile"),
+            })
             .current_dir(&app_copy)
             .env_remove("PYTHONPATH")
             .env_remove("PYTHONHOME");
@@ -391,6 +412,7 @@ impl Build {
             root,
             out_dir,
             name: self.name,
+            mode: self.mode,
             command: description,
             result,
         }
@@ -406,7 +428,12 @@ impl Build {
 
 /// Builds fixture `app` with `args` after `kiln build` and asserts success.
 pub fn freeze(app: &str, args: &[&str]) -> BuildOutput {
-    Build::new(app).args(args).success()
+    freeze_mode(app, args, Mode::Onedir)
+}
+
+/// [`freeze`] in output mode `mode`.
+pub fn freeze_mode(app: &str, args: &[&str], mode: Mode) -> BuildOutput {
+    Build::new(app).args(args).mode(mode).success()
 }
 
 /// What one `kiln build` did. Keeps its temporary directory alive.
@@ -416,6 +443,7 @@ pub struct BuildOutput {
     pub out_dir: PathBuf,
     /// The `--name`.
     pub name: String,
+    pub mode: Mode,
     /// The command line, for messages.
     pub command: String,
     /// Exit status and output of `kiln build`.
@@ -423,14 +451,17 @@ pub struct BuildOutput {
 }
 
 impl BuildOutput {
-    /// `OUT/NAME`.
+    /// `OUT/NAME`: the bundle directory, or the onefile executable.
     pub fn bundle_dir(&self) -> PathBuf {
         self.out_dir.join(&self.name)
     }
 
-    /// `OUT/NAME/NAME`.
+    /// `OUT/NAME/NAME`, or `OUT/NAME` for onefile.
     pub fn exe(&self) -> PathBuf {
-        self.bundle_dir().join(&self.name)
+        match self.mode {
+            Mode::Onedir => self.bundle_dir().join(&self.name),
+            Mode::Onefile => self.bundle_dir(),
+        }
     }
 
     /// The build's own temporary directory (the app copy and, by default, the out dir).
@@ -683,6 +714,7 @@ pub struct Hidden<'a> {
     args: Vec<OsString>,
     envs: Vec<(OsString, OsString)>,
     timeout: Duration,
+    cache: Option<PathBuf>,
 }
 
 /// Runs the bundle of `build` relocated and with the host's Pythons hidden; see [`Hidden`].
@@ -697,10 +729,26 @@ pub struct HiddenOutput {
     pub run: RunOutput,
     /// The path the executable was started with (`argv[0]`).
     pub exe: PathBuf,
-    /// The relocated bundle directory.
-    pub bundle_dir: PathBuf,
     /// The (empty) working directory it ran in.
     pub cwd: PathBuf,
+    /// Where the app's files were: the relocated bundle directory, or the onefile cache entry
+    /// it was unpacked into.
+    pub runtime_root: PathBuf,
+    _cache: Option<TempDir>,
+}
+
+/// The entries in a onefile cache directory.
+pub fn onefile_entries(cache: &Path) -> Vec<PathBuf> {
+    let mut entries: Vec<PathBuf> = fs::read_dir(cache)
+        .map(|read| {
+            read.filter_map(|e| e.ok())
+                .filter(|e| kiln_bundle::cache::is_entry_name(&e.file_name().to_string_lossy()))
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default();
+    entries.sort();
+    entries
 }
 
 impl<'a> Hidden<'a> {
@@ -710,7 +758,14 @@ impl<'a> Hidden<'a> {
             args: Vec::new(),
             envs: Vec::new(),
             timeout: RUN_TIMEOUT,
+            cache: None,
         }
+    }
+
+    /// The onefile cache to use (default: a fresh one per run).
+    pub fn cache(mut self, dir: &Path) -> Hidden<'a> {
+        self.cache = Some(dir.to_path_buf());
+        self
     }
 
     /// How long [`Hidden::output`] waits before it kills the app (default [`RUN_TIMEOUT`]).
@@ -738,18 +793,28 @@ impl<'a> Hidden<'a> {
         let bundle_root = temp_dir("kiln-it-bundle-");
         let bundle_dir = bundle_root.path().join(&self.build.name);
         copy_tree(&self.build.bundle_dir(), &bundle_dir);
-        let exe = bundle_dir.join(&self.build.name);
+        let exe = match self.build.mode {
+            Mode::Onedir => bundle_dir.join(&self.build.name),
+            Mode::Onefile => bundle_dir.clone(),
+        };
         let cwd = temp_dir("kiln-it-cwd-");
+        // Outside the hidden directories, and not in HOME (the working directory), which the
+        // app must not find on sys.path.
+        let own_cache = (self.build.mode == Mode::Onefile && self.cache.is_none())
+            .then(|| temp_dir("kiln-it-onefile-cache-"));
+        let cache = self
+            .cache
+            .clone()
+            .or_else(|| own_cache.as_ref().map(|c| c.path().to_path_buf()));
 
         // The build's own directory holds the app's sources and the bundle as built.
         let build_dirs = [self.build.root().to_path_buf(), self.build.out_dir.clone()];
-        let mut cmd = hidden_command(
-            &exe,
-            &self.args,
-            cwd.path(),
-            &build_dirs,
-            &[bundle_root.path()],
-        );
+        let mut visible = vec![bundle_root.path()];
+        visible.extend(cache.as_deref());
+        let mut cmd = hidden_command(&exe, &self.args, cwd.path(), &build_dirs, &visible);
+        if let Some(cache) = &cache {
+            cmd.env(kiln_bundle::cache::DIR_ENV, cache);
+        }
         for (key, value) in &self.envs {
             cmd.env(key, value);
         }
@@ -763,31 +828,49 @@ impl<'a> Hidden<'a> {
             exe,
             bundle_dir,
             cwd: cwd.path().to_path_buf(),
+            cache_dir: cache,
         };
         running._keep.push(bundle_root);
         running._keep.push(cwd);
+        running._keep.extend(own_cache);
         (running, paths)
     }
 
     /// Runs to completion (within the timeout).
-    pub fn output(self) -> HiddenOutput {
+    pub fn output(mut self) -> HiddenOutput {
         let timeout = self.timeout;
+        let mode = self.build.mode;
+        // Kept past the run, so that the caller can look at what was unpacked.
+        let own_cache = (mode == Mode::Onefile && self.cache.is_none())
+            .then(|| temp_dir("kiln-it-onefile-cache-"));
+        if let Some(dir) = &own_cache {
+            self.cache = Some(dir.path().to_path_buf());
+        }
         let (running, paths) = self.spawn();
+        let run = running.output(timeout);
+        let runtime_root = match (&paths.cache_dir, mode) {
+            (Some(cache), Mode::Onefile) => onefile_entries(cache)
+                .pop()
+                .unwrap_or_else(|| cache.clone()),
+            _ => paths.bundle_dir.clone(),
+        };
         HiddenOutput {
-            run: running.output(timeout),
+            run,
             exe: paths.exe,
-            bundle_dir: paths.bundle_dir,
             cwd: paths.cwd,
+            runtime_root,
+            _cache: own_cache,
         }
     }
 }
 
-/// Where a hidden run's bundle copy and working directory are.
+/// Where a hidden run's bundle copy, working directory and onefile cache are.
 #[derive(Debug, Clone)]
 pub struct HiddenOutputPaths {
     pub exe: PathBuf,
     pub bundle_dir: PathBuf,
     pub cwd: PathBuf,
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// A command that runs `program` in a private mount namespace with the host's Pythons (and

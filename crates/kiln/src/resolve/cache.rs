@@ -1,0 +1,146 @@
+//! Analysis results kept between runs: a file whose size and modification time are unchanged
+//! is not read or parsed again. One cache file per interpreter environment.
+
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use crate::analyse::FileImports;
+
+/// What was learnt from one file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum CachedAnalysis {
+    Source(FileImports),
+    /// Names found in an extension module, and the imports of the source beside it.
+    Compiled(Vec<String>, Option<FileImports>),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Entry {
+    size: u64,
+    mtime_ns: i64,
+    /// Facts the analysis depended on besides the file: module name, package-ness, and for
+    /// extension modules the sibling modules searched for.
+    context: String,
+    analysis: CachedAnalysis,
+}
+
+/// Cached analyses, shared by the analysis threads.
+#[derive(Debug, Default)]
+pub struct AnalysisCache {
+    file: Option<PathBuf>,
+    entries: Mutex<HashMap<PathBuf, Entry>>,
+    dirty: AtomicBool,
+}
+
+fn identity(path: &Path) -> Option<(u64, i64)> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.len(), meta.mtime() * 1_000_000_000 + meta.mtime_nsec()))
+}
+
+impl AnalysisCache {
+    /// A cache that remembers nothing (for tests and one-off runs).
+    pub fn disabled() -> Self {
+        AnalysisCache::default()
+    }
+
+    /// Loads the cache stored at `file` (an unreadable or stale-format file is ignored).
+    pub fn load(file: PathBuf) -> Self {
+        let entries = std::fs::read(&file)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<Vec<(PathBuf, Entry)>>(&bytes).ok())
+            .map(|v| v.into_iter().collect())
+            .unwrap_or_default();
+        AnalysisCache {
+            file: Some(file),
+            entries: Mutex::new(entries),
+            dirty: AtomicBool::new(false),
+        }
+    }
+
+    /// The cached analysis of `path`, if the file is unchanged and the context matches.
+    pub fn get(&self, path: &Path, context: &str) -> Option<CachedAnalysis> {
+        let (size, mtime_ns) = identity(path)?;
+        let entries = self.entries.lock().unwrap();
+        let e = entries.get(path)?;
+        (e.size == size && e.mtime_ns == mtime_ns && e.context == context)
+            .then(|| e.analysis.clone())
+    }
+
+    pub fn put(&self, path: &Path, context: &str, analysis: CachedAnalysis) {
+        if self.file.is_none() {
+            return;
+        }
+        let Some((size, mtime_ns)) = identity(path) else {
+            return;
+        };
+        self.entries.lock().unwrap().insert(
+            path.to_path_buf(),
+            Entry {
+                size,
+                mtime_ns,
+                context: context.to_string(),
+                analysis,
+            },
+        );
+        self.dirty.store(true, Ordering::Relaxed);
+    }
+
+    /// Writes the cache back if anything changed (atomically: a temporary file, then rename).
+    pub fn save(&self) -> std::io::Result<()> {
+        let Some(file) = &self.file else {
+            return Ok(());
+        };
+        if !self.dirty.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        if let Some(dir) = file.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut entries: Vec<(PathBuf, Entry)> = self
+            .entries
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        let tmp = file.with_extension(format!("tmp{}", std::process::id()));
+        std::fs::write(
+            &tmp,
+            serde_json::to_vec(&entries).expect("cache entries serialise"),
+        )?;
+        std::fs::rename(&tmp, file)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_survive_a_save_and_go_stale_when_the_file_changes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let source = tmp.path().join("m.py");
+        std::fs::write(&source, "import os\n").unwrap();
+        let store = tmp.path().join("cache/analysis.json");
+        let cache = AnalysisCache::load(store.clone());
+        let analysis = CachedAnalysis::Source(FileImports::default());
+        cache.put(&source, "m", analysis.clone());
+        cache.save().unwrap();
+
+        let again = AnalysisCache::load(store.clone());
+        assert_eq!(again.get(&source, "m"), Some(analysis));
+        assert_eq!(again.get(&source, "other-context"), None);
+        std::fs::write(&source, "import os, sys\n").unwrap();
+        assert_eq!(
+            again.get(&source, "m"),
+            None,
+            "a changed file is analysed again"
+        );
+    }
+}

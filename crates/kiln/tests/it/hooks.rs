@@ -1,0 +1,62 @@
+//! Packages with built-in hooks (and a mypyc-compiled one): each is frozen in a small app and
+//! run with the host's Python hidden, and must print what plain python prints.
+
+use crate::support::{assert_same_run, freeze, run_hidden, run_plain};
+
+fn runs_like_plain_python(app: &str) {
+    let build = freeze(app, &["main.py"]);
+    let plain = run_plain(app, &["main.py"]);
+    plain.assert_success(app);
+    let frozen = run_hidden(&build, &[]);
+    assert_same_run(app, &plain, &frozen.run);
+}
+
+#[test]
+fn certifi_ships_its_ca_bundle() {
+    runs_like_plain_python("pkg_certifi");
+}
+
+#[test]
+fn jinja2_templates_and_named_extensions() {
+    runs_like_plain_python("pkg_jinja2");
+}
+
+#[test]
+fn pygments_lexers_formatters_and_styles_by_name() {
+    runs_like_plain_python("pkg_pygments");
+}
+
+#[test]
+fn passlib_handlers_by_scheme_name() {
+    runs_like_plain_python("pkg_passlib");
+}
+
+#[test]
+fn zoneinfo_from_the_tzdata_package() {
+    runs_like_plain_python("pkg_tzdata");
+}
+
+#[test]
+fn sqlalchemy_dialect_from_the_url() {
+    runs_like_plain_python("pkg_sqlalchemy");
+}
+
+#[test]
+fn pandas_with_its_compiled_extensions() {
+    runs_like_plain_python("pkg_pandas");
+}
+
+#[test]
+fn scipy_with_vendored_libraries() {
+    runs_like_plain_python("pkg_scipy");
+}
+
+#[test]
+fn matplotlib_agg_backend_and_mpl_data() {
+    runs_like_plain_python("pkg_matplotlib");
+}
+
+#[test]
+fn mypyc_compiled_black() {
+    runs_like_plain_python("pkg_black");
+}

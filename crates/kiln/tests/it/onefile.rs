@@ -1,0 +1,383 @@
+//! Onefile executables: they unpack once into the per-user cache and start from it afterwards,
+//! unpack safely when started concurrently or killed, refuse damaged files and cache entries
+//! another user could have written, and `kiln cache` lists and removes what they unpacked.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use kiln_bundle::cache::{self, EntryState};
+use tempfile::TempDir;
+
+use crate::support::{
+    assert_same_run, freeze_mode, onefile_entries, run_plain, BuildOutput, Hidden, HiddenOutput,
+    Mode, RunOutput, KILN,
+};
+
+fn temp(prefix: &str) -> TempDir {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .expect("create a temporary directory")
+}
+
+/// A hidden run of `build` with the launcher's debug lines, using the onefile cache `cache`.
+fn run_with_cache(build: &BuildOutput, cache: &Path) -> HiddenOutput {
+    Hidden::new(build)
+        .cache(cache)
+        .env("KILN_LAUNCHER_DEBUG", "1")
+        .output()
+}
+
+/// Every name in `dir` other than entries and lock files: work directories left behind.
+fn leftovers(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .map(|read| {
+            read.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| !cache::is_entry_name(n) && !n.ends_with(".lock"))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// Inode and modification time of every file and directory in an entry except its marker
+/// (which each start touches): what unpacking again would change.
+fn identity(entry: &Path) -> BTreeMap<PathBuf, (u64, i64, i64)> {
+    walkdir::WalkDir::new(entry)
+        .into_iter()
+        .map(|e| e.expect("walk the cache entry"))
+        .filter(|e| e.file_name() != cache::MARKER)
+        .map(|e| {
+            let m = e.metadata().expect("metadata");
+            (e.path().to_path_buf(), (m.ino(), m.mtime(), m.mtime_nsec()))
+        })
+        .collect()
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+        .unwrap_or_else(|e| panic!("chmod {mode:o} {}: {e}", path.display()));
+}
+
+/// Runs `exe` directly (the host's Pythons are not hidden: for starts that must fail before
+/// any interpreter runs), with `cache` as the onefile cache.
+fn run_direct(exe: &Path, cache: &Path) -> RunOutput {
+    let out = Command::new(exe)
+        .env(cache::DIR_ENV, cache)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("run {}: {e}", exe.display()));
+    RunOutput {
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn assert_clean_failure(run: &RunOutput, code: i32, needles: &[&str], what: &str) {
+    assert_eq!(run.status.code(), Some(code), "{what}: exit status\n{run}");
+    for needle in needles {
+        assert!(
+            run.stderr.contains(needle),
+            "{what}: stderr lacks {needle:?}\n{run}"
+        );
+    }
+    assert!(
+        !run.stderr.contains("panicked"),
+        "{what}: the launcher panicked\n{run}"
+    );
+    assert_eq!(run.stdout, "", "{what}: the app ran\n{run}");
+}
+
+#[test]
+fn second_start_runs_from_the_cache_without_unpacking() {
+    let build = freeze_mode("pkgapp", &["main.py"], Mode::Onefile);
+    let plain = run_plain("pkgapp", &["main.py"]);
+    let cache_dir = temp("kiln-it-cache-");
+
+    let first = run_with_cache(&build, cache_dir.path());
+    assert_same_run("first start", &plain, &first.run);
+    assert!(
+        first.run.stderr.contains("onefile unpacked into"),
+        "the first start unpacks\n{}",
+        first.run
+    );
+    let entries = onefile_entries(cache_dir.path());
+    assert_eq!(entries.len(), 1, "one cache entry: {entries:?}");
+    let entry = &entries[0];
+    let meta = fs::metadata(entry).unwrap();
+    assert_eq!(
+        meta.permissions().mode() & 0o777,
+        0o700,
+        "the entry is private"
+    );
+    let before = identity(entry);
+
+    // Another copy of the same file (a new path): same payload, same entry.
+    let second = run_with_cache(&build, cache_dir.path());
+    assert_same_run("second start", &plain, &second.run);
+    assert!(
+        second
+            .run
+            .stderr
+            .contains(&format!("onefile already unpacked in {}", entry.display())),
+        "the second start uses the entry as it is\n{}",
+        second.run
+    );
+    assert_eq!(
+        identity(entry),
+        before,
+        "nothing in the entry was written again"
+    );
+    assert_eq!(onefile_entries(cache_dir.path()), entries);
+    assert_eq!(leftovers(cache_dir.path()), Vec::<String>::new());
+}
+
+#[test]
+fn concurrent_first_starts_all_succeed_and_unpack_once() {
+    let build = freeze_mode("pkgapp", &["main.py"], Mode::Onefile);
+    let plain = run_plain("pkgapp", &["main.py"]);
+    let cache_dir = temp("kiln-it-cache-");
+    let running: Vec<_> = (0..4)
+        .map(|_| {
+            Hidden::new(&build)
+                .cache(cache_dir.path())
+                .env("KILN_LAUNCHER_DEBUG", "1")
+                .spawn()
+                .0
+        })
+        .collect();
+    let runs: Vec<RunOutput> = running
+        .into_iter()
+        .map(|r| r.output(Duration::from_secs(120)))
+        .collect();
+    for run in &runs {
+        assert_same_run("a concurrent first start", &plain, run);
+    }
+    let unpacked = runs
+        .iter()
+        .filter(|r| r.stderr.contains("onefile unpacked into"))
+        .count();
+    assert_eq!(
+        unpacked, 1,
+        "exactly one start unpacks; the others wait for it"
+    );
+    assert_eq!(onefile_entries(cache_dir.path()).len(), 1);
+    assert_eq!(leftovers(cache_dir.path()), Vec::<String>::new());
+}
+
+#[test]
+fn truncated_executable_fails_with_a_clear_message() {
+    let build = freeze_mode("pkgapp", &["main.py"], Mode::Onefile);
+    let bytes = fs::read(build.exe()).unwrap();
+    let dir = temp("kiln-it-truncated-");
+    let cache_dir = temp("kiln-it-cache-");
+    for cut in [bytes.len() / 2, bytes.len() - 1, bytes.len() - 40] {
+        let exe = dir.path().join("pkgapp");
+        fs::write(&exe, &bytes[..cut]).unwrap();
+        set_mode(&exe, 0o755);
+        let run = run_direct(&exe, cache_dir.path());
+        assert_clean_failure(&run, 125, &["truncated"], &format!("cut at {cut}"));
+    }
+    assert!(onefile_entries(cache_dir.path()).is_empty());
+}
+
+#[test]
+fn modified_payload_fails_verification_and_leaves_nothing() {
+    let build = freeze_mode("pkgapp", &["main.py"], Mode::Onefile);
+    let (trailer, payload_start) = kiln_bundle::Trailer::read_from_path(&build.exe()).unwrap();
+    let dir = temp("kiln-it-tampered-");
+    let cache_dir = temp("kiln-it-cache-");
+    let bytes = fs::read(build.exe()).unwrap();
+    for at in [0, trailer.payload_len / 2, trailer.payload_len - 1] {
+        let mut damaged = bytes.clone();
+        damaged[(payload_start + at) as usize] ^= 0x01;
+        let exe = dir.path().join("pkgapp");
+        fs::write(&exe, &damaged).unwrap();
+        set_mode(&exe, 0o755);
+        let run = run_direct(&exe, cache_dir.path());
+        assert_clean_failure(
+            &run,
+            125,
+            &["damaged", "modified"],
+            &format!("payload byte {at} changed"),
+        );
+        assert!(onefile_entries(cache_dir.path()).is_empty());
+        assert_eq!(leftovers(cache_dir.path()), Vec::<String>::new());
+    }
+}
+
+#[test]
+fn cache_entries_another_user_could_write_are_never_run() {
+    let build = freeze_mode("pkgapp", &["main.py"], Mode::Onefile);
+    let plain = run_plain("pkgapp", &["main.py"]);
+    let cache_dir = temp("kiln-it-cache-");
+    run_with_cache(&build, cache_dir.path())
+        .run
+        .assert_success("the first start");
+    let entry = onefile_entries(cache_dir.path()).pop().unwrap();
+
+    set_mode(&entry, 0o777);
+    let run = run_with_cache(&build, cache_dir.path()).run;
+    assert_clean_failure(
+        &run,
+        123,
+        &["refusing", "writable by group or others"],
+        "0777 entry",
+    );
+    set_mode(&entry, 0o700);
+
+    set_mode(cache_dir.path(), 0o757);
+    let run = run_with_cache(&build, cache_dir.path()).run;
+    assert_clean_failure(
+        &run,
+        123,
+        &["writable by group or others"],
+        "0757 cache dir",
+    );
+    set_mode(cache_dir.path(), 0o700);
+
+    // The tests run as root, which can hand the entry to another user.
+    let chown = |uid: u32| {
+        let status = Command::new("chown")
+            .arg(uid.to_string())
+            .arg(&entry)
+            .status()
+            .unwrap();
+        assert!(status.success(), "chown {uid}");
+    };
+    chown(65534);
+    let run = run_with_cache(&build, cache_dir.path()).run;
+    assert_clean_failure(
+        &run,
+        123,
+        &["owned by user id 65534"],
+        "entry of another user",
+    );
+    chown(cache::effective_uid());
+
+    let run = run_with_cache(&build, cache_dir.path()).run;
+    assert_same_run("the entry made private again", &plain, &run);
+}
+
+#[test]
+fn interrupted_unpacks_are_never_trusted() {
+    let build = freeze_mode("pkgapp", &["main.py"], Mode::Onefile);
+    let plain = run_plain("pkgapp", &["main.py"]);
+    let cache_dir = temp("kiln-it-cache-");
+    run_with_cache(&build, cache_dir.path())
+        .run
+        .assert_success("the first start");
+    let entry = onefile_entries(cache_dir.path()).pop().unwrap();
+    let name = entry.file_name().unwrap().to_str().unwrap().to_string();
+
+    // An entry without its marker, holding something that is not the app, and the work
+    // directory of an unpack whose process is gone.
+    fs::remove_file(entry.join(cache::MARKER)).unwrap();
+    fs::write(entry.join("planted"), "not from the payload").unwrap();
+    let work = cache_dir
+        .path()
+        .join(cache::work_name(&name, cache::Work::Unpack, u32::MAX - 1));
+    fs::create_dir_all(work.join("_kiln/bin")).unwrap();
+
+    let run = run_with_cache(&build, cache_dir.path());
+    assert_same_run("after an interrupted unpack", &plain, &run.run);
+    assert!(
+        run.run.stderr.contains("onefile unpacked into"),
+        "{}",
+        run.run
+    );
+    assert!(entry.join(cache::MARKER).is_file());
+    assert!(
+        !entry.join("planted").exists(),
+        "the incomplete entry was replaced"
+    );
+    assert_eq!(leftovers(cache_dir.path()), Vec::<String>::new());
+
+    // Kill first starts at various points of unpacking: whatever is left is either a complete
+    // entry or nothing, and the next start works.
+    for delay_ms in [0, 5, 15, 30, 60] {
+        fs::remove_dir_all(&entry).unwrap();
+        let mut child = Command::new(build.exe())
+            .env(cache::DIR_ENV, cache_dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        let state = cache::entry_state(&entry).unwrap();
+        assert!(
+            matches!(state, EntryState::Missing | EntryState::Trusted),
+            "killed after {delay_ms} ms: {state:?}"
+        );
+        let run = run_with_cache(&build, cache_dir.path());
+        assert_same_run("after a killed first start", &plain, &run.run);
+        assert_eq!(leftovers(cache_dir.path()), Vec::<String>::new());
+    }
+}
+
+fn kiln_cache(cache_dir: &Path, args: &[&str]) -> RunOutput {
+    let out = Command::new(KILN)
+        .arg("cache")
+        .args(args)
+        .env(cache::DIR_ENV, cache_dir)
+        .output()
+        .expect("run kiln cache");
+    let run = RunOutput {
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    run.assert_success(&format!("kiln cache {args:?}"));
+    run
+}
+
+#[test]
+fn kiln_cache_lists_and_cleans_entries() {
+    let build = freeze_mode("pkgapp", &["main.py"], Mode::Onefile);
+    let cache_dir = temp("kiln-it-cache-");
+    run_with_cache(&build, cache_dir.path())
+        .run
+        .assert_success("the first start");
+    let entry = onefile_entries(cache_dir.path()).pop().unwrap();
+    let hash = entry.file_name().unwrap().to_str().unwrap();
+
+    let list = kiln_cache(cache_dir.path(), &["list"]);
+    assert!(
+        list.stdout.contains(hash) && list.stdout.contains("pkgapp"),
+        "{list}"
+    );
+    assert!(list.stdout.contains("just now"), "{list}");
+    let json: serde_json::Value =
+        serde_json::from_str(&kiln_cache(cache_dir.path(), &["list", "--json"]).stdout).unwrap();
+    let entries = json["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{json:#}");
+    assert_eq!(entries[0]["hash"], hash);
+    assert_eq!(entries[0]["app"], "pkgapp");
+    assert_eq!(entries[0]["state"], "ok");
+    assert!(
+        entries[0]["bytes"].as_u64().unwrap() > 1_000_000,
+        "{json:#}"
+    );
+
+    let kept = kiln_cache(cache_dir.path(), &["clean", "--older-than", "1"]);
+    assert!(kept.stdout.contains("removed 0 of 1"), "{kept}");
+    assert!(entry.is_dir());
+
+    let cleaned = kiln_cache(cache_dir.path(), &["clean"]);
+    assert!(cleaned.stdout.contains("removed 1 of 1"), "{cleaned}");
+    assert!(onefile_entries(cache_dir.path()).is_empty());
+    let list = kiln_cache(cache_dir.path(), &["list"]);
+    assert!(list.stdout.contains("no unpacked apps"), "{list}");
+    let names: Vec<_> = fs::read_dir(cache_dir.path()).unwrap().collect();
+    assert!(names.is_empty(), "clean leaves nothing behind: {names:?}");
+}
