@@ -49,7 +49,8 @@ const KIND_FILE: u8 = 1;
 pub struct PackOptions {
     /// zstd level, 1 (fastest) to 19 (smallest).
     pub level: i32,
-    /// Compression threads; used only with the `zstdmt` feature.
+    /// Compression threads; used only with the `zstdmt` feature (which gives other bytes than
+    /// a build without it).
     pub threads: u32,
 }
 
@@ -173,10 +174,10 @@ pub fn pack<W: Write>(root: &Path, out: W, options: &PackOptions) -> io::Result<
         len: 0,
     };
     let mut encoder = zstd::stream::write::Encoder::new(&mut sink, options.level)?;
+    // Any number of workers gives the same bytes, but none (zstd's single-threaded mode) gives
+    // others: always use workers, so the hash does not depend on the building machine.
     #[cfg(feature = "zstdmt")]
-    if options.threads > 1 {
-        encoder.multithread(options.threads)?;
-    }
+    encoder.multithread(options.threads.max(1))?;
     let mut index = Vec::new();
     index.extend_from_slice(MAGIC);
     index.extend_from_slice(&(nodes.len() as u32).to_le_bytes());

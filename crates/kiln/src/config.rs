@@ -39,6 +39,9 @@ pub struct RawConfig {
     pub data: Option<Vec<DataSpec>>,
     /// Directories of hook files (`*.toml`), relative to the config file.
     pub hook_dirs: Option<Vec<String>>,
+    /// Per package, files to ship although the default exclusions leave them out:
+    /// `{ numpy = ["_core/include/**"] }`, globs relative to the package directory.
+    pub package_data: Option<std::collections::BTreeMap<String, Vec<String>>>,
 }
 
 /// One entry of the `data` key.
@@ -64,6 +67,7 @@ const KEYS: &[&str] = &[
     "exclude",
     "data",
     "hook-dirs",
+    "package-data",
 ];
 
 #[derive(Deserialize)]
@@ -247,6 +251,8 @@ pub struct BuildSettings {
     pub data: Vec<(PathBuf, PathBuf)>,
     /// Directories of the user's hook files.
     pub hook_dirs: Vec<PathBuf>,
+    /// `package-data`: package -> globs relative to its directory.
+    pub package_data: std::collections::BTreeMap<String, Vec<String>>,
     /// A directory or one file.
     pub output: OutputMode,
     /// zstd level of a onefile payload.
@@ -488,6 +494,7 @@ pub fn resolve_settings(
         rules,
         data,
         hook_dirs,
+        package_data: raw.package_data.clone().unwrap_or_default(),
         output,
         compression_level,
     })

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! config -> interpreter -> analyse + resolve (ModuleGraph) -> collect (Collection)
-//!        -> plan (BundlePlan) -> write (onedir) -> report (BuildReport)
+//!        -> plan (BundlePlan) -> write (onedir | onefile) -> report (BuildReport)
 //! ```
 
 pub mod analyse;

@@ -58,10 +58,29 @@ pub fn analyse(settings: &BuildSettings, progress: &dyn Progress) -> Result<Anal
 
     let t = Instant::now();
     progress.stage("analyse");
-    let hooks = crate::hooks::load(&settings.hook_dirs)?;
+    let mut hooks = crate::hooks::load(&settings.hook_dirs)?;
+    // `package-data` works as a hook of the configuration for each package it names.
+    hooks.extend(
+        settings
+            .package_data
+            .iter()
+            .map(|(module, globs)| crate::hooks::LoadedHook {
+                hook: crate::hooks::Hook {
+                    module: module.clone(),
+                    data: globs.clone(),
+                    ..Default::default()
+                },
+                source: crate::hooks::HookSource::Config,
+            }),
+    );
+    // The kiln binary itself is part of the key: another build of kiln may analyse differently.
+    let kiln_build = std::env::current_exe()
+        .and_then(std::fs::metadata)
+        .map(|m| format!("{}-{:?}", m.len(), m.modified().ok()))
+        .unwrap_or_default();
     let cache_key = blake3::hash(
         format!(
-            "{}|{}|{}",
+            "{}|{kiln_build}|{}|{}",
             env!("CARGO_PKG_VERSION"),
             interpreter.executable.display(),
             interpreter.magic

@@ -5,27 +5,43 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-/// Dotted names in `path`'s bytes that start with one of `prefixes` (each like `numpy.`), and
-/// occurrences of the `exact` top-level names (a mypyc runtime such as `<hash>__mypyc`).
-pub fn names_in_binary(
+/// Names found in an extension module's bytes.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct CompiledNames {
+    /// Dotted names that start with one of the prefixes.
+    pub dotted: Vec<String>,
+    /// Which of the exact names occur as whole tokens.
+    pub exact: Vec<String>,
+}
+
+/// Reads `path` once and looks for dotted names under `prefixes` (each like `numpy.`) and for
+/// whole-token occurrences of `exact` names.
+pub fn scan_binary(
     path: &Path,
     prefixes: &[String],
     exact: &[String],
-) -> std::io::Result<Vec<String>> {
+) -> std::io::Result<CompiledNames> {
     let bytes = std::fs::read(path)?;
-    let mut names = names_in_bytes(&bytes, prefixes);
+    Ok(CompiledNames {
+        dotted: names_in_bytes(&bytes, prefixes),
+        exact: exact_names_in_bytes(&bytes, exact),
+    })
+}
+
+/// The `names` that occur in `bytes` as whole identifiers.
+pub fn exact_names_in_bytes(bytes: &[u8], names: &[String]) -> Vec<String> {
     let is_name_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
-    for name in exact {
-        let found = memchr::memmem::find_iter(&bytes, name.as_bytes()).any(|start| {
-            let end = start + name.len();
-            (start == 0 || !is_name_byte(bytes[start - 1]))
-                && bytes.get(end).is_none_or(|&b| !is_name_byte(b))
-        });
-        if found {
-            names.push(name.clone());
-        }
-    }
-    Ok(names)
+    names
+        .iter()
+        .filter(|name| {
+            memchr::memmem::find_iter(bytes, name.as_bytes()).any(|start| {
+                let end = start + name.len();
+                (start == 0 || !is_name_byte(bytes[start - 1]))
+                    && bytes.get(end).is_none_or(|&b| !is_name_byte(b))
+            })
+        })
+        .cloned()
+        .collect()
 }
 
 pub fn names_in_bytes(bytes: &[u8], prefixes: &[String]) -> Vec<String> {

@@ -16,8 +16,8 @@ pub struct Distribution {
     pub metadata_dir: PathBuf,
     /// Index of the search entry it was found in.
     pub entry: usize,
-    /// Licence as declared in its metadata (`License-Expression`, `License`, or classifiers).
-    pub license: Option<String>,
+    /// Its licence: from `License-Expression`, `License` or classifiers, else its licence files.
+    pub license: Option<super::license::License>,
     /// Top-level import names it provides.
     pub top_level: Vec<String>,
 }
@@ -53,7 +53,8 @@ impl DistIndex {
                 }
                 let meta_file = path.join(if is_dist { "METADATA" } else { "PKG-INFO" });
                 let meta = std::fs::read_to_string(&meta_file).unwrap_or_default();
-                let (name, version, license) = parse_metadata(&meta);
+                let (name, version) = parse_metadata(&meta);
+                let license = super::license::detect(&meta, &path);
                 let id = index.distributions.len();
                 let mut top_level: Vec<String> =
                     std::fs::read_to_string(path.join("top_level.txt"))
@@ -125,9 +126,8 @@ fn record_path(line: &str) -> &str {
     }
 }
 
-fn parse_metadata(text: &str) -> (String, String, Option<String>) {
-    let (mut name, mut version, mut license, mut classifier) =
-        (String::new(), String::new(), None, None);
+fn parse_metadata(text: &str) -> (String, String) {
+    let (mut name, mut version) = (String::new(), String::new());
     for line in text.lines() {
         if line.is_empty() {
             break; // headers end at the first blank line; the description follows
@@ -136,18 +136,9 @@ fn parse_metadata(text: &str) -> (String, String, Option<String>) {
             name = v.trim().to_string();
         } else if let Some(v) = line.strip_prefix("Version: ") {
             version = v.trim().to_string();
-        } else if let Some(v) = line.strip_prefix("License-Expression: ") {
-            license = Some(v.trim().to_string());
-        } else if let Some(v) = line.strip_prefix("License: ") {
-            let v = v.trim();
-            if license.is_none() && !v.is_empty() && v.len() < 100 && v != "UNKNOWN" {
-                license = Some(v.to_string());
-            }
-        } else if let Some(v) = line.strip_prefix("Classifier: License :: ") {
-            classifier.get_or_insert_with(|| v.rsplit(" :: ").next().unwrap_or(v).to_string());
         }
     }
-    (name, version, license.or(classifier))
+    (name, version)
 }
 
 /// Lexical normalisation (`a/b/../c` -> `a/c`), as RECORD paths may climb out of site-packages.
@@ -197,7 +188,13 @@ mod tests {
             .unwrap();
         assert_eq!(index.distributions[demo].name, "demo-pkg");
         assert_eq!(index.distributions[demo].version, "1.2.3");
-        assert_eq!(index.distributions[demo].license.as_deref(), Some("MIT"));
+        assert_eq!(
+            index.distributions[demo]
+                .license
+                .as_ref()
+                .map(|l| (l.text.as_str(), l.spdx)),
+            Some(("MIT", true))
+        );
         assert_eq!(index.owner(&site.join("demo/a,b.txt"), 3, None), Some(demo));
         // Files RECORD does not list fall back to the top-level name.
         assert_eq!(

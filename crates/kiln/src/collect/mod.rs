@@ -5,6 +5,7 @@
 //! from, the interpreter and the closure of native libraries they load.
 
 pub mod bytecode;
+pub mod license;
 pub mod metadata;
 pub mod native;
 
@@ -470,6 +471,16 @@ pub fn collect(input: &CollectInput<'_>) -> Result<Collection, CollectError> {
         rpath_fix: None,
     });
     native_closure(&mut copies, &layout, &mut c)?;
+    // Libraries vendored inside a distribution (`numpy.libs/`) belong to it.
+    for f in copies
+        .iter_mut()
+        .filter(|f| f.role == FileRole::NativeLibrary && f.distribution.is_none())
+    {
+        f.distribution = layout
+            .entry_of(&f.origin)
+            .and_then(|entry| dists.owner(&f.origin, entry, None))
+            .and_then(|d| dist_map.get(&d).copied());
+    }
 
     // One file per destination, in a stable order.
     copies.sort_by(|a, b| a.dest.cmp(&b.dest));
@@ -542,17 +553,54 @@ impl Layout<'_> {
     }
 }
 
+/// Directories inside packages that are never data the package reads at run time: its test
+/// suite, documentation, examples and benchmarks. A package that does read one gets it through
+/// a hook's or the configuration's `data` globs.
+pub const EXCLUDED_DATA_DIRS: &[&str] = &[
+    "__pycache__",
+    "tests",
+    "test",
+    "testing_data",
+    "docs",
+    "doc",
+    "examples",
+    "example",
+    "benchmarks",
+    "benchmark",
+];
+
+/// File suffixes never shipped as package data: type stubs, C/C++/Cython/Fortran sources and
+/// headers, objects and static libraries, build-system files, stale bytecode.
+pub const EXCLUDED_DATA_SUFFIXES: &[&str] = &[
+    ".pyi", ".pyc", ".pyo", ".c", ".h", ".cc", ".cpp", ".cxx", ".hpp", ".hh", ".pyx", ".pxd",
+    ".pxi", ".f", ".f90", ".o", ".a", ".la", ".lib", ".cmake", ".orig", ".rej",
+];
+
+/// File names never shipped as package data (build-system files and typing markers).
+pub const EXCLUDED_DATA_NAMES: &[&str] = &[
+    "py.typed",
+    "CMakeLists.txt",
+    "Makefile",
+    "meson.build",
+    "setup.cfg",
+    "MANIFEST.in",
+];
+
+fn excluded_data_file(name: &str) -> bool {
+    EXCLUDED_DATA_NAMES.contains(&name) || EXCLUDED_DATA_SUFFIXES.iter().any(|s| name.ends_with(s))
+}
+
 /// Non-module files inside a package directory: files beside its modules, and whole
-/// subdirectories that are not packages themselves (templates, data, vendored libraries).
+/// subdirectories that are not packages themselves (templates, data, vendored libraries),
+/// less the default exclusions above.
 fn package_data(dir: &Path, interp: &Interpreter) -> Vec<PathBuf> {
     let is_module_file = |name: &str| {
-        name.ends_with(".pyi")
-            || interp
-                .extension_suffixes
-                .iter()
-                .chain(&interp.source_suffixes)
-                .chain(&interp.bytecode_suffixes)
-                .any(|s| name.ends_with(s.as_str()))
+        interp
+            .extension_suffixes
+            .iter()
+            .chain(&interp.source_suffixes)
+            .chain(&interp.bytecode_suffixes)
+            .any(|s| name.ends_with(s.as_str()))
     };
     let mut out = Vec::new();
     let Ok(read) = std::fs::read_dir(dir) else {
@@ -565,36 +613,41 @@ fn package_data(dir: &Path, interp: &Interpreter) -> Vec<PathBuf> {
             continue;
         };
         if ft.is_file() {
-            if !is_module_file(&name) {
+            if !is_module_file(&name) && !excluded_data_file(&name) {
                 out.push(path);
             }
-        } else if ft.is_dir() && name != "__pycache__" {
-            let holds_modules = std::fs::read_dir(&path)
-                .map(|rd| {
-                    rd.filter_map(|e| e.ok()).any(|e| {
-                        let n = e.file_name().to_string_lossy().to_string();
-                        e.path().is_file() && is_module_file(&n) && !n.ends_with(".pyi")
-                    })
+            continue;
+        }
+        if !ft.is_dir() || EXCLUDED_DATA_DIRS.contains(&name.as_str()) {
+            continue;
+        }
+        let holds_modules = std::fs::read_dir(&path)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok()).any(|e| {
+                    let n = e.file_name().to_string_lossy().to_string();
+                    e.path().is_file() && is_module_file(&n)
                 })
-                .unwrap_or(false);
-            let is_identifier = name
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_alphabetic() || c == '_')
-                && name.chars().all(|c| c.is_alphanumeric() || c == '_');
-            if is_identifier && holds_modules {
-                continue; // a subpackage: shipped only if the graph reaches it
-            }
-            for f in walkdir::WalkDir::new(&path)
-                .follow_links(true)
-                .into_iter()
-                .filter_entry(|e| e.file_name() != "__pycache__")
-            {
-                let Ok(f) = f else { continue };
-                let n = f.file_name().to_string_lossy();
-                if f.file_type().is_file() && !n.ends_with(".pyc") {
-                    out.push(f.path().to_path_buf());
-                }
+            })
+            .unwrap_or(false);
+        let is_identifier = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_alphanumeric() || c == '_');
+        if is_identifier && holds_modules {
+            continue; // a subpackage: shipped only if the graph reaches it
+        }
+        for f in walkdir::WalkDir::new(&path)
+            .follow_links(true)
+            .into_iter()
+            .filter_entry(|e| {
+                !(e.file_type().is_dir()
+                    && EXCLUDED_DATA_DIRS.contains(&e.file_name().to_string_lossy().as_ref()))
+            })
+        {
+            let Ok(f) = f else { continue };
+            if f.file_type().is_file() && !excluded_data_file(&f.file_name().to_string_lossy()) {
+                out.push(f.path().to_path_buf());
             }
         }
     }

@@ -271,6 +271,7 @@ impl<'a> Resolver<'a> {
             let siblings = self.distribution_siblings(&batch);
             let modules = &self.graph.modules;
             let cache = self.input.cache;
+            let finder = &self.finder;
             let results: Vec<(ModuleId, Result<Analysed, AnalyseError>)> = batch
                 .par_iter()
                 .map(|&id| {
@@ -294,12 +295,62 @@ impl<'a> Resolver<'a> {
                     }
                     let result = if m.file_kind() == Some(FileKind::Extension) {
                         let top = m.name.split('.').next().unwrap_or_default();
-                        let names = analyse::compiled::names_in_binary(
-                            path,
-                            &[format!("{top}.")],
-                            siblings,
-                        )
-                        .unwrap_or_default();
+                        // Cython stores a relative import's name alone (`._validation` is
+                        // "_validation"): other modules of the same package, named exactly.
+                        let package = if m.is_package() {
+                            m.name.clone()
+                        } else {
+                            m.name
+                                .rsplit_once('.')
+                                .map_or(String::new(), |(p, _)| p.to_string())
+                        };
+                        let own = path
+                            .file_name()
+                            .and_then(|f| f.to_str())
+                            .unwrap_or_default();
+                        // (stem, is a compiled module) for the other modules of the package.
+                        let locals: Vec<(String, bool)> = path
+                            .parent()
+                            .filter(|_| !package.is_empty())
+                            .and_then(|d| finder.listing(d))
+                            .map(|l| {
+                                l.iter()
+                                    .filter(|f| f.as_str() != own)
+                                    .filter_map(|f| finder.module_file_kind(f))
+                                    .filter(|(stem, _)| !matches!(*stem, "__init__" | "conftest"))
+                                    .map(|(stem, kind)| {
+                                        (stem.to_string(), kind == FileKind::Extension)
+                                    })
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        let compiled_locals: Vec<String> = locals
+                            .iter()
+                            .filter(|(_, c)| *c)
+                            .map(|(n, _)| n.clone())
+                            .collect();
+                        let exact: Vec<String> =
+                            siblings.iter().chain(&compiled_locals).cloned().collect();
+                        let found =
+                            analyse::compiled::scan_binary(path, &[format!("{top}.")], &exact)
+                                .unwrap_or_default();
+                        let mut names = found.dotted;
+                        for name in found.exact {
+                            if compiled_locals.contains(&name) {
+                                names.push(format!("{package}.{name}"));
+                            } else {
+                                names.push(name);
+                            }
+                        }
+                        // Cython 3 may compress its string constants, hiding even relative
+                        // imports: the package's Python modules beside a compiled module ship
+                        // with it.
+                        names.extend(
+                            locals
+                                .iter()
+                                .filter(|(_, compiled)| !compiled)
+                                .map(|(stem, _)| format!("{package}.{stem}")),
+                        );
                         // mypyc and Cython's pure-Python mode compile a .py that often ships
                         // beside the binary: its imports are the compiled module's imports.
                         let source = compiled_source(path, &interp.extension_suffixes)
@@ -574,8 +625,23 @@ impl<'a> Resolver<'a> {
 
     /// Adds every submodule of a package, recursively, with edges of the given kind.
     fn include_submodules(&mut self, package: ModuleId, kind: impl Fn() -> EdgeKind) {
-        let mut stack = vec![package];
-        while let Some(pid) = stack.pop() {
+        self.include_submodules_to(package, usize::MAX, kind);
+    }
+
+    /// Adds submodules of a package down to `depth` levels (1: immediate submodules only).
+    /// Test suites (`tests`, `test`, `conftest`) are never discovered this way: nothing loads
+    /// them at run time by computed name.
+    fn include_submodules_to(
+        &mut self,
+        package: ModuleId,
+        depth: usize,
+        kind: impl Fn() -> EdgeKind,
+    ) {
+        let mut stack = vec![(package, 0usize)];
+        while let Some((pid, level)) = stack.pop() {
+            if level >= depth {
+                continue;
+            }
             let dirs = self.graph.modules[pid].package_dirs.clone();
             let prefix = self.graph.modules[pid].name.clone();
             let mut names: Vec<String> = Vec::new();
@@ -588,13 +654,14 @@ impl<'a> Resolver<'a> {
                         if stem != "__init__" {
                             names.push(stem.to_string());
                         }
-                    } else if is_identifier(file) && dir.join(file).is_dir() {
+                    } else if is_identifier(file) && self.holds_modules(&dir.join(file)) {
                         names.push(file.clone());
                     }
                 }
             }
             names.sort();
             names.dedup();
+            names.retain(|n| !matches!(n.as_str(), "tests" | "test" | "conftest"));
             for name in names {
                 let full = format!("{prefix}.{name}");
                 if self.graph.get(&full).is_some() {
@@ -609,11 +676,18 @@ impl<'a> Resolver<'a> {
                         condition: Condition::Always,
                     });
                     if self.graph.modules[id].is_package() {
-                        stack.push(id);
+                        stack.push((id, level + 1));
                     }
                 }
             }
         }
+    }
+
+    /// Whether a directory is a package: it holds module files (`__init__` or others).
+    fn holds_modules(&self, dir: &Path) -> bool {
+        self.finder
+            .listing(dir)
+            .is_some_and(|l| l.iter().any(|f| self.finder.module_file_kind(f).is_some()))
     }
 
     /// Module names found in an extension module's binary: each resolves to its longest
@@ -659,7 +733,7 @@ impl<'a> Resolver<'a> {
         if imports.lazy_getattr && is_package && origin != Origin::Stdlib {
             let rule =
                 "package imports its submodules lazily (module-level __getattr__)".to_string();
-            self.include_submodules(importer, || EdgeKind::Inferred { rule: rule.clone() });
+            self.include_submodules_to(importer, 1, || EdgeKind::Inferred { rule: rule.clone() });
         }
         for scan in &imports.scans {
             if matches!(

@@ -83,6 +83,9 @@ pub struct WriteOutput {
     pub bytes: u64,
     /// Size of the onefile executable (None for onedir).
     pub onefile_bytes: Option<u64>,
+    /// Every file of the bundle as it is run, relative to its root (for onefile, the unpacked
+    /// directory), with its size as written.
+    pub sizes: Vec<(PathBuf, u64)>,
 }
 
 /// Writes a onedir bundle to `out_dir/name`, replacing any previous one atomically.
@@ -156,18 +159,25 @@ fn populate(staging: &Path, input: &WriteInput<'_>) -> Result<WriteOutput, Write
         write_launcher(&exe, &settings("app", RUNTIME_DIR, c, component))?;
         executables.push(exe);
     }
-    let bytes = c
+    let sizes: Vec<(PathBuf, u64)> = c
         .files
         .iter()
-        .map(|f| std::fs::metadata(runtime.join(&f.dest)).map_or(0, |m| m.len()))
-        .sum::<u64>()
-        + (LAUNCHER.len() as u64) * (1 + input.launchers.len() as u64);
+        .map(|f| runtime.join(&f.dest))
+        .chain(std::iter::once(python_front))
+        .chain(executables.iter().cloned())
+        .map(|path| {
+            let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+            let rel = path.strip_prefix(staging).unwrap_or(&path).to_path_buf();
+            (rel, size)
+        })
+        .collect();
     Ok(WriteOutput {
         bundle_dir: staging.to_path_buf(),
         executables,
-        files: c.files.len() + 1 + input.launchers.len(),
-        bytes,
+        files: sizes.len(),
+        bytes: sizes.iter().map(|(_, size)| size).sum(),
         onefile_bytes: None,
+        sizes,
     })
 }
 

@@ -101,6 +101,7 @@ fn write_in(
         files: populated.files,
         bytes: populated.bytes,
         onefile_bytes: Some(size),
+        sizes: populated.sizes,
     })
 }
 

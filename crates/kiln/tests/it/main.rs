@@ -11,6 +11,7 @@
 mod hooks;
 mod inference;
 mod onefile;
+mod size;
 mod support;
 
 use std::time::{Duration, Instant};
