@@ -130,6 +130,9 @@ pub struct BuildCmd {
     /// Bytecode optimisation level, as python -O (1) and -OO (2).
     #[arg(long, value_name = "LEVEL")]
     pub optimize: Option<u8>,
+    /// Keep symbol tables and debug sections in bundled native libraries.
+    #[arg(long)]
+    pub no_strip: bool,
     /// Write one executable, DIR/NAME, that unpacks itself into a per-user cache on first run.
     #[arg(long)]
     pub onefile: bool,

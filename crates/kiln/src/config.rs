@@ -24,6 +24,8 @@ pub struct RawConfig {
     pub out: Option<String>,
     /// Bytecode optimisation level (0, 1 or 2, as `python -O`/`-OO`).
     pub optimize: Option<u8>,
+    /// Strip symbols from bundled native libraries (default true).
+    pub strip: Option<bool>,
     /// Write one executable (`DIR/NAME`) instead of a directory.
     pub onefile: Option<bool>,
     /// zstd level of a onefile executable's payload, 1 (fastest) to 19 (smallest).
@@ -68,6 +70,7 @@ const KEYS: &[&str] = &[
     "data",
     "hook-dirs",
     "package-data",
+    "strip",
 ];
 
 #[derive(Deserialize)]
@@ -228,6 +231,8 @@ pub struct BuildArgs {
     pub name: Option<String>,
     pub out: Option<PathBuf>,
     pub optimize: Option<u8>,
+    /// `--no-strip`.
+    pub no_strip: bool,
     /// `--onefile`.
     pub onefile: Option<bool>,
     pub compression_level: Option<i32>,
@@ -244,6 +249,8 @@ pub struct BuildSettings {
     pub name: String,
     pub out_dir: PathBuf,
     pub optimize: u8,
+    /// Strip symbols from bundled native libraries.
+    pub strip: bool,
     pub config_path: Option<PathBuf>,
     /// The project's `hidden-imports`, `collect` and `exclude`, as a hook applied from the start.
     pub rules: crate::hooks::Hook,
@@ -260,7 +267,7 @@ pub struct BuildSettings {
 }
 
 /// What `kiln build` writes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OutputMode {
     /// `DIR/NAME/`: the executable beside its runtime directory.
@@ -490,6 +497,7 @@ pub fn resolve_settings(
         name,
         out_dir,
         optimize,
+        strip: !args.no_strip && raw.strip.unwrap_or(true),
         config_path: config.path.clone(),
         rules,
         data,

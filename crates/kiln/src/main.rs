@@ -187,6 +187,7 @@ fn build(cmd: BuildCmd) -> anyhow::Result<ExitCode> {
         a.name = cmd.name;
         a.out = cmd.out;
         a.optimize = cmd.optimize;
+        a.no_strip = cmd.no_strip;
         a.onefile = cmd.onefile.then_some(true);
         a.compression_level = cmd.compression_level;
     })?;

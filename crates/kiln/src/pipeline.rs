@@ -201,6 +201,7 @@ pub fn build(
         optimize: settings.optimize,
         jobs: rayon::current_num_threads(),
         data: &settings.data,
+        strip: settings.strip,
     })?;
     timings.push(("collect".to_string(), t.elapsed().as_secs_f64()));
 
@@ -241,7 +242,10 @@ pub fn build(
         timings,
         missing,
         missing_libraries: collection.missing_libraries.clone(),
-        warnings: warnings(&graph, &collection),
+        warnings: warnings(&graph, &collection)
+            .into_iter()
+            .chain(written.warnings.iter().cloned())
+            .collect(),
     })
 }
 

@@ -1,14 +1,20 @@
-//! What a build tells its user: the one-screen summary and its JSON form.
+//! What a build tells its user: the one-screen summary and its JSON form, and the reports
+//! written beside the bundle (`build_report`, `sbom`) with their views (`view`, `html`).
+
+pub mod build_report;
+pub mod html;
+pub mod sbom;
+pub mod view;
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::analyse::Condition;
 
 /// Module counts by origin.
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct ModuleCounts {
     pub total: usize,
     pub app: usize,
@@ -17,7 +23,7 @@ pub struct ModuleCounts {
 }
 
 /// An import that names no installed module.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MissingImport {
     pub name: String,
     pub importer: String,
@@ -67,6 +73,12 @@ pub struct BuildSummary {
     pub missing: Vec<MissingImport>,
     pub missing_libraries: Vec<(String, String)>,
     pub warnings: Vec<String>,
+    /// The oldest glibc the bundle runs with, and the file that needs it.
+    pub min_glibc: Option<build_report::GlibcRequirement>,
+    /// `DIR/NAME.build-report.json`.
+    pub report: PathBuf,
+    /// `DIR/NAME.cdx.json`, the CycloneDX SBOM.
+    pub sbom: PathBuf,
 }
 
 impl BuildSummary {
@@ -99,6 +111,14 @@ impl BuildSummary {
             ),
             None => writeln!(s, "  size          {}", human_bytes(self.bytes)),
         };
+        if let Some(g) = &self.min_glibc {
+            let _ = writeln!(
+                s,
+                "  glibc         {} or newer (set by {})",
+                g.version,
+                g.file.display()
+            );
+        }
         let optional = self
             .missing
             .iter()
@@ -122,6 +142,12 @@ impl BuildSummary {
         } else if !self.warnings.is_empty() {
             let _ = writeln!(s, "  warnings      {} (-v lists them)", self.warnings.len());
         }
+        let _ = writeln!(
+            s,
+            "  report        {} (`kiln report` draws it), SBOM {}",
+            self.report.display(),
+            self.sbom.display()
+        );
         let _ = writeln!(s, "  run           {}", self.executable.display());
         s
     }
@@ -275,7 +301,7 @@ impl WhyExplanation {
 }
 
 /// One unresolved import with the chain that reaches its importer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckFinding {
     #[serde(flatten)]
     pub missing: MissingImport,

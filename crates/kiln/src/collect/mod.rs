@@ -73,6 +73,8 @@ pub struct BundleFile {
     #[serde(skip)]
     pub elf: Option<ElfInfo>,
     pub rpath_fix: Option<RpathFix>,
+    /// Remove symbol tables and debug sections when writing (native files, unless disabled).
+    pub strip: bool,
 }
 
 /// What the collect stage found.
@@ -120,6 +122,8 @@ pub struct CollectInput<'a> {
     pub jobs: usize,
     /// The project's `data` entries: (source, destination relative to the app root).
     pub data: &'a [(PathBuf, PathBuf)],
+    /// Strip symbols from bundled native files.
+    pub strip: bool,
 }
 
 /// Errors that stop the collect stage.
@@ -212,6 +216,7 @@ pub fn collect(input: &CollectInput<'_>) -> Result<Collection, CollectError> {
                         why,
                         elf: None,
                         rpath_fix: None,
+                        strip: false,
                     },
                 ));
             }
@@ -229,6 +234,7 @@ pub fn collect(input: &CollectInput<'_>) -> Result<Collection, CollectError> {
                 why,
                 elf: None,
                 rpath_fix: None,
+                strip: false,
             }),
         }
         if module.is_package() {
@@ -244,6 +250,7 @@ pub fn collect(input: &CollectInput<'_>) -> Result<Collection, CollectError> {
                         why: format!("data of package {}", module.name),
                         elf: None,
                         rpath_fix: None,
+                        strip: false,
                     });
                 }
             }
@@ -261,6 +268,7 @@ pub fn collect(input: &CollectInput<'_>) -> Result<Collection, CollectError> {
                 why: "listed in `data` of the configuration".into(),
                 elf: None,
                 rpath_fix: None,
+                strip: false,
             });
         }
     }
@@ -299,6 +307,7 @@ pub fn collect(input: &CollectInput<'_>) -> Result<Collection, CollectError> {
                 why: why.clone(),
                 elf: None,
                 rpath_fix: None,
+                strip: false,
             });
         }
     }
@@ -325,6 +334,7 @@ pub fn collect(input: &CollectInput<'_>) -> Result<Collection, CollectError> {
                     why: format!("data named by the {}", applied.source),
                     elf: None,
                     rpath_fix: None,
+                    strip: false,
                 });
             }
         }
@@ -386,6 +396,7 @@ pub fn collect(input: &CollectInput<'_>) -> Result<Collection, CollectError> {
             why: "starts the app".into(),
             elf: None,
             rpath_fix: None,
+            strip: false,
         },
     ));
 
@@ -450,6 +461,7 @@ pub fn collect(input: &CollectInput<'_>) -> Result<Collection, CollectError> {
                     why: format!("metadata of {} {}", dist.name, dist.version),
                     elf: None,
                     rpath_fix: None,
+                    strip: false,
                 });
             }
         }
@@ -469,8 +481,12 @@ pub fn collect(input: &CollectInput<'_>) -> Result<Collection, CollectError> {
         why: "the Python interpreter".into(),
         elf: None,
         rpath_fix: None,
+        strip: false,
     });
     native_closure(&mut copies, &layout, &mut c)?;
+    for f in &mut copies {
+        f.strip = input.strip && f.elf.is_some();
+    }
     // Libraries vendored inside a distribution (`numpy.libs/`) belong to it.
     for f in copies
         .iter_mut()
@@ -728,6 +744,7 @@ fn native_closure(
                 why: format!("needed by {}", requester.display()),
                 elf,
                 rpath_fix: None,
+                strip: false,
             });
             by_origin.insert(key, j);
             if goes_to_lib {

@@ -640,8 +640,93 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use crate::collect::license::LicenseSource;
+
+    /// A small report: four distributions (one found twice), three native libraries.
+    pub(crate) fn sample() -> BuildReport {
+        let lib = |path: &str, dist: Option<&str>, group: &str| FileEntry {
+            path: path.into(),
+            origin: Some(format!("/usr/lib/{path}").into()),
+            role: Role::NativeLibrary,
+            size: 10,
+            distribution: dist.map(str::to_string),
+            group: group.into(),
+            package: "lib".into(),
+            module: None,
+            why: "needed by _kiln/bin/python3.11".into(),
+            chain: Vec::new(),
+            glibc: Some("2.17".into()),
+        };
+        let dist = |name: &str, version: &str, license: Option<(&str, bool)>| DistributionEntry {
+            name: name.into(),
+            version: version.into(),
+            license: license.map(|(text, spdx)| License {
+                text: text.into(),
+                spdx,
+                source: LicenseSource::Expression,
+            }),
+            files: 1,
+            bytes: 10,
+        };
+        BuildReport {
+            format: REPORT_FORMAT,
+            name: "demo".into(),
+            mode: crate::config::OutputMode::Onedir,
+            bundle: "dist/demo".into(),
+            executable: "dist/demo/demo".into(),
+            created: "2024-02-29T12:34:56Z".into(),
+            inputs: Inputs {
+                kiln_version: "0.1.0".into(),
+                python: "/venv/bin/python".into(),
+                python_executable: "/usr/bin/python3.11".into(),
+                python_version: "3.11.7".into(),
+                entry: "main.py".into(),
+                config: None,
+                settings_hash: "00".into(),
+            },
+            totals: Totals {
+                files: 4,
+                bytes: 40,
+                onefile_bytes: None,
+                modules: Default::default(),
+                extensions: 0,
+                native_libraries: 3,
+            },
+            portability: Portability {
+                min_glibc: None,
+                elf_files: 3,
+            },
+            distributions: vec![
+                dist("Foo_Bar", "1.0", Some(("MIT", true))),
+                dist("legacy", "0.1", Some(("BSD", false))),
+                dist("nolicence", "2", None),
+                // The same distribution found twice on the path still gets unique references.
+                dist("foo-bar", "1.0", None),
+            ],
+            files: vec![
+                lib("_kiln/lib/libffi.so.8", None, "native"),
+                lib("_kiln/lib/libpython3.11.so.1.0", None, "runtime"),
+                lib(
+                    "_kiln/lib/python3.11/site-packages/numpy.libs/libopenblas.so",
+                    Some("numpy"),
+                    "numpy",
+                ),
+            ],
+            missing: Vec::new(),
+            missing_libraries: Vec::new(),
+            hooks: Vec::new(),
+            warnings: Vec::new(),
+            metrics: Metrics {
+                seconds: 1.0,
+                timings: Vec::new(),
+                peak_memory_bytes: None,
+                peak_child_memory_bytes: None,
+            },
+        }
+    }
+
 
     #[test]
     fn timestamps_are_rfc3339_utc() {

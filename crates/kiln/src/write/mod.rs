@@ -19,6 +19,7 @@
 
 mod elfpatch;
 mod onefile;
+mod strip;
 
 pub use onefile::write_onefile;
 
@@ -86,6 +87,8 @@ pub struct WriteOutput {
     /// Every file of the bundle as it is run, relative to its root (for onefile, the unpacked
     /// directory), with its size as written.
     pub sizes: Vec<(PathBuf, u64)>,
+    /// Non-fatal findings (native files that could not be stripped).
+    pub warnings: Vec<String>,
 }
 
 /// Writes a onedir bundle to `out_dir/name`, replacing any previous one atomically.
@@ -137,6 +140,7 @@ fn populate(staging: &Path, input: &WriteInput<'_>) -> Result<WriteOutput, Write
     for d in &dirs {
         std::fs::create_dir_all(d).map_err(io_err(d))?;
     }
+    let warnings = std::sync::Mutex::new(Vec::new());
     c.files.par_iter().try_for_each(|f| {
         let to = runtime.join(&f.dest);
         std::fs::copy(&f.source, &to).map_err(|source| WriteError::Copy {
@@ -147,8 +151,19 @@ fn populate(staging: &Path, input: &WriteInput<'_>) -> Result<WriteOutput, Write
         if let Some(fix) = &f.rpath_fix {
             elfpatch::apply(&to, fix)?;
         }
+        if f.strip {
+            // A file that cannot be rewritten ships as it was.
+            if let Err(e) = strip::strip(&to) {
+                warnings
+                    .lock()
+                    .unwrap()
+                    .push(format!("{} was not stripped: {e}", f.dest.display()));
+            }
+        }
         Ok::<(), WriteError>(())
     })?;
+    let mut warnings = warnings.into_inner().unwrap();
+    warnings.sort();
 
     // The interpreter front (`sys.executable`).
     let python_front = runtime.join(&c.executable);
@@ -178,6 +193,7 @@ fn populate(staging: &Path, input: &WriteInput<'_>) -> Result<WriteOutput, Write
         bytes: sizes.iter().map(|(_, size)| size).sum(),
         onefile_bytes: None,
         sizes,
+        warnings,
     })
 }
 

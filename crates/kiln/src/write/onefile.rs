@@ -102,6 +102,7 @@ fn write_in(
         bytes: populated.bytes,
         onefile_bytes: Some(size),
         sizes: populated.sizes,
+        warnings: populated.warnings,
     })
 }
 
