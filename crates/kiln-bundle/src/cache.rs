@@ -139,7 +139,8 @@ pub enum EntryState {
     Incomplete,
     /// Complete and private: run it.
     Trusted,
-    /// Something another user could have written: never run, never touched.
+    /// Something another user could have written: never run, never touched. Says why, as
+    /// `it is ...`.
     Unsafe(String),
 }
 
@@ -154,7 +155,7 @@ pub fn entry_state(path: &Path) -> io::Result<EntryState> {
         return Ok(EntryState::Unsafe("it is not a directory".into()));
     }
     if let Some(problem) = not_private(&meta) {
-        return Ok(EntryState::Unsafe(problem));
+        return Ok(EntryState::Unsafe(format!("it is {problem}")));
     }
     let marker = match std::fs::symlink_metadata(path.join(MARKER)) {
         Ok(meta) => meta,

@@ -103,8 +103,8 @@ impl fmt::Display for Error {
             Error::Cache(p, e) => write!(f, "cannot unpack the app into {}: {e}", p.display()),
             Error::Unsafe(p, why) => write!(
                 f,
-                "refusing to run the app from {}: it is {why}, so another user could have \
-                 changed it; remove it (or set {} to a directory of your own) and run again",
+                "refusing to run the app from {}: {why}, so another user could have changed \
+                 it; remove it (or set {} to a directory of your own) and run again",
                 p.display(),
                 cache::DIR_ENV
             ),

@@ -104,7 +104,10 @@ pub(crate) fn prepare(
 fn private_dir(base: &Path) -> Result<bool, Error> {
     match std::fs::metadata(base) {
         Ok(meta) => match cache::not_private(&meta) {
-            Some(problem) => Err(Error::Unsafe(base.to_path_buf(), problem)),
+            Some(problem) => Err(Error::Unsafe(
+                base.to_path_buf(),
+                format!("it is {problem}"),
+            )),
             None => Ok(true),
         },
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),

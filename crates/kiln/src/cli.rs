@@ -26,6 +26,25 @@ pub enum Command {
     Cache(CacheCmd),
     /// List the hooks that apply to the app, and what each added.
     Hooks(HooksCmd),
+    /// Show a build's largest packages and write its HTML report.
+    Report(ReportCmd),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportCmd {
+    /// The bundle (directory or onefile executable) or its NAME.build-report.json
+    /// [default: the one report in ./dist].
+    #[arg(value_name = "BUNDLE_OR_REPORT")]
+    pub target: Option<PathBuf>,
+    /// Where to write the HTML page [default: NAME.report.html beside the report].
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<PathBuf>,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// How many packages to list.
+    #[arg(long, value_name = "N", default_value_t = 15)]
+    pub top: usize,
 }
 
 #[derive(Debug, Args)]

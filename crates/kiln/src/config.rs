@@ -44,6 +44,30 @@ pub struct RawConfig {
     /// Per package, files to ship although the default exclusions leave them out:
     /// `{ numpy = ["_core/include/**"] }`, globs relative to the package directory.
     pub package_data: Option<std::collections::BTreeMap<String, Vec<String>>>,
+    /// A suite: several executables sharing one runtime, `[components.NAME]` tables.
+    pub components: Option<std::collections::BTreeMap<String, RawComponent>>,
+}
+
+/// One component of a suite (`[tool.kiln.components.NAME]`).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawComponent {
+    pub entry: Option<String>,
+    pub module: Option<String>,
+    /// Modules this component must never reach (reaching one is a build error).
+    pub exclude: Option<Vec<String>>,
+    pub hidden_imports: Option<Vec<String>>,
+    pub collect: Option<Vec<String>>,
+}
+
+/// A resolved suite component.
+#[derive(Debug, Clone)]
+pub struct ComponentSettings {
+    pub name: String,
+    pub entry: EntryPoint,
+    pub app_dir: PathBuf,
+    /// The component's own `hidden-imports`, `collect` and `exclude`.
+    pub rules: crate::hooks::Hook,
 }
 
 /// One entry of the `data` key.
@@ -70,12 +94,19 @@ const KEYS: &[&str] = &[
     "data",
     "hook-dirs",
     "package-data",
+    "components",
     "strip",
 ];
 
 #[derive(Deserialize)]
 struct Pyproject {
+    project: Option<PyprojectProject>,
     tool: Option<PyprojectTool>,
+}
+
+#[derive(Deserialize)]
+struct PyprojectProject {
+    name: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -120,6 +151,8 @@ pub struct LoadedConfig {
     pub path: Option<PathBuf>,
     /// Key prefix in messages: `` for kiln.toml, `tool.kiln.` for pyproject.toml.
     pub key_prefix: &'static str,
+    /// `[project].name` of pyproject.toml, the default name of a suite.
+    pub project_name: Option<String>,
 }
 
 impl LoadedConfig {
@@ -171,11 +204,13 @@ pub fn load(path: &Path) -> Result<LoadedConfig, ConfigError> {
     };
     if is_pyproject {
         let doc: Pyproject = toml::from_str(&text).map_err(|e| invalid(e, "tool.kiln."))?;
+        let project_name = doc.project.and_then(|p| p.name);
         Ok(match doc.tool.and_then(|t| t.kiln) {
             Some(raw) => LoadedConfig {
                 raw,
                 path: Some(path.to_path_buf()),
                 key_prefix: "tool.kiln.",
+                project_name,
             },
             None => LoadedConfig::default(),
         })
@@ -185,6 +220,7 @@ pub fn load(path: &Path) -> Result<LoadedConfig, ConfigError> {
             raw,
             path: Some(path.to_path_buf()),
             key_prefix: "",
+            project_name: None,
         })
     }
 }
@@ -258,6 +294,8 @@ pub struct BuildSettings {
     pub data: Vec<(PathBuf, PathBuf)>,
     /// Directories of the user's hook files.
     pub hook_dirs: Vec<PathBuf>,
+    /// Suite components (empty for a single executable).
+    pub components: Vec<ComponentSettings>,
     /// `package-data`: package -> globs relative to its directory.
     pub package_data: std::collections::BTreeMap<String, Vec<String>>,
     /// A directory or one file.
@@ -297,7 +335,15 @@ pub fn resolve_settings(
             (Some(_), Some(_)) => return Err(ConfigError::TwoEntries),
             (Some(e), None) => (Some(base.join(e)), None),
             (None, Some(m)) => (None, Some(m.clone())),
-            (None, None) => return Err(ConfigError::NoEntry),
+            // A suite without a main entry: the first component stands in until the
+            // components are resolved below.
+            (None, None) => match raw.components.as_ref().and_then(|c| c.values().next()) {
+                Some(first) => (
+                    first.entry.as_ref().map(|e| base.join(e)),
+                    first.module.clone(),
+                ),
+                None => return Err(ConfigError::NoEntry),
+            },
         },
     };
     let (entry, app_dir, default_name) = match (script, module) {
@@ -490,7 +536,72 @@ pub fn resolve_settings(
             message: "must be from 1 (fastest) to 19 (smallest)".into(),
         });
     }
+    let mut components = Vec::new();
+    for (component, rc) in raw.components.iter().flatten() {
+        let ckey = |k: &str| key(&format!("components.{component}.{k}"));
+        let valid = !component.is_empty()
+            && component
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            && component != "*";
+        if !valid {
+            return Err(ConfigError::Value {
+                key: key(&format!("components.{component}")),
+                value: format!("{component:?}"),
+                message: "a component name uses letters, digits, `-` and `_`".into(),
+            });
+        }
+        if rc.entry.is_none() == rc.module.is_none() {
+            return Err(ConfigError::Value {
+                key: ckey("entry"),
+                value: "(none)".into(),
+                message: "each component needs exactly one of `entry` or `module`".into(),
+            });
+        }
+        let sub_args = BuildArgs {
+            entry: rc.entry.as_ref().map(|e| base.join(e)),
+            module: rc.module.clone(),
+            ..Default::default()
+        };
+        let sub_config = LoadedConfig {
+            raw: RawConfig {
+                components: None,
+                entry: None,
+                module: None,
+                name: Some(component.clone()),
+                ..raw.clone()
+            },
+            path: config.path.clone(),
+            key_prefix: config.key_prefix,
+            project_name: None,
+        };
+        let resolved = resolve_settings(&sub_args, &sub_config, cwd)?;
+        let rules = crate::hooks::Hook {
+            module: "__main__".into(),
+            hidden_imports: rc.hidden_imports.clone().unwrap_or_default(),
+            collect: rc.collect.clone().unwrap_or_default(),
+            exclude: rc.exclude.clone().unwrap_or_default(),
+            ..Default::default()
+        };
+        components.push(ComponentSettings {
+            name: component.clone(),
+            entry: resolved.entry,
+            app_dir: resolved.app_dir,
+            rules,
+        });
+    }
+    let name = if components.is_empty() || args.name.is_some() || raw.name.is_some() {
+        name
+    } else {
+        config.project_name.clone().unwrap_or_else(|| {
+            base.file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .to_string()
+        })
+    };
     Ok(BuildSettings {
+        components,
         entry,
         app_dir,
         python,
@@ -520,6 +631,7 @@ mod tests {
             raw: toml::from_str(text).unwrap(),
             path: Some(tmp.path().join("kiln.toml")),
             key_prefix: "",
+            project_name: None,
         };
         let none = BuildArgs::default();
         let s = resolve_settings(&none, &loaded("entry = \"tool.py\""), tmp.path()).unwrap();
@@ -666,6 +778,7 @@ mod tests {
             },
             path: Some(tmp.path().join("kiln.toml")),
             key_prefix: "",
+            project_name: None,
         };
         let err = resolve_settings(&BuildArgs::default(), &loaded, tmp.path())
             .unwrap_err()

@@ -18,4 +18,5 @@ pub mod interpreter;
 pub mod pipeline;
 pub mod report;
 pub mod resolve;
+pub mod suite;
 pub mod write;

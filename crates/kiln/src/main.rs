@@ -45,7 +45,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Graph(cmd) => graph(cmd),
         Command::Cache(cmd) => cache(cmd),
         Command::Hooks(cmd) => hooks(cmd),
+        Command::Report(cmd) => report(cmd),
     }
+}
+
+fn report(cmd: kiln::cli::ReportCmd) -> anyhow::Result<ExitCode> {
+    use kiln::report::{build_report, html, view};
+    let path = view::locate(cmd.target.as_deref())?;
+    let report = build_report::BuildReport::read(&path)?;
+    let page = cmd
+        .html
+        .unwrap_or_else(|| view::default_html_path(&path, &report.name));
+    build_report::write_atomic(&page, html::render(&report).as_bytes())?;
+    let shown = view::ReportView::new(&report, &path, &page, cmd.top);
+    if cmd.json {
+        println!("{}", serde_json::to_string_pretty(&shown)?);
+    } else {
+        print!("{}", shown.render());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn hooks(cmd: HooksCmd) -> anyhow::Result<ExitCode> {
@@ -192,6 +210,17 @@ fn build(cmd: BuildCmd) -> anyhow::Result<ExitCode> {
         a.compression_level = cmd.compression_level;
     })?;
     let bar = Bar::new(!cmd.json);
+    if !settings.components.is_empty() {
+        let summary = kiln::suite::build_suite(&settings, &bar);
+        bar.finish();
+        let summary = summary?;
+        if cmd.json {
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        } else {
+            print!("{}", summary.render());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let summary = pipeline::build(&settings, &bar);
     bar.finish();
     let summary = summary?;

@@ -36,8 +36,17 @@ pub enum BuildError {
     Unresolved { python: PathBuf, list: Vec<String> },
     #[error(transparent)]
     Hooks(#[from] crate::hooks::HookError),
+    #[error("component `{component}` reaches modules it excludes:\n{}", list.join("\n"))]
+    ExcludedReached {
+        component: String,
+        list: Vec<String>,
+    },
+    #[error("{0}")]
+    Unsupported(String),
     #[error("cannot create a working directory")]
     WorkDir(#[source] std::io::Error),
+    #[error(transparent)]
+    Report(#[from] crate::report::build_report::ReportError),
 }
 
 /// The result of analysis, before anything is written: shared by `build` and `check`.
@@ -220,6 +229,24 @@ pub fn build(
     };
     timings.push(("write".to_string(), t.elapsed().as_secs_f64()));
 
+    let warnings: Vec<String> = warnings(&graph, &collection)
+        .into_iter()
+        .chain(written.warnings.iter().cloned())
+        .collect();
+    // Written once the bundle is in place, beside it.
+    let report = crate::report::build_report::assemble(&crate::report::build_report::ReportInput {
+        settings,
+        interpreter: &interpreter,
+        graph: &graph,
+        collection: &collection,
+        written: &written,
+        timings: &timings,
+        seconds: started.elapsed().as_secs_f64(),
+        missing: &missing,
+        warnings: &warnings,
+    });
+    let report_files = report.write(&settings.out_dir)?;
+
     Ok(BuildSummary {
         name: settings.name.clone(),
         executable: written.executables.first().cloned().unwrap_or_default(),
@@ -242,10 +269,10 @@ pub fn build(
         timings,
         missing,
         missing_libraries: collection.missing_libraries.clone(),
-        warnings: warnings(&graph, &collection)
-            .into_iter()
-            .chain(written.warnings.iter().cloned())
-            .collect(),
+        warnings,
+        min_glibc: report.portability.min_glibc,
+        report: report_files.report,
+        sbom: report_files.sbom,
     })
 }
 

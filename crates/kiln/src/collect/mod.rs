@@ -78,7 +78,7 @@ pub struct BundleFile {
 }
 
 /// What the collect stage found.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Clone, Serialize)]
 pub struct Collection {
     pub files: Vec<BundleFile>,
     /// Directories that must exist even if empty (namespace packages).
@@ -98,6 +98,25 @@ pub struct Collection {
     pub missing_libraries: Vec<(String, String)>,
     /// Non-fatal findings.
     pub warnings: Vec<String>,
+}
+
+impl Collection {
+    /// The same layout and settings with no files: the start of a merged collection.
+    pub fn clone_shell(&self) -> Collection {
+        Collection {
+            files: Vec::new(),
+            dirs: Vec::new(),
+            distributions: self.distributions.clone(),
+            entries: self.entries.clone(),
+            interpreter: self.interpreter.clone(),
+            executable: self.executable.clone(),
+            boot: self.boot.clone(),
+            app_root: self.app_root.clone(),
+            env: self.env.clone(),
+            missing_libraries: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
 }
 
 /// What a component starts.
@@ -299,11 +318,11 @@ pub fn collect(input: &CollectInput<'_>) -> Result<Collection, CollectError> {
         for (from, to) in walk_files(&reference.path, &dest) {
             copies.push(BundleFile {
                 dest: to,
+                distribution: dists.owner(&from, entry, Some(&module.name)),
                 source: from.clone(),
                 origin: from,
                 role: FileRole::Data,
                 module: None,
-                distribution: None,
                 why: why.clone(),
                 elf: None,
                 rpath_fix: None,

@@ -46,6 +46,19 @@ def _main():
         return
     component, argv0 = sys.argv[2], sys.argv[3]
     sys.argv = [argv0] + sys.argv[4:]
+    if component == "*":
+        # The suite's dispatcher: `NAME COMPONENT [args]` runs that component.
+        if len(sys.argv) < 2 or sys.argv[1] not in ENTRIES:
+            out = sys.stdout if len(sys.argv) < 2 else sys.stderr
+            if len(sys.argv) >= 2:
+                out.write("unknown component %r\n" % sys.argv[1])
+            name = argv0.rpartition("/")[2]
+            out.write("usage: %s COMPONENT [ARGS...]\ncomponents:\n" % name)
+            for known in sorted(ENTRIES):
+                out.write("  %s\n" % known)
+            sys.exit(0 if len(sys.argv) < 2 else 2)
+        component = sys.argv[1]
+        sys.argv = [argv0] + sys.argv[2:]
     _frozen()
     if ENV:
         import os

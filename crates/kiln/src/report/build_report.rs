@@ -324,10 +324,7 @@ pub fn assemble(input: &ReportInput<'_>) -> BuildReport {
         .missing
         .iter()
         .map(|m| {
-            let mut chain = graph
-                .get(&m.importer)
-                .map(|_| chain_of(&m.importer))
-                .unwrap_or_default();
+            let mut chain = chain_of(&m.importer);
             if chain.is_empty() {
                 chain.push(m.importer.clone());
             }
@@ -344,7 +341,12 @@ pub fn assemble(input: &ReportInput<'_>) -> BuildReport {
         name: input.settings.name.clone(),
         mode: input.settings.output,
         bundle: input.settings.out_dir.join(&input.settings.name),
-        executable: input.written.executables.first().cloned().unwrap_or_default(),
+        executable: input
+            .written
+            .executables
+            .first()
+            .cloned()
+            .unwrap_or_default(),
         created: utc_timestamp(std::time::SystemTime::now()),
         inputs: Inputs {
             kiln_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -383,6 +385,13 @@ pub fn assemble(input: &ReportInput<'_>) -> BuildReport {
         hooks: graph
             .applied_hooks
             .iter()
+            // The configuration applies as a hook to every build; list it when it did something.
+            .filter(|a| {
+                a.source != crate::hooks::HookSource::Config
+                    || !a.added.is_empty()
+                    || !a.hook.exclude.is_empty()
+                    || !a.hook.data.is_empty()
+            })
             .map(|a| HookEntry {
                 module: a.module.clone(),
                 source: a.source.to_string(),
@@ -439,7 +448,10 @@ impl Places {
             }
         };
         let in_site = path.strip_prefix(&self.site).ok();
-        let in_stdlib = path.strip_prefix(&self.stdlib).ok().filter(|_| in_site.is_none());
+        let in_stdlib = path
+            .strip_prefix(&self.stdlib)
+            .ok()
+            .filter(|_| in_site.is_none());
         let package = match (in_site, in_stdlib) {
             (Some(rest), _) => first(rest),
             (None, Some(rest)) if rest.starts_with("lib-dynload") => {
@@ -459,9 +471,7 @@ impl Places {
         } else {
             match role {
                 Role::Interpreter | Role::Boot | Role::Launcher => "runtime".into(),
-                Role::NativeLibrary if file_name.starts_with(&self.libpython) => {
-                    "runtime".into()
-                }
+                Role::NativeLibrary if file_name.starts_with(&self.libpython) => "runtime".into(),
                 Role::NativeLibrary => "native".into(),
                 Role::Module | Role::Extension => match origin {
                     Some(Origin::Stdlib) => "stdlib".into(),
@@ -527,10 +537,26 @@ fn peak_memory() -> Option<u64> {
 
 /// The peak resident memory of the largest child process waited for so far.
 fn peak_child_memory() -> Option<u64> {
-    // SAFETY: getrusage only writes into the struct it is given.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    // SAFETY: rusage is plain integers (all-zero is valid), and getrusage only writes into the
+    // struct it is given.
+    let (rc, usage) = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        let rc = libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
+        (rc, usage)
+    };
     (rc == 0 && usage.ru_maxrss > 0).then(|| usage.ru_maxrss as u64 * 1024)
+}
+
+/// The process's file mode creation mask, from `/proc/self/status` (reading it with
+/// `umask(2)` would change it for a moment under other threads).
+fn umask() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("Umask:"))?;
+            u32::from_str_radix(line.trim_start_matches("Umask:").trim(), 8).ok()
+        })
+        .unwrap_or(0o022)
 }
 
 /// `2024-05-01T12:00:00Z`.
@@ -604,8 +630,8 @@ impl BuildReport {
         let sbom = sbom_path(out_dir, &self.name);
         let json = serde_json::to_vec_pretty(self).expect("the report serialises");
         write_atomic(&report, &json)?;
-        let bom = serde_json::to_vec_pretty(&super::sbom::cyclonedx(self))
-            .expect("the SBOM serialises");
+        let bom =
+            serde_json::to_vec_pretty(&super::sbom::cyclonedx(self)).expect("the SBOM serialises");
         write_atomic(&sbom, &bom)?;
         Ok(ReportFiles { report, sbom })
     }
@@ -629,12 +655,22 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
         path: path.to_path_buf(),
         source,
     };
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
     let mut tmp = tempfile::Builder::new()
         .prefix(".kiln-report-")
         .tempfile_in(dir)
         .map_err(err)?;
     std::io::Write::write_all(&mut tmp, bytes).map_err(err)?;
+    // Readable like any file the user writes (a temporary file starts private).
+    let mode = 0o666 & !umask();
+    std::fs::set_permissions(
+        tmp.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(mode),
+    )
+    .map_err(err)?;
     tmp.persist(path).map_err(|e| err(e.error))?;
     Ok(())
 }
@@ -726,7 +762,6 @@ pub(crate) mod tests {
             },
         }
     }
-
 
     #[test]
     fn timestamps_are_rfc3339_utc() {
@@ -825,7 +860,12 @@ pub(crate) mod tests {
             ("native".into(), "lib".into())
         );
         assert_eq!(
-            c("_kiln/lib/libpython3.11.so.1.0", Role::NativeLibrary, None, None),
+            c(
+                "_kiln/lib/libpython3.11.so.1.0",
+                Role::NativeLibrary,
+                None,
+                None
+            ),
             ("runtime".into(), "lib".into())
         );
         assert_eq!(

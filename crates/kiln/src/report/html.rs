@@ -30,9 +30,15 @@ mod tests {
     #[test]
     fn the_data_cannot_close_its_script_element() {
         let mut report = super::super::build_report::tests::sample();
-        report.warnings.push("</script><script>alert(1)</script>".into());
+        report
+            .warnings
+            .push("</script><script>alert(1)</script>".into());
         let page = render(&report);
-        assert_eq!(page.matches("</script>").count(), 2, "only the page's own two");
+        assert_eq!(
+            page.matches("</script>").count(),
+            2,
+            "only the page's own two"
+        );
         assert!(!page.contains(DATA_MARK));
         let start = page.find(r#"type="application/json">"#).unwrap() + 24;
         let end = start + page[start..].find("</script>").unwrap();
@@ -44,7 +50,14 @@ mod tests {
     #[test]
     fn the_page_loads_nothing_from_elsewhere() {
         let page = render(&super::super::build_report::tests::sample());
-        for needle in ["src=\"http", "href=\"http", "@import", "url(", "fetch(", "XMLHttpRequest"] {
+        for needle in [
+            "src=\"http",
+            "href=\"http",
+            "@import",
+            "url(",
+            "fetch(",
+            "XMLHttpRequest",
+        ] {
             assert!(!page.contains(needle), "the page contains {needle}");
         }
     }

@@ -276,12 +276,16 @@ mod tests {
 
     #[test]
     fn the_bom_has_the_required_structure() {
-        let bom = serde_json::to_value(cyclonedx(&super::super::build_report::tests::sample())).unwrap();
+        let bom =
+            serde_json::to_value(cyclonedx(&super::super::build_report::tests::sample())).unwrap();
         assert_eq!(bom["bomFormat"], "CycloneDX");
         assert_eq!(bom["specVersion"], "1.5");
         assert_eq!(bom["version"], 1);
         let serial = bom["serialNumber"].as_str().unwrap();
-        assert!(serial.starts_with("urn:uuid:") && serial.len() == 45, "{serial}");
+        assert!(
+            serial.starts_with("urn:uuid:") && serial.len() == 45,
+            "{serial}"
+        );
         assert_eq!(&serial[23..24], "4", "{serial}");
         assert_eq!(bom["metadata"]["component"]["name"], "demo");
         assert_eq!(bom["metadata"]["component"]["type"], "application");
@@ -292,7 +296,9 @@ mod tests {
         refs.insert(bom["metadata"]["component"]["bom-ref"].as_str().unwrap());
         for c in components {
             assert!(c["type"].is_string() && c["name"].is_string(), "{c}");
-            let r = c["bom-ref"].as_str().expect("every component has a bom-ref");
+            let r = c["bom-ref"]
+                .as_str()
+                .expect("every component has a bom-ref");
             assert!(refs.insert(r), "bom-ref {r} is not unique");
         }
         let by_name = |n: &str| components.iter().find(|c| c["name"] == n).unwrap();
@@ -308,7 +314,9 @@ mod tests {
         assert_eq!(ffi["type"], "library");
         assert!(ffi.get("version").is_none() && ffi.get("purl").is_none());
         // libpython is part of cpython; vendored libraries belong to their distribution.
-        assert!(!components.iter().any(|c| c["name"] == "libpython3.11.so.1.0"));
+        assert!(!components
+            .iter()
+            .any(|c| c["name"] == "libpython3.11.so.1.0"));
         assert!(!components.iter().any(|c| c["name"] == "libopenblas.so"));
 
         let deps = bom["dependencies"].as_array().unwrap();

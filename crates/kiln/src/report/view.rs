@@ -73,7 +73,12 @@ pub fn locate(arg: Option<&Path>) -> Result<PathBuf, ViewError> {
             dir: path.to_path_buf(),
             names: found
                 .iter()
-                .map(|p| p.file_name().unwrap_or_default().to_string_lossy().to_string())
+                .map(|p| {
+                    p.file_name()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+                        .to_string()
+                })
                 .collect(),
         }),
     }
@@ -102,10 +107,15 @@ pub fn group_sizes(report: &BuildReport) -> Vec<GroupSize> {
             Some(i) => i,
             None => {
                 let dist = report.distributions.iter().find(|d| d.name == f.group);
+                let license = match dist {
+                    Some(d) => d.license.as_ref().map(|l| l.text.clone()),
+                    None if f.group == "stdlib" => Some("PSF-2.0".to_string()),
+                    None => None,
+                };
                 groups.push(GroupSize {
                     name: f.group.clone(),
                     version: dist.map(|d| d.version.clone()),
-                    license: dist.and_then(|d| d.license.as_ref()).map(|l| l.text.clone()),
+                    license,
                     files: 0,
                     bytes: 0,
                 });
@@ -180,8 +190,7 @@ impl ReportView {
             } else {
                 100.0 * g.bytes as f64 / self.bytes as f64
             };
-            let _ = writeln!(
-                s,
+            let line = format!(
                 "  {:<width$}  {:<10} {:>6} {:>11} {:>5.1}%  {}",
                 g.name,
                 g.version.as_deref().unwrap_or(""),
@@ -190,6 +199,7 @@ impl ReportView {
                 share,
                 g.license.as_deref().unwrap_or("")
             );
+            let _ = writeln!(s, "{}", line.trim_end());
         }
         if self.others > 0 {
             let _ = writeln!(
@@ -253,7 +263,10 @@ mod tests {
             locate(Some(&dist.join("one"))).unwrap(),
             dist.join("one.build-report.json")
         );
-        assert!(matches!(locate(Some(&dist)), Err(ViewError::Several { .. })));
+        assert!(matches!(
+            locate(Some(&dist)),
+            Err(ViewError::Several { .. })
+        ));
         assert!(matches!(
             locate(Some(&tmp.path().join("nothing"))),
             Err(ViewError::Missing(_))

@@ -11,7 +11,9 @@
 mod hooks;
 mod inference;
 mod onefile;
+mod reports;
 mod size;
+mod suite;
 mod support;
 
 use std::time::{Duration, Instant};

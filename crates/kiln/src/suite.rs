@@ -1,0 +1,279 @@
+//! Suites: several executables sharing one runtime. Each component gets its own module
+//! closure; the bundle holds the union once, one launcher per component (`NAME-COMPONENT`),
+//! and a dispatcher (`NAME COMPONENT ...`).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::collect::{self, CollectInput, Collection, ShippedEntry};
+use crate::config::{BuildSettings, OutputMode};
+use crate::pipeline::{self, BuildError, Progress};
+use crate::report::human_bytes;
+use crate::resolve::EntryPoint;
+use crate::write::{self, WriteInput, RUNTIME_DIR};
+
+/// One component in the suite summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct ComponentSummary {
+    pub name: String,
+    pub executable: PathBuf,
+    pub modules: usize,
+    /// Bytes of files no other component needs.
+    pub unique_bytes: u64,
+    /// Bytes of files this component shares with at least one other.
+    pub shared_bytes: u64,
+}
+
+/// The outcome of building a suite.
+#[derive(Debug, Clone, Serialize)]
+pub struct SuiteSummary {
+    pub name: String,
+    pub bundle_dir: PathBuf,
+    pub dispatcher: PathBuf,
+    pub components: Vec<ComponentSummary>,
+    /// Bytes of the suite as written.
+    pub total_bytes: u64,
+    /// What one separate bundle per component would take together.
+    pub separate_bytes: u64,
+    pub seconds: f64,
+    pub warnings: Vec<String>,
+}
+
+impl SuiteSummary {
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "built suite {} in {:.1}s", self.name, self.seconds);
+        let _ = writeln!(
+            s,
+            "  {:<16} {:>8} {:>12} {:>12}",
+            "component", "modules", "unique", "shared"
+        );
+        for c in &self.components {
+            let _ = writeln!(
+                s,
+                "  {:<16} {:>8} {:>12} {:>12}",
+                c.name,
+                c.modules,
+                human_bytes(c.unique_bytes),
+                human_bytes(c.shared_bytes)
+            );
+        }
+        let _ = writeln!(
+            s,
+            "  total {} (separate bundles: {}, {:.0}% saved)",
+            human_bytes(self.total_bytes),
+            human_bytes(self.separate_bytes),
+            100.0 * (1.0 - self.total_bytes as f64 / self.separate_bytes.max(1) as f64)
+        );
+        if !self.warnings.is_empty() {
+            let _ = writeln!(s, "  warnings      {}", self.warnings.len());
+        }
+        let _ = writeln!(
+            s,
+            "  run           {} COMPONENT, or {}-COMPONENT",
+            self.dispatcher.display(),
+            self.dispatcher.display()
+        );
+        s
+    }
+}
+
+/// Builds every component of `settings.components` into one bundle.
+pub fn build_suite(
+    settings: &BuildSettings,
+    progress: &dyn Progress,
+) -> Result<SuiteSummary, BuildError> {
+    let started = Instant::now();
+    if settings.output == OutputMode::Onefile {
+        return Err(BuildError::Unsupported(
+            "a suite is written as a onedir bundle; onefile suites are not supported yet".into(),
+        ));
+    }
+    let shipped: Vec<(String, ShippedEntry)> = settings
+        .components
+        .iter()
+        .map(|c| (c.name.clone(), shipped_entry(&c.entry)))
+        .collect();
+    let work = tempfile::tempdir().map_err(BuildError::WorkDir)?;
+    let mut collections: Vec<(String, Collection, usize)> = Vec::new();
+    for component in &settings.components {
+        let mut rules = settings.rules.clone();
+        rules
+            .hidden_imports
+            .extend(component.rules.hidden_imports.iter().cloned());
+        rules
+            .collect
+            .extend(component.rules.collect.iter().cloned());
+        rules
+            .exclude
+            .extend(component.rules.exclude.iter().cloned());
+        let one = BuildSettings {
+            entry: component.entry.clone(),
+            app_dir: component.app_dir.clone(),
+            rules,
+            components: Vec::new(),
+            ..settings.clone()
+        };
+        let analysis = pipeline::analyse(&one, progress)?;
+        let graph = &analysis.graph;
+        let missing = pipeline::missing_imports(graph);
+        let fatal = pipeline::fatal_missing(&missing);
+        if !fatal.is_empty() {
+            return Err(BuildError::Unresolved {
+                python: analysis.interpreter.executable.clone(),
+                list: fatal
+                    .iter()
+                    .map(|m| format!("[{}]{}", component.name, m.describe()))
+                    .collect(),
+            });
+        }
+        // Reaching a module the component excludes is an error: the component would fail.
+        let chains = graph.chains();
+        let mut reached = Vec::new();
+        for e in &graph.excluded {
+            let excluded_here = component
+                .rules
+                .exclude
+                .iter()
+                .any(|x| e.name == *x || e.name.starts_with(&format!("{x}.")));
+            if !excluded_here || e.condition != crate::analyse::Condition::Always {
+                continue;
+            }
+            let mut chain: Vec<String> = chains
+                .chain(graph, e.importer)
+                .unwrap_or_default()
+                .iter()
+                .map(|edge| graph.modules[edge.from].name.clone())
+                .collect();
+            chain.push(graph.modules[e.importer].name.clone());
+            chain.push(e.name.clone());
+            let file = graph.modules[e.importer]
+                .file()
+                .map(|f| format!("{}:{}", f.display(), e.line))
+                .unwrap_or_default();
+            reached.push(format!("  {file}: {}", chain.join(" -> ")));
+        }
+        if !reached.is_empty() {
+            return Err(BuildError::ExcludedReached {
+                component: component.name.clone(),
+                list: reached,
+            });
+        }
+        progress.stage("collect");
+        let collection = collect::collect(&CollectInput {
+            interpreter: &analysis.interpreter,
+            graph,
+            components: &shipped,
+            cache_dir: &pipeline::cache_dir(),
+            work_dir: work.path(),
+            optimize: settings.optimize,
+            jobs: rayon::current_num_threads(),
+            data: &settings.data,
+            strip: settings.strip,
+        })?;
+        let modules = graph.included().count();
+        collections.push((component.name.clone(), collection, modules));
+    }
+
+    // Each file once: the union of the components' files.
+    let mut merged = collections[0].1.clone_shell();
+    let mut users: BTreeMap<PathBuf, Vec<usize>> = BTreeMap::new();
+    let mut seen: HashSet<PathBuf> = HashSet::new();
+    for (index, (_, collection, _)) in collections.iter().enumerate() {
+        for f in &collection.files {
+            users.entry(f.dest.clone()).or_default().push(index);
+            if seen.insert(f.dest.clone()) {
+                merged.files.push(f.clone());
+            }
+        }
+        merged.dirs.extend(collection.dirs.iter().cloned());
+        merged.warnings.extend(collection.warnings.iter().cloned());
+        merged
+            .missing_libraries
+            .extend(collection.missing_libraries.iter().cloned());
+        merged.env.extend(collection.env.clone());
+    }
+    merged.files.sort_by(|a, b| a.dest.cmp(&b.dest));
+    merged.dirs.sort();
+    merged.dirs.dedup();
+    merged.warnings.sort();
+    merged.warnings.dedup();
+
+    progress.stage("write");
+    let mut launchers: Vec<(String, String)> = settings
+        .components
+        .iter()
+        .map(|c| (format!("{}-{}", settings.name, c.name), c.name.clone()))
+        .collect();
+    launchers.push((settings.name.clone(), "*".to_string()));
+    let input = WriteInput {
+        collection: &merged,
+        out_dir: &settings.out_dir,
+        name: &settings.name,
+        launchers: &launchers,
+    };
+    let written = match settings.output {
+        OutputMode::Onedir => write::write_onedir(&input)?,
+        OutputMode::Onefile => write::write_onefile(&input, settings.compression_level)?,
+    };
+
+    let sizes: HashMap<PathBuf, u64> = written.sizes.iter().cloned().collect();
+    let size_of = |dest: &PathBuf| {
+        sizes
+            .get(&PathBuf::from(RUNTIME_DIR).join(dest))
+            .copied()
+            .unwrap_or(0)
+    };
+    let launcher_bytes = write::LAUNCHER.len() as u64;
+    let mut components = Vec::new();
+    let mut separate_bytes = 0;
+    for (index, (name, _, modules)) in collections.iter().enumerate() {
+        let (mut unique, mut shared) = (0, 0);
+        for (dest, who) in &users {
+            if !who.contains(&index) {
+                continue;
+            }
+            if who.len() == 1 {
+                unique += size_of(dest);
+            } else {
+                shared += size_of(dest);
+            }
+        }
+        // A separate bundle: its files, its launcher and the interpreter front.
+        separate_bytes += unique + shared + 2 * launcher_bytes;
+        components.push(ComponentSummary {
+            name: name.clone(),
+            executable: written.bundle_dir.join(format!("{}-{name}", settings.name)),
+            modules: *modules,
+            unique_bytes: unique,
+            shared_bytes: shared,
+        });
+    }
+    let mut warnings = merged.warnings.clone();
+    warnings.extend(written.warnings.iter().cloned());
+    Ok(SuiteSummary {
+        name: settings.name.clone(),
+        dispatcher: match settings.output {
+            OutputMode::Onedir => written.bundle_dir.join(&settings.name),
+            OutputMode::Onefile => written.bundle_dir.clone(),
+        },
+        bundle_dir: written.bundle_dir.clone(),
+        components,
+        total_bytes: written.bytes,
+        separate_bytes,
+        seconds: started.elapsed().as_secs_f64(),
+        warnings,
+    })
+}
+
+fn shipped_entry(entry: &EntryPoint) -> ShippedEntry {
+    match entry {
+        EntryPoint::Script(p) => ShippedEntry::Script(p.clone()),
+        EntryPoint::Module(m) => ShippedEntry::Module(m.clone()),
+        EntryPoint::Call { module, function } => ShippedEntry::Call(format!("{module}:{function}")),
+    }
+}
