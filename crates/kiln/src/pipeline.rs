@@ -9,7 +9,7 @@ use crate::collect::{self, CollectInput, Collection, FileRole, ShippedEntry};
 use crate::config::{BuildSettings, OutputMode};
 use crate::interpreter::Interpreter;
 use crate::report::{BuildSummary, MissingImport, ModuleCounts};
-use crate::resolve::{self, EntryPoint, ModuleGraph, Origin, ResolveInput, ResolveProgress};
+use crate::resolve::{self, ModuleGraph, Origin, ResolveInput, ResolveProgress};
 use crate::write::{self, WriteInput};
 
 /// Progress of a build, reported to whoever drives it (the CLI draws it).
@@ -195,11 +195,7 @@ pub fn build(
     let t = Instant::now();
     progress.stage("collect");
     let work = tempfile::tempdir().map_err(BuildError::WorkDir)?;
-    let shipped = match &settings.entry {
-        EntryPoint::Script(p) => ShippedEntry::Script(p.clone()),
-        EntryPoint::Module(m) => ShippedEntry::Module(m.clone()),
-        EntryPoint::Call { module, function } => ShippedEntry::Call(format!("{module}:{function}")),
-    };
+    let shipped = ShippedEntry::from(&settings.entry);
     let components = vec![(settings.name.clone(), shipped)];
     let collection = collect::collect(&CollectInput {
         interpreter: &interpreter,

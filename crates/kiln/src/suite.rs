@@ -13,7 +13,6 @@ use crate::collect::{self, CollectInput, Collection, ShippedEntry};
 use crate::config::{BuildSettings, OutputMode};
 use crate::pipeline::{self, BuildError, Progress};
 use crate::report::human_bytes;
-use crate::resolve::EntryPoint;
 use crate::write::{self, WriteInput, RUNTIME_DIR};
 
 /// One component in the suite summary.
@@ -96,7 +95,7 @@ pub fn build_suite(
     let shipped: Vec<(String, ShippedEntry)> = settings
         .components
         .iter()
-        .map(|c| (c.name.clone(), shipped_entry(&c.entry)))
+        .map(|c| (c.name.clone(), ShippedEntry::from(&c.entry)))
         .collect();
     let work = tempfile::tempdir().map_err(BuildError::WorkDir)?;
     let mut collections: Vec<(String, Collection, usize)> = Vec::new();
@@ -268,12 +267,4 @@ pub fn build_suite(
         seconds: started.elapsed().as_secs_f64(),
         warnings,
     })
-}
-
-fn shipped_entry(entry: &EntryPoint) -> ShippedEntry {
-    match entry {
-        EntryPoint::Script(p) => ShippedEntry::Script(p.clone()),
-        EntryPoint::Module(m) => ShippedEntry::Module(m.clone()),
-        EntryPoint::Call { module, function } => ShippedEntry::Call(format!("{module}:{function}")),
-    }
 }

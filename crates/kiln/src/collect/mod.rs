@@ -128,6 +128,18 @@ pub enum ShippedEntry {
     Call(String),
 }
 
+impl From<&crate::resolve::EntryPoint> for ShippedEntry {
+    fn from(entry: &crate::resolve::EntryPoint) -> Self {
+        match entry {
+            crate::resolve::EntryPoint::Script(p) => ShippedEntry::Script(p.clone()),
+            crate::resolve::EntryPoint::Module(m) => ShippedEntry::Module(m.clone()),
+            crate::resolve::EntryPoint::Call { module, function } => {
+                ShippedEntry::Call(format!("{module}:{function}"))
+            }
+        }
+    }
+}
+
 /// Inputs of the collect stage.
 pub struct CollectInput<'a> {
     pub interpreter: &'a Interpreter,
@@ -185,14 +197,7 @@ pub fn collect(input: &CollectInput<'_>) -> Result<Collection, CollectError> {
         app_root: app_root.clone(),
         ..Default::default()
     };
-    let site_dirs: Vec<(PathBuf, usize)> = graph
-        .entries
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| matches!(e.kind, EntryKind::Site | EntryKind::App))
-        .map(|(i, e)| (e.dir.clone(), i))
-        .collect();
-    let dists = DistIndex::scan(&site_dirs);
+    let dists = DistIndex::scan(&graph.site_dirs());
 
     let mut jobs: Vec<(CompileJob, BundleFile)> = Vec::new();
     let mut copies: Vec<BundleFile> = Vec::new();
@@ -828,7 +833,7 @@ fn walk_files(src: &Path, dest: &Path) -> Vec<(PathBuf, PathBuf)> {
 }
 
 /// PEP 503 normalisation: `Foo_Bar.baz` and `foo-bar-baz` name the same distribution.
-fn normalize_dist_name(name: &str) -> String {
+pub fn normalize_dist_name(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     for c in name.chars() {
         if matches!(c, '-' | '_' | '.') {

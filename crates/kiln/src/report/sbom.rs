@@ -98,7 +98,11 @@ pub fn cyclonedx(report: &BuildReport) -> Bom {
     let mut components = Vec::new();
 
     for d in &report.distributions {
-        let purl = format!("pkg:pypi/{}@{}", normalize_name(&d.name), d.version);
+        let purl = format!(
+            "pkg:pypi/{}@{}",
+            crate::collect::normalize_dist_name(&d.name),
+            d.version
+        );
         components.push(Component {
             kind: "library",
             bom_ref: Some(unique(purl.clone())),
@@ -226,21 +230,6 @@ fn license_choice(l: &License) -> LicenseChoice {
     }
 }
 
-/// The name as a PyPI purl writes it: PEP 503 normalised (`Foo_Bar` -> `foo-bar`).
-fn normalize_name(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            if !out.ends_with('-') {
-                out.push('-');
-            }
-        } else {
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
-}
-
 /// A version-4-shaped UUID URN, unique per document: hashed from the report, the time and the
 /// process.
 fn serial_number(report: &BuildReport) -> String {
@@ -329,7 +318,13 @@ mod tests {
 
     #[test]
     fn names_are_normalised_for_purls() {
-        assert_eq!(normalize_name("Foo_Bar.baz"), "foo-bar-baz");
-        assert_eq!(normalize_name("typing_extensions"), "typing-extensions");
+        assert_eq!(
+            crate::collect::normalize_dist_name("Foo_Bar.baz"),
+            "foo-bar-baz"
+        );
+        assert_eq!(
+            crate::collect::normalize_dist_name("typing_extensions"),
+            "typing-extensions"
+        );
     }
 }

@@ -194,6 +194,21 @@ impl ModuleGraph {
         self.by_name.get(name).copied()
     }
 
+    /// The site-packages-like search entries (and the app's own), where distributions live.
+    pub fn site_dirs(&self) -> Vec<Location> {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| {
+                matches!(
+                    e.kind,
+                    super::finder::EntryKind::Site | super::finder::EntryKind::App
+                )
+            })
+            .map(|(i, e)| (e.dir.clone(), i))
+            .collect()
+    }
+
     pub(crate) fn add(&mut self, module: Module) -> ModuleId {
         let id = self.modules.len();
         self.by_name.insert(module.name.clone(), id);

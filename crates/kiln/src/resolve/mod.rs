@@ -683,6 +683,26 @@ impl<'a> Resolver<'a> {
         }
     }
 
+    /// `importer` loads submodules of `package` by computed name: the package and all its
+    /// submodules ship, marked with `rule`.
+    fn include_inferred_package(
+        &mut self,
+        importer: ModuleId,
+        package: ModuleId,
+        line: u32,
+        condition: Condition,
+        rule: String,
+    ) {
+        self.graph.edges.push(Edge {
+            from: importer,
+            to: package,
+            line,
+            kind: EdgeKind::Inferred { rule: rule.clone() },
+            condition,
+        });
+        self.include_submodules(package, || EdgeKind::Inferred { rule: rule.clone() });
+    }
+
     /// Whether a directory is a package: it holds module files (`__init__` or others).
     fn holds_modules(&self, dir: &Path) -> bool {
         self.finder
@@ -763,14 +783,7 @@ impl<'a> Resolver<'a> {
                 "package contents of `{}` discovered at run time (pkgutil, importlib.resources)",
                 self.graph.modules[package].name
             );
-            self.graph.edges.push(Edge {
-                from: importer,
-                to: package,
-                line: scan.line,
-                kind: EdgeKind::Inferred { rule: rule.clone() },
-                condition: scan.condition,
-            });
-            self.include_submodules(package, || EdgeKind::Inferred { rule: rule.clone() });
+            self.include_inferred_package(importer, package, scan.line, scan.condition, rule);
         }
         for (group, line) in &imports.entry_point_groups {
             self.include_entry_point_group(importer, group, *line);
@@ -801,14 +814,7 @@ impl<'a> Resolver<'a> {
                 continue;
             }
             let rule = format!("module name computed at run time under `{package}.`");
-            self.graph.edges.push(Edge {
-                from: importer,
-                to: id,
-                line: dynamic.line,
-                kind: EdgeKind::Inferred { rule: rule.clone() },
-                condition: dynamic.condition,
-            });
-            self.include_submodules(id, || EdgeKind::Inferred { rule: rule.clone() });
+            self.include_inferred_package(importer, id, dynamic.line, dynamic.condition, rule);
         }
         for reference in imports.references {
             if matches!(
@@ -974,17 +980,10 @@ impl<'a> Resolver<'a> {
                 continue;
             };
             let name = m.name.clone();
-            let dists = self.distributions.get_or_insert_with(|| {
-                let dirs: Vec<(PathBuf, usize)> = self
-                    .graph
-                    .entries
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, e)| matches!(e.kind, EntryKind::Site | EntryKind::App))
-                    .map(|(i, e)| (e.dir.clone(), i))
-                    .collect();
-                crate::collect::metadata::DistIndex::scan(&dirs)
-            });
+            let dirs = self.graph.site_dirs();
+            let dists = self
+                .distributions
+                .get_or_insert_with(|| crate::collect::metadata::DistIndex::scan(&dirs));
             if let Some(dist) = dists.owner(&file, entry, Some(&name)) {
                 let top = name.split('.').next().unwrap_or_default();
                 let others: Vec<String> = dists.distributions[dist]
@@ -1069,14 +1068,7 @@ impl<'a> Resolver<'a> {
     /// Includes the targets of an entry point group from every installed distribution.
     fn include_entry_point_group(&mut self, importer: ModuleId, group: &str, line: u32) {
         if self.entry_points.is_none() {
-            let dirs: Vec<(PathBuf, usize)> = self
-                .graph
-                .entries
-                .iter()
-                .enumerate()
-                .filter(|(_, e)| matches!(e.kind, EntryKind::Site | EntryKind::App))
-                .map(|(i, e)| (e.dir.clone(), i))
-                .collect();
+            let dirs = self.graph.site_dirs();
             self.entry_points = Some(read_entry_points(&dirs));
         }
         let targets = self
