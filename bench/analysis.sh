@@ -12,30 +12,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo=$(pwd)
 
 N=${N:-5}
-PYINSTALLER_VERSION=6.22.3
-PYTHON=${KILN_BENCH_PYTHON:-python3}
-venv=$repo/target/bench-venv
-requirements=$repo/crates/kiln/tests/fixtures/requirements.txt
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 app=$repo/bench/apps/bigenv
-
-log() { echo "bench: $*" >&2; }
-
-log "building target/release/kiln"
-cargo build --release -p kiln >&2
-kiln=$repo/target/release/kiln
-
-stamp="$("$PYTHON" -c 'import sys; print(sys.executable, sys.version)')
-pyinstaller==$PYINSTALLER_VERSION
-$(cat "$requirements")"
-if [[ ! -f $venv/bench-stamp || "$(cat "$venv/bench-stamp")" != "$stamp" ]]; then
-    log "creating $venv"
-    rm -rf "$venv"
-    "$PYTHON" -m venv "$venv"
-    "$venv/bin/python" -m pip install --disable-pip-version-check --no-input --quiet \
-        -r "$requirements" "pyinstaller==$PYINSTALLER_VERSION"
-    printf '%s' "$stamp" >"$venv/bench-stamp"
-fi
-python=$venv/bin/python
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/kiln-analysis-XXXXXX")
 trap 'rm -rf "$work"' EXIT

@@ -158,6 +158,25 @@ pub fn fatal_missing(missing: &[MissingImport]) -> Vec<&MissingImport> {
         .collect()
 }
 
+/// Writes `collection` in the output mode `settings` ask for, with the given launchers
+/// (file name, component).
+pub fn write_bundle(
+    settings: &BuildSettings,
+    collection: &Collection,
+    launchers: &[(String, String)],
+) -> Result<write::WriteOutput, BuildError> {
+    let input = WriteInput {
+        collection,
+        out_dir: &settings.out_dir,
+        name: &settings.name,
+        launchers,
+    };
+    Ok(match settings.output {
+        OutputMode::Onedir => write::write_onedir(&input)?,
+        OutputMode::Onefile => write::write_onefile(&input, settings.compression_level)?,
+    })
+}
+
 /// Where kiln keeps caches: `$KILN_CACHE_DIR`, else `$XDG_CACHE_HOME/kiln`, else `~/.cache/kiln`.
 pub fn cache_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("KILN_CACHE_DIR") {
@@ -213,16 +232,7 @@ pub fn build(
     let t = Instant::now();
     progress.stage("write");
     let launchers = vec![(settings.name.clone(), settings.name.clone())];
-    let input = WriteInput {
-        collection: &collection,
-        out_dir: &settings.out_dir,
-        name: &settings.name,
-        launchers: &launchers,
-    };
-    let written = match settings.output {
-        OutputMode::Onedir => write::write_onedir(&input)?,
-        OutputMode::Onefile => write::write_onefile(&input, settings.compression_level)?,
-    };
+    let written = write_bundle(settings, &collection, &launchers)?;
     timings.push(("write".to_string(), t.elapsed().as_secs_f64()));
 
     let warnings: Vec<String> = warnings(&graph, &collection)

@@ -13,7 +13,7 @@ use crate::collect::{self, CollectInput, Collection, ShippedEntry};
 use crate::config::{BuildSettings, OutputMode};
 use crate::pipeline::{self, BuildError, Progress};
 use crate::report::human_bytes;
-use crate::write::{self, WriteInput, RUNTIME_DIR};
+use crate::write::{self, RUNTIME_DIR};
 
 /// One component in the suite summary.
 #[derive(Debug, Clone, Serialize)]
@@ -209,16 +209,7 @@ pub fn build_suite(
         .map(|c| (format!("{}-{}", settings.name, c.name), c.name.clone()))
         .collect();
     launchers.push((settings.name.clone(), "*".to_string()));
-    let input = WriteInput {
-        collection: &merged,
-        out_dir: &settings.out_dir,
-        name: &settings.name,
-        launchers: &launchers,
-    };
-    let written = match settings.output {
-        OutputMode::Onedir => write::write_onedir(&input)?,
-        OutputMode::Onefile => write::write_onefile(&input, settings.compression_level)?,
-    };
+    let written = pipeline::write_bundle(settings, &merged, &launchers)?;
 
     let sizes: HashMap<PathBuf, u64> = written.sizes.iter().cloned().collect();
     let size_of = |dest: &PathBuf| {

@@ -218,13 +218,7 @@ impl<'a> Resolver<'a> {
                 let id = self
                     .ensure(&main)
                     .ok_or_else(|| ResolveError::EntryNotFound(main.clone()))?;
-                self.graph.edges.push(Edge {
-                    from: root,
-                    to: id,
-                    line: 0,
-                    kind: EdgeKind::Runtime,
-                    condition: Condition::Always,
-                });
+                self.runtime_edge(root, id);
             }
         }
 
@@ -241,13 +235,7 @@ impl<'a> Resolver<'a> {
         }
         for name in runtime.iter().chain(self.input.extra_roots) {
             if let Some(id) = self.ensure(name) {
-                self.graph.edges.push(Edge {
-                    from: root,
-                    to: id,
-                    line: 0,
-                    kind: EdgeKind::Runtime,
-                    condition: Condition::Always,
-                });
+                self.runtime_edge(root, id);
             }
         }
         let rules = LoadedHook {
@@ -385,6 +373,17 @@ impl<'a> Resolver<'a> {
             progress.analysed(self.analysed, self.graph.modules.len());
         }
         Ok(())
+    }
+
+    /// `to` is needed to start the interpreter or the app.
+    fn runtime_edge(&mut self, from: ModuleId, to: ModuleId) {
+        self.graph.edges.push(Edge {
+            from,
+            to,
+            line: 0,
+            kind: EdgeKind::Runtime,
+            condition: Condition::Always,
+        });
     }
 
     /// Resolves `name` (absolute, dotted), adding it and its parents to the graph.
