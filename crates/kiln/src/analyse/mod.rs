@@ -26,7 +26,8 @@ pub enum Condition {
     Branch,
     /// Inside a `try` whose handlers catch `ImportError` (or broader).
     Optional,
-    /// Only runs on another platform (`sys.platform`, `os.name` tests that are false on Linux).
+    /// Only runs on another platform or Python version (`sys.platform`, `os.name` or
+    /// `sys.version_info` tests that are false for the target).
     OtherPlatform,
     /// Only seen by type checkers (`if TYPE_CHECKING:`); never needed at run time.
     TypeChecking,
@@ -152,6 +153,8 @@ pub struct SourceContext<'a> {
     pub is_package: bool,
     /// `sys.platform` of the target.
     pub platform: &'a str,
+    /// `sys.version_info[:3]` of the target.
+    pub version: [u32; 3],
 }
 
 /// Parses `source` and returns its import requests in source order.

@@ -146,6 +146,7 @@ fn ctx() -> SourceContext<'static> {
         module: "pkg.sub.mod",
         is_package: false,
         platform: "linux",
+        version: [3, 11, 7],
     }
 }
 

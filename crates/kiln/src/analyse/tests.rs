@@ -63,6 +63,7 @@ fn ctx(module: &str) -> SourceContext<'_> {
         module,
         is_package: false,
         platform: "linux",
+        version: [3, 11, 7],
     }
 }
 

@@ -376,7 +376,7 @@ impl<'a> ImportWalker<'a> {
             },
             _ => false,
         };
-        if !is_path_building {
+        if !is_path_building || self.condition >= Condition::OtherPlatform {
             return;
         }
         if let Some(PathValue::Relative(parts)) = self.path_value(expr) {
@@ -486,7 +486,10 @@ impl<'a> ImportWalker<'a> {
                     "addsitedir" => first_arg,
                     _ => None,
                 };
-                if let Some(PathValue::Relative(parts)) = value.and_then(|v| self.path_value(v)) {
+                let runs = self.condition < Condition::OtherPlatform;
+                if let Some(PathValue::Relative(parts)) =
+                    value.filter(|_| runs).and_then(|v| self.path_value(v))
+                {
                     self.out.paths.push(PathReference {
                         path: parts.join("/"),
                         line,
@@ -595,6 +598,9 @@ impl<'a> ImportWalker<'a> {
                 }
             }
             Expr::Compare(c) if c.ops.len() == 1 => {
+                if let Some(truth) = self.version_test(c) {
+                    return Some(truth);
+                }
                 let fact = self.known_value(&c.left)?;
                 let right = &c.comparators[0];
                 match c.ops[0] {
@@ -633,6 +639,76 @@ impl<'a> ImportWalker<'a> {
             }
             _ => None,
         }
+    }
+
+    /// `sys.version_info` compared with a literal: `sys.version_info >= (3, 12)`,
+    /// `sys.version_info[:2] < (3, 11)`, `sys.version_info.minor == 11`, `sys.version_info[0] > 2`.
+    /// Comparisons decided by the unknown release level (a literal longer than three
+    /// items) stay undecided.
+    fn version_test(&self, c: &ruff_python_ast::ExprCompare) -> Option<bool> {
+        use std::cmp::Ordering;
+        let version = &self.ctx.version;
+        // The target's side of the comparison, and whether the real tuple continues past it.
+        let (ours, continues): (Vec<u64>, bool) = match &*c.left {
+            Expr::Subscript(s) if dotted(&s.value).as_deref() == Some("sys.version_info") => {
+                match &*s.slice {
+                    Expr::Slice(sl) if sl.lower.is_none() && sl.step.is_none() => {
+                        let upper = usize::try_from(int_literal(sl.upper.as_deref()?)?).ok()?;
+                        if upper > 3 {
+                            return None;
+                        }
+                        (
+                            version[..upper].iter().map(|&v| u64::from(v)).collect(),
+                            false,
+                        )
+                    }
+                    index => {
+                        let i = usize::try_from(int_literal(index)?).ok()?;
+                        (vec![u64::from(*version.get(i)?)], false)
+                    }
+                }
+            }
+            Expr::Attribute(a) if dotted(&a.value).as_deref() == Some("sys.version_info") => {
+                let i = match a.attr.as_str() {
+                    "major" => 0,
+                    "minor" => 1,
+                    "micro" => 2,
+                    _ => return None,
+                };
+                (vec![u64::from(version[i])], false)
+            }
+            other if dotted(other).as_deref() == Some("sys.version_info") => {
+                (version.iter().map(|&v| u64::from(v)).collect(), true)
+            }
+            _ => return None,
+        };
+        let right = &c.comparators[0];
+        let theirs: Vec<u64> = match right {
+            Expr::Tuple(t) => t.elts.iter().map(int_literal).collect::<Option<_>>()?,
+            single if ours.len() == 1 && !continues => vec![int_literal(single)?],
+            _ => return None,
+        };
+        let order = if continues {
+            // (3, 11, 7, 'final', 0) against at most three numbers: an equal prefix leaves
+            // the real tuple greater, since it is longer.
+            if theirs.len() > ours.len() {
+                return None;
+            }
+            ours[..theirs.len()]
+                .cmp(&theirs[..])
+                .then(Ordering::Greater)
+        } else {
+            ours.cmp(&theirs)
+        };
+        Some(match c.ops[0] {
+            CmpOp::Lt => order == Ordering::Less,
+            CmpOp::LtE => order != Ordering::Greater,
+            CmpOp::Gt => order == Ordering::Greater,
+            CmpOp::GtE => order != Ordering::Less,
+            CmpOp::Eq => order == Ordering::Equal,
+            CmpOp::NotEq => order != Ordering::Equal,
+            _ => return None,
+        })
     }
 
     /// Values known at build time: `sys.platform`, `os.name`, `platform.system()`, `__name__`.
@@ -945,6 +1021,16 @@ fn dotted(expr: &Expr) -> Option<String> {
     match expr {
         Expr::Name(n) => Some(n.id.as_str().to_string()),
         Expr::Attribute(a) => Some(format!("{}.{}", dotted(&a.value)?, a.attr.as_str())),
+        _ => None,
+    }
+}
+
+fn int_literal(expr: &Expr) -> Option<u64> {
+    match expr {
+        Expr::NumberLiteral(n) => match &n.value {
+            ruff_python_ast::Number::Int(i) => i.as_u64(),
+            _ => None,
+        },
         _ => None,
     }
 }

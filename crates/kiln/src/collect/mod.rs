@@ -320,7 +320,22 @@ pub fn collect(input: &CollectInput<'_>) -> Result<Collection, CollectError> {
             continue;
         }
         let why = format!("read by {} (line {})", module.name, reference.line);
-        for (from, to) in walk_files(&reference.path, &dest) {
+        let mut files = walk_files(&reference.path, &dest);
+        if reference.path.is_dir() && module.origin == Origin::ThirdParty {
+            // A package naming a directory of its own (`Path(__file__).parent / "x"`) gets
+            // its data, not its code or its test suite: modules in it ship only if reached.
+            files.retain(|(from, _)| {
+                let rel = from.strip_prefix(&reference.path).unwrap_or(from);
+                let name = from.file_name().unwrap_or_default().to_string_lossy();
+                !rel.parent()
+                    .into_iter()
+                    .flat_map(Path::components)
+                    .any(|c| EXCLUDED_DATA_DIRS.contains(&c.as_os_str().to_string_lossy().as_ref()))
+                    && !excluded_data_file(&name)
+                    && !is_module_file(interp, &name)
+            });
+        }
+        for (from, to) in files {
             copies.push(BundleFile {
                 dest: to,
                 distribution: dists.owner(&from, entry, Some(&module.name)),
@@ -630,18 +645,21 @@ fn excluded_data_file(name: &str) -> bool {
     EXCLUDED_DATA_NAMES.contains(&name) || EXCLUDED_DATA_SUFFIXES.iter().any(|s| name.ends_with(s))
 }
 
+/// Whether a file name is one the import system would load as a module.
+fn is_module_file(interp: &Interpreter, name: &str) -> bool {
+    interp
+        .extension_suffixes
+        .iter()
+        .chain(&interp.source_suffixes)
+        .chain(&interp.bytecode_suffixes)
+        .any(|s| name.ends_with(s.as_str()))
+}
+
 /// Non-module files inside a package directory: files beside its modules, and whole
 /// subdirectories that are not packages themselves (templates, data, vendored libraries),
 /// less the default exclusions above.
 fn package_data(dir: &Path, interp: &Interpreter) -> Vec<PathBuf> {
-    let is_module_file = |name: &str| {
-        interp
-            .extension_suffixes
-            .iter()
-            .chain(&interp.source_suffixes)
-            .chain(&interp.bytecode_suffixes)
-            .any(|s| name.ends_with(s.as_str()))
-    };
+    let is_module_file = |name: &str| is_module_file(interp, name);
     let mut out = Vec::new();
     let Ok(read) = std::fs::read_dir(dir) else {
         return out;

@@ -256,6 +256,7 @@ impl<'a> Resolver<'a> {
             }
             batch.sort_unstable();
             let platform = interp.platform.as_str();
+            let version = [0, 1, 2].map(|i| interp.version.get(i).copied().unwrap_or(0));
             let siblings = self.distribution_siblings(&batch);
             let modules = &self.graph.modules;
             let cache = self.input.cache;
@@ -269,13 +270,15 @@ impl<'a> Resolver<'a> {
                         module: &m.name,
                         is_package: m.is_package(),
                         platform,
+                        version,
                     };
                     let siblings = siblings.get(&id).map(Vec::as_slice).unwrap_or_default();
                     let key = format!(
-                        "{}|{}|{}|{}",
+                        "{}|{}|{}|{:?}|{}",
                         m.name,
                         m.is_package(),
                         platform,
+                        version,
                         siblings.join(",")
                     );
                     if let Some(hit) = cache.get(path, &key) {
