@@ -46,6 +46,21 @@ pub struct RawConfig {
     pub package_data: Option<std::collections::BTreeMap<String, Vec<String>>>,
     /// A suite: several executables sharing one runtime, `[components.NAME]` tables.
     pub components: Option<std::collections::BTreeMap<String, RawComponent>>,
+    /// Distributions reached only through other packages' optional imports: `"auto"`
+    /// (leave out the undeclared ones when the project declares its dependencies),
+    /// `"include"` or `"skip"`.
+    pub optional_integrations: Option<OptionalPolicy>,
+}
+
+/// What to do with optional integrations (`resolve::optional`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OptionalPolicy {
+    /// Skip them when `[project].dependencies` says what the app needs; else include them.
+    #[default]
+    Auto,
+    Include,
+    Skip,
 }
 
 /// One component of a suite (`[tool.kiln.components.NAME]`).
@@ -107,6 +122,7 @@ struct Pyproject {
 #[derive(Deserialize)]
 struct PyprojectProject {
     name: Option<String>,
+    dependencies: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -153,6 +169,8 @@ pub struct LoadedConfig {
     pub key_prefix: &'static str,
     /// `[project].name` of pyproject.toml, the default name of a suite.
     pub project_name: Option<String>,
+    /// `[project].dependencies` of the project's pyproject.toml, when it declares them.
+    pub project_dependencies: Option<Vec<String>>,
 }
 
 impl LoadedConfig {
@@ -177,10 +195,8 @@ pub fn discover(dir: &Path, explicit: Option<&Path>) -> Result<LoadedConfig, Con
     }
     let pyproject = dir.join("pyproject.toml");
     if pyproject.is_file() {
-        let loaded = load(&pyproject)?;
-        if loaded.path.is_some() {
-            return Ok(loaded);
-        }
+        // Without `[tool.kiln]` it still names the project and declares its dependencies.
+        return load(&pyproject);
     }
     Ok(LoadedConfig::default())
 }
@@ -204,23 +220,37 @@ pub fn load(path: &Path) -> Result<LoadedConfig, ConfigError> {
     };
     if is_pyproject {
         let doc: Pyproject = toml::from_str(&text).map_err(|e| invalid(e, "tool.kiln."))?;
-        let project_name = doc.project.and_then(|p| p.name);
+        let (project_name, project_dependencies) = doc
+            .project
+            .map(|p| (p.name, p.dependencies))
+            .unwrap_or_default();
         Ok(match doc.tool.and_then(|t| t.kiln) {
             Some(raw) => LoadedConfig {
                 raw,
                 path: Some(path.to_path_buf()),
                 key_prefix: "tool.kiln.",
                 project_name,
+                project_dependencies,
             },
-            None => LoadedConfig::default(),
+            None => LoadedConfig {
+                project_dependencies,
+                ..LoadedConfig::default()
+            },
         })
     } else {
         let raw: RawConfig = toml::from_str(&text).map_err(|e| invalid(e, ""))?;
+        // A kiln.toml beside a pyproject.toml: the project still declares its dependencies.
+        let sibling = path.with_file_name("pyproject.toml");
+        let project_dependencies = match sibling.is_file() {
+            true => load(&sibling)?.project_dependencies,
+            false => None,
+        };
         Ok(LoadedConfig {
             raw,
             path: Some(path.to_path_buf()),
             key_prefix: "",
             project_name: None,
+            project_dependencies,
         })
     }
 }
@@ -302,6 +332,10 @@ pub struct BuildSettings {
     pub output: OutputMode,
     /// zstd level of a onefile payload.
     pub compression_level: i32,
+    /// What happens to optional integrations.
+    pub optional_integrations: OptionalPolicy,
+    /// The project's declared dependencies (`[project].dependencies`), if any.
+    pub declared_dependencies: Option<Vec<String>>,
 }
 
 /// What `kiln build` writes.
@@ -574,6 +608,7 @@ pub fn resolve_settings(
             path: config.path.clone(),
             key_prefix: config.key_prefix,
             project_name: None,
+            project_dependencies: None,
         };
         let resolved = resolve_settings(&sub_args, &sub_config, cwd)?;
         let rules = crate::hooks::Hook {
@@ -616,6 +651,8 @@ pub fn resolve_settings(
         package_data: raw.package_data.clone().unwrap_or_default(),
         output,
         compression_level,
+        optional_integrations: raw.optional_integrations.unwrap_or_default(),
+        declared_dependencies: config.project_dependencies.clone(),
     })
 }
 
@@ -632,6 +669,7 @@ mod tests {
             path: Some(tmp.path().join("kiln.toml")),
             key_prefix: "",
             project_name: None,
+            project_dependencies: None,
         };
         let none = BuildArgs::default();
         let s = resolve_settings(&none, &loaded("entry = \"tool.py\""), tmp.path()).unwrap();
@@ -779,6 +817,7 @@ mod tests {
             path: Some(tmp.path().join("kiln.toml")),
             key_prefix: "",
             project_name: None,
+            project_dependencies: None,
         };
         let err = resolve_settings(&BuildArgs::default(), &loaded, tmp.path())
             .unwrap_err()

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use crate::analyse::Condition;
 use crate::collect::{self, CollectInput, Collection, FileRole, ShippedEntry};
-use crate::config::{BuildSettings, OutputMode};
+use crate::config::{BuildSettings, OptionalPolicy, OutputMode};
 use crate::interpreter::Interpreter;
 use crate::report::{BuildSummary, MissingImport, ModuleCounts};
 use crate::resolve::{self, ModuleGraph, Origin, ResolveInput, ResolveProgress};
@@ -53,6 +53,8 @@ pub enum BuildError {
 pub struct Analysis {
     pub interpreter: Interpreter,
     pub graph: ModuleGraph,
+    /// Distributions reached only through other packages' optional imports.
+    pub optional: Vec<resolve::optional::OptionalIntegration>,
     pub timings: Vec<(String, f64)>,
 }
 
@@ -110,13 +112,38 @@ pub fn analyse(settings: &BuildSettings, progress: &dyn Progress) -> Result<Anal
         rules: &settings.rules,
         cache: &analysis_cache,
     };
-    let graph = resolve::resolve(&input, progress)?;
+    let mut graph = resolve::resolve(&input, progress)?;
+    let mut optional = resolve::optional::find(&graph, settings.declared_dependencies.as_deref());
+    let skip = match settings.optional_integrations {
+        OptionalPolicy::Include => false,
+        OptionalPolicy::Skip => true,
+        OptionalPolicy::Auto => settings.declared_dependencies.is_some(),
+    };
+    let mut skipped = false;
+    if skip && !optional.is_empty() {
+        // Resolve again with their outermost modules excluded: imports of them become
+        // `excluded` and nothing they alone reach is collected.
+        let mut rules = settings.rules.clone();
+        rules
+            .exclude
+            .extend(optional.iter().flat_map(|o| o.roots.iter().cloned()));
+        let input = ResolveInput {
+            rules: &rules,
+            ..input
+        };
+        graph = resolve::resolve(&input, progress)?;
+        skipped = true;
+    }
     // A cache that cannot be written only costs speed next time.
     let _ = analysis_cache.save();
     timings.push(("analyse".to_string(), t.elapsed().as_secs_f64()));
+    for o in &mut optional {
+        o.skipped = skipped;
+    }
     Ok(Analysis {
         interpreter,
         graph,
+        optional,
         timings,
     })
 }
@@ -200,6 +227,7 @@ pub fn build(
     let Analysis {
         interpreter,
         graph,
+        optional,
         mut timings,
     } = analyse(settings, progress)?;
     let missing = missing_imports(&graph);
@@ -250,6 +278,7 @@ pub fn build(
         seconds: started.elapsed().as_secs_f64(),
         missing: &missing,
         warnings: &warnings,
+        optional: &optional,
     });
     let report_files = report.write(&settings.out_dir)?;
 
@@ -279,6 +308,7 @@ pub fn build(
         min_glibc: report.portability.min_glibc,
         report: report_files.report,
         sbom: report_files.sbom,
+        optional,
     })
 }
 

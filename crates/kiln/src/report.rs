@@ -79,6 +79,8 @@ pub struct BuildSummary {
     pub report: PathBuf,
     /// `DIR/NAME.cdx.json`, the CycloneDX SBOM.
     pub sbom: PathBuf,
+    /// Distributions reached only through other packages' optional imports.
+    pub optional: Vec<crate::resolve::optional::OptionalIntegration>,
 }
 
 impl BuildSummary {
@@ -129,6 +131,13 @@ impl BuildSummary {
             s,
             "  missing       {other} third-party unconditional, {optional} optional or conditional"
         );
+        for (i, line) in crate::resolve::optional::render(&self.optional, verbose)
+            .iter()
+            .enumerate()
+        {
+            let label = if i == 0 { "optional" } else { "" };
+            let _ = writeln!(s, "  {label:<13} {line}");
+        }
         if verbose {
             for (stage, secs) in &self.timings {
                 let _ = writeln!(s, "  time {stage:<9} {secs:.2}s");
@@ -327,6 +336,8 @@ pub struct CheckReport {
     pub conditional: Vec<CheckFinding>,
     /// Third-party or stdlib files that do not parse.
     pub skipped: Vec<String>,
+    /// Distributions reached only through other packages' optional imports.
+    pub optional_integrations: Vec<crate::resolve::optional::OptionalIntegration>,
 }
 
 /// Groups what analysis found for `kiln check`.
@@ -356,6 +367,7 @@ pub fn check_report(
             .iter()
             .filter_map(|m| m.skipped.as_ref().map(|w| format!("{}: {w}", m.name)))
             .collect(),
+        optional_integrations: analysis.optional.clone(),
     };
     let chains = graph.chains();
     for m in crate::pipeline::missing_imports(graph) {
@@ -441,6 +453,16 @@ impl CheckReport {
                 let _ = writeln!(s, "      via {}", f.chain.join(" -> "));
             }
         }
+        if !self.optional_integrations.is_empty() {
+            let _ = writeln!(
+                s,
+                "{} optional integrations: installed, reached only through other packages' optional imports",
+                self.optional_integrations.len()
+            );
+            for line in crate::resolve::optional::render(&self.optional_integrations, verbose) {
+                let _ = writeln!(s, "      {line}");
+            }
+        }
         if !self.skipped.is_empty() {
             let _ = writeln!(s, "{} files skipped (do not parse)", self.skipped.len());
             if verbose {
@@ -485,6 +507,7 @@ pub fn graph_json(graph: &crate::resolve::ModuleGraph) -> serde_json::Value {
                 "line": e.line,
                 "kind": e.kind,
                 "condition": e.condition,
+                "in_function": e.in_function,
             })
         })
         .collect();

@@ -12,7 +12,14 @@ pub struct CompiledNames {
     pub dotted: Vec<String>,
     /// Which of the exact names occur as whole tokens.
     pub exact: Vec<String>,
+    /// The binary keeps its string constants compressed (Cython 3.1+), so the names it
+    /// imports cannot be read from it.
+    pub hides_strings: bool,
 }
+
+/// What Cython's string-table decompression reports on failure; only a module whose
+/// strings are compressed carries it.
+const COMPRESSED_STRINGS_MARK: &[u8] = b"string data decompression failed";
 
 /// Reads `path` once and looks for dotted names under `prefixes` (each like `numpy.`) and for
 /// whole-token occurrences of `exact` names.
@@ -25,6 +32,7 @@ pub fn scan_binary(
     Ok(CompiledNames {
         dotted: names_in_bytes(&bytes, prefixes),
         exact: exact_names_in_bytes(&bytes, exact),
+        hides_strings: memchr::memmem::find(&bytes, COMPRESSED_STRINGS_MARK).is_some(),
     })
 }
 

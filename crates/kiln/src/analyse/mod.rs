@@ -131,7 +131,8 @@ pub struct FileImports {
     pub paths: Vec<PathReference>,
     /// A literal module-level `__all__`.
     pub all: Option<Vec<String>>,
-    /// Defines a module-level `__getattr__` (PEP 562), typically to import submodules lazily.
+    /// A module-level `__getattr__` (PEP 562) imports modules whose names it computes in a way
+    /// analysis cannot follow: any submodule of the package may be imported.
     pub lazy_getattr: bool,
 }
 

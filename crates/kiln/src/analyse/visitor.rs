@@ -71,6 +71,8 @@ pub(super) struct ImportWalker<'a> {
     path_names: HashMap<String, PathValue>,
     /// Inside a path expression that was already recorded.
     in_recorded_path: bool,
+    /// Inside a module-level `def __getattr__` (PEP 562).
+    in_module_getattr: bool,
     /// Nesting of class bodies (module-level facts such as `__all__` are only read outside).
     class_depth: u32,
     out: FileImports,
@@ -88,6 +90,7 @@ impl<'a> ImportWalker<'a> {
             module_names: HashMap::new(),
             path_names: HashMap::new(),
             in_recorded_path: false,
+            in_module_getattr: false,
             class_depth: 0,
             out: FileImports::default(),
         }
@@ -120,17 +123,16 @@ impl<'a> ImportWalker<'a> {
             Stmt::Import(node) => self.import(node),
             Stmt::ImportFrom(node) => self.import_from(node),
             Stmt::FunctionDef(node) => {
-                if self.at_module_level() && node.name.as_str() == "__getattr__" {
-                    self.out.lazy_getattr = true;
-                }
+                let getattr = self.at_module_level() && node.name.as_str() == "__getattr__";
                 for decorator in &node.decorator_list {
                     self.visit_expr(&decorator.expression);
                 }
                 self.visit_parameters(&node.parameters);
-                let saved = self.in_function;
+                let saved = (self.in_function, self.in_module_getattr);
                 self.in_function = true;
+                self.in_module_getattr |= getattr;
                 self.walk_body(&node.body);
-                self.in_function = saved;
+                (self.in_function, self.in_module_getattr) = saved;
             }
             Stmt::ClassDef(node) => {
                 for decorator in &node.decorator_list {
@@ -546,7 +548,15 @@ impl<'a> ImportWalker<'a> {
                 } else {
                     condition
                 };
+            // A library's `if __name__ == "__main__":` block runs only when it is itself
+            // started as a program, like a function that is called: its imports (a self-test's
+            // doctest) are not the library's.
+            let saved = self.in_function;
+            if test.is_some_and(is_main_test) && self.ctx.module != "__main__" {
+                self.in_function = true;
+            }
             self.walk_under(condition, body);
+            self.in_function = saved;
         }
     }
 
@@ -914,6 +924,10 @@ impl<'a> ImportWalker<'a> {
                 self.request(module, level, names, line, via);
             }
             None => {
+                // A PEP 562 `__getattr__` importing a name it cannot spell: any submodule.
+                if self.in_module_getattr && constant_prefix(arg).is_none() {
+                    self.out.lazy_getattr = true;
+                }
                 if let Some(prefix) = constant_prefix(arg) {
                     let (level, rest) = split_relative(&prefix);
                     let (prefix, level) = match (level, &package_literal) {
@@ -1023,6 +1037,15 @@ fn dotted(expr: &Expr) -> Option<String> {
         Expr::Attribute(a) => Some(format!("{}.{}", dotted(&a.value)?, a.attr.as_str())),
         _ => None,
     }
+}
+
+/// `__name__ == "__main__"`.
+fn is_main_test(expr: &Expr) -> bool {
+    let Expr::Compare(c) = expr else { return false };
+    c.ops.len() == 1
+        && c.ops[0] == CmpOp::Eq
+        && matches!(&*c.left, Expr::Name(n) if n.id.as_str() == "__name__")
+        && string_literal(&c.comparators[0]).as_deref() == Some("__main__")
 }
 
 fn int_literal(expr: &Expr) -> Option<u64> {

@@ -20,6 +20,70 @@ pub struct Distribution {
     pub license: Option<super::license::License>,
     /// Top-level import names it provides.
     pub top_level: Vec<String>,
+    /// Its `Requires-Dist` entries.
+    pub requires: Vec<Requirement>,
+    /// Bytes of the files its RECORD lists (as installed).
+    pub installed_bytes: u64,
+}
+
+/// One PEP 508 requirement, reduced to what decides whether it is installed with its
+/// dependent: the name, the extras it asks for, and the extras its marker depends on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Requirement {
+    /// Normalised distribution name.
+    pub name: String,
+    pub extras: Vec<String>,
+    /// The `extra == "x"` names in its marker: empty when it is always required (other
+    /// marker clauses, such as `python_version`, are taken as true).
+    pub when_extras: Vec<String>,
+}
+
+impl Requirement {
+    /// Parses `name[extra,...] (>= 1.0); marker`. Returns None for lines that name nothing.
+    pub fn parse(text: &str) -> Option<Requirement> {
+        let (spec, marker) = text.split_once(';').unwrap_or((text, ""));
+        let spec = spec.trim();
+        let end = spec
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+            .unwrap_or(spec.len());
+        let name = &spec[..end];
+        if name.is_empty() {
+            return None;
+        }
+        let rest = spec[end..].trim_start();
+        let extras = rest
+            .strip_prefix('[')
+            .and_then(|r| r.split_once(']'))
+            .map(|(inside, _)| {
+                inside
+                    .split(',')
+                    .map(|e| super::normalize_dist_name(e.trim()))
+                    .filter(|e| !e.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut when_extras = Vec::new();
+        let mut m = marker;
+        while let Some(at) = m.find("extra") {
+            let after = m[at + 5..].trim_start();
+            m = &m[at + 5..];
+            let Some(after) = after.strip_prefix("==") else {
+                continue;
+            };
+            let after = after.trim_start();
+            let Some(quote) = after.chars().next().filter(|c| *c == '"' || *c == '\'') else {
+                continue;
+            };
+            if let Some((value, _)) = after[1..].split_once(quote) {
+                when_extras.push(super::normalize_dist_name(value));
+            }
+        }
+        Some(Requirement {
+            name: super::normalize_dist_name(name),
+            extras,
+            when_extras,
+        })
+    }
 }
 
 /// Owner lookup for files on the search path.
@@ -63,12 +127,18 @@ impl DistIndex {
                         .map(|l| l.trim().to_string())
                         .filter(|l| !l.is_empty())
                         .collect();
+                let mut installed_bytes = 0;
                 if let Ok(record) = std::fs::read_to_string(path.join("RECORD")) {
                     for line in record.lines() {
                         let rel = record_path(line);
                         if rel.is_empty() {
                             continue;
                         }
+                        installed_bytes += line
+                            .rsplit(',')
+                            .next()
+                            .and_then(|size| size.trim().parse::<u64>().ok())
+                            .unwrap_or(0);
                         let file = normalize(&dir.join(rel));
                         if top_level.is_empty() {
                             if let Ok(inside) = file.strip_prefix(dir) {
@@ -100,6 +170,13 @@ impl DistIndex {
                     entry: *entry,
                     license,
                     top_level,
+                    requires: meta
+                        .lines()
+                        .take_while(|l| !l.is_empty())
+                        .filter_map(|l| l.strip_prefix("Requires-Dist:"))
+                        .filter_map(Requirement::parse)
+                        .collect(),
+                    installed_bytes,
                 });
             }
         }
@@ -209,5 +286,24 @@ mod tests {
             index.owner(&site.join("nobody.py"), 3, Some("nobody")),
             None
         );
+    }
+
+    #[test]
+    fn requirements() {
+        let r = Requirement::parse("scipy>=1.10.0; extra == \"computation\"").unwrap();
+        assert_eq!(r.name, "scipy");
+        assert_eq!(r.when_extras, ["computation"]);
+        let r = Requirement::parse("Uvicorn[Standard] (>=0.12)").unwrap();
+        assert_eq!(
+            (r.name.as_str(), r.extras.as_slice()),
+            ("uvicorn", &["standard".to_string()][..])
+        );
+        assert!(r.when_extras.is_empty());
+        let r = Requirement::parse(
+            "numpy>=1.23; python_version < '3.11' or extra == 'all' or extra=='Test_Suite'",
+        )
+        .unwrap();
+        assert_eq!(r.when_extras, ["all", "test-suite"]);
+        assert!(Requirement::parse("; extra == 'x'").is_none());
     }
 }

@@ -48,6 +48,10 @@ pub struct BuildReport {
     pub hooks: Vec<HookEntry>,
     pub warnings: Vec<String>,
     pub metrics: Metrics,
+    /// Distributions reached only through other packages' optional imports: shipped, or
+    /// left out by `optional-integrations`.
+    #[serde(default)]
+    pub optional_integrations: Vec<crate::resolve::optional::OptionalIntegration>,
 }
 
 /// What the build was made from.
@@ -216,6 +220,7 @@ pub struct ReportInput<'a> {
     pub seconds: f64,
     pub missing: &'a [MissingImport],
     pub warnings: &'a [String],
+    pub optional: &'a [crate::resolve::optional::OptionalIntegration],
 }
 
 /// Builds the report of a finished build.
@@ -402,6 +407,7 @@ pub fn assemble(input: &ReportInput<'_>) -> BuildReport {
             })
             .collect(),
         warnings: input.warnings.to_vec(),
+        optional_integrations: input.optional.to_vec(),
         metrics: Metrics {
             seconds: input.seconds,
             timings: input
@@ -754,6 +760,7 @@ pub(crate) mod tests {
             missing_libraries: Vec::new(),
             hooks: Vec::new(),
             warnings: Vec::new(),
+            optional_integrations: Vec::new(),
             metrics: Metrics {
                 seconds: 1.0,
                 timings: Vec::new(),

@@ -117,6 +117,8 @@ pub struct Edge {
     pub line: u32,
     pub kind: EdgeKind,
     pub condition: Condition,
+    /// The import runs inside a function body: only when that function is called.
+    pub in_function: bool,
 }
 
 /// An import that names no module on the search path.

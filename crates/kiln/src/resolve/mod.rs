@@ -8,6 +8,7 @@
 pub mod cache;
 pub mod finder;
 pub mod graph;
+pub mod optional;
 
 use std::path::{Path, PathBuf};
 
@@ -101,6 +102,9 @@ const STDLIB_DEV_ONLY: &[&str] = &[
     "distutils",
     "pdb",
 ];
+
+/// How the rule of an edge inferred from a string naming a module starts.
+pub(crate) const STRING_RULE: &str = "string";
 
 /// Builds the module graph for `input`.
 pub fn resolve(
@@ -256,6 +260,8 @@ impl<'a> Resolver<'a> {
             }
             batch.sort_unstable();
             let platform = interp.platform.as_str();
+            let hidden_stdlib = self.self_contained_stdlib_extensions();
+            let hidden_stdlib = &hidden_stdlib;
             let version = [0, 1, 2].map(|i| interp.version.get(i).copied().unwrap_or(0));
             let siblings = self.distribution_siblings(&batch);
             let modules = &self.graph.modules;
@@ -333,9 +339,13 @@ impl<'a> Resolver<'a> {
                                 names.push(name);
                             }
                         }
-                        // Cython 3 may compress its string constants, hiding even relative
-                        // imports: the package's Python modules beside a compiled module ship
-                        // with it.
+                        // Cython 3 may compress its string constants, hiding what it imports.
+                        // Its own package's Python modules ship with it (below); so do the
+                        // standard library's self-contained extension modules (`cmath`,
+                        // `_bisect`), which no Python module might import otherwise.
+                        if found.hides_strings {
+                            names.extend(hidden_stdlib.iter().cloned());
+                        }
                         names.extend(
                             locals
                                 .iter()
@@ -386,6 +396,7 @@ impl<'a> Resolver<'a> {
             line: 0,
             kind: EdgeKind::Runtime,
             condition: Condition::Always,
+            in_function: false,
         });
     }
 
@@ -437,6 +448,7 @@ impl<'a> Resolver<'a> {
                             source: source.clone(),
                         },
                         condition: Condition::Always,
+                        in_function: false,
                     });
                     applied.added.push(name.clone());
                     if hook.collect.contains(name) {
@@ -603,6 +615,7 @@ impl<'a> Resolver<'a> {
                         rule: "imported under a name this interpreter build computes".into(),
                     },
                     condition: Condition::Always,
+                    in_function: false,
                 });
             }
         }
@@ -613,6 +626,7 @@ impl<'a> Resolver<'a> {
                 line: 0,
                 kind: EdgeKind::Parent,
                 condition: Condition::Always,
+                in_function: false,
             });
         }
         id
@@ -676,6 +690,7 @@ impl<'a> Resolver<'a> {
                         line: 0,
                         kind: kind(),
                         condition: Condition::Always,
+                        in_function: false,
                     });
                     if self.graph.modules[id].is_package() {
                         stack.push((id, level + 1));
@@ -701,6 +716,7 @@ impl<'a> Resolver<'a> {
             line,
             kind: EdgeKind::Inferred { rule: rule.clone() },
             condition,
+            in_function: false,
         });
         self.include_submodules(package, || EdgeKind::Inferred { rule: rule.clone() });
     }
@@ -710,6 +726,54 @@ impl<'a> Resolver<'a> {
         self.finder
             .listing(dir)
             .is_some_and(|l| l.iter().any(|f| self.finder.module_file_kind(f).is_some()))
+    }
+
+    /// Top-level extension modules of the standard library that link no library beyond libc,
+    /// libm and libpython, less its test modules: what compiled code that hides its strings
+    /// may import unseen, at little cost.
+    fn self_contained_stdlib_extensions(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for entry in &self.graph.entries {
+            if entry.kind != EntryKind::Dynload {
+                continue;
+            }
+            let Some(listing) = self.finder.listing(&entry.dir) else {
+                continue;
+            };
+            for file in listing.iter() {
+                let Some((stem, FileKind::Extension)) = self.finder.module_file_kind(file) else {
+                    continue;
+                };
+                if stem.starts_with("_test")
+                    || stem.starts_with("xx")
+                    || stem.starts_with("_xx")
+                    || stem.contains("test")
+                {
+                    continue;
+                }
+                let self_contained = crate::collect::native::read_elf(&entry.dir.join(file))
+                    .ok()
+                    .flatten()
+                    .is_some_and(|elf| {
+                        elf.needed.iter().all(|n| {
+                            [
+                                "libc.so",
+                                "libm.so",
+                                "libpthread.so",
+                                "libdl.so",
+                                "libpython",
+                            ]
+                            .iter()
+                            .any(|p| n.starts_with(p))
+                        })
+                    });
+                if self_contained {
+                    out.push(stem.to_string());
+                }
+            }
+        }
+        out.sort();
+        out
     }
 
     /// Module names found in an extension module's binary: each resolves to its longest
@@ -737,6 +801,7 @@ impl<'a> Resolver<'a> {
                             rule: "named in the extension module's compiled code".into(),
                         },
                         condition: Condition::Always,
+                        in_function: false,
                     });
                 }
             }
@@ -838,9 +903,10 @@ impl<'a> Resolver<'a> {
                         to: id,
                         line: reference.line,
                         kind: EdgeKind::Inferred {
-                            rule: format!("string \"{}\" names a module", reference.module),
+                            rule: format!("{STRING_RULE} \"{}\" names a module", reference.module),
                         },
                         condition: reference.condition,
+                        in_function: false,
                     });
                 }
             }
@@ -892,6 +958,7 @@ impl<'a> Resolver<'a> {
             line: request.line,
             kind: EdgeKind::Import { via: request.via },
             condition: request.condition,
+            in_function: request.in_function,
         });
         if !self.graph.modules[id].is_package() {
             return;
@@ -909,6 +976,7 @@ impl<'a> Resolver<'a> {
                     line: request.line,
                     kind: EdgeKind::FromImport,
                     condition: request.condition,
+                    in_function: request.in_function,
                 });
             }
         }
@@ -962,6 +1030,7 @@ impl<'a> Resolver<'a> {
                             line,
                             kind: EdgeKind::FromImport,
                             condition: Condition::Always,
+                            in_function: false,
                         });
                     }
                 }
@@ -1056,11 +1125,19 @@ impl<'a> Resolver<'a> {
             _ => {}
         }
         let mut candidate = dotted;
+        let mut attributes = 0;
         loop {
             if self.probe(candidate) {
+                // Another package's string names a stdlib module and at most one attribute
+                // (`"json.decoder.JSONDecodeError"`); a longer tail is a key in some other
+                // namespace (`"code.function.name"`, a telemetry attribute).
+                if origin == Origin::ThirdParty && !own_package && attributes > 1 {
+                    return None;
+                }
                 return Some(candidate.to_string());
             }
             candidate = candidate.rsplit_once('.')?.0;
+            attributes += 1;
             if !candidate.contains('.') && origin != Origin::App && !stdlib_target {
                 return None;
             }
@@ -1089,6 +1166,7 @@ impl<'a> Resolver<'a> {
                         rule: format!("entry point of group `{group}` in {dist}"),
                     },
                     condition: Condition::Always,
+                    in_function: false,
                 });
             }
         }
@@ -1201,6 +1279,7 @@ impl<'a> Resolver<'a> {
                             rule: format!("named in data file {}", file.display()),
                         },
                         condition: Condition::Always,
+                        in_function: false,
                     });
                 }
             }

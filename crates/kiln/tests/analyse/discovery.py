@@ -44,3 +44,7 @@ class Lazy:
 
 def __getattr__(name):
     raise AttributeError(name)
+
+
+def _unrelated():
+    return importlib.import_module(_names[0])

@@ -63,3 +63,88 @@ fn package_data_in_config_brings_back_what_the_defaults_leave_out() {
         "numpy's headers are shipped when package-data asks for them"
     );
 }
+
+/// pandas imports scipy, matplotlib and SQLAlchemy only inside functions or behind
+/// `try/except ImportError`. When the project declares its dependencies and those are not
+/// among them, they are left out, listed in the report, and the app still runs.
+#[test]
+fn undeclared_optional_integrations_are_left_out() {
+    let app = "declaredapp";
+    let plain = crate::support::run_plain(app, &["main.py"]);
+    plain.assert_success(app);
+    let build = freeze(app, &["main.py"]);
+    let files = bundle_files(&build.bundle_dir());
+    assert!(files.iter().any(|f| f.contains("/pandas/")), "pandas ships");
+    for gone in ["/scipy/", "/matplotlib/", "/sqlalchemy/"] {
+        assert!(
+            !files.iter().any(|f| f.contains(gone)),
+            "{gone} is an undeclared optional integration and should be left out"
+        );
+    }
+    let report: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            build
+                .out_dir
+                .join(format!("{}.build-report.json", build.name)),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let listed: Vec<(String, bool)> = report["optional_integrations"]
+        .as_array()
+        .expect("the report lists optional integrations")
+        .iter()
+        .map(|o| {
+            (
+                o["distribution"].as_str().unwrap().to_lowercase(),
+                o["skipped"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert!(listed.contains(&("scipy".into(), true)), "{listed:?}");
+    assert!(
+        build.result.stdout.contains("scipy") && build.result.stdout.contains("left out"),
+        "the summary names what was left out\n{}",
+        build.result.stdout
+    );
+    let frozen = crate::support::run_hidden(&build, &[]);
+    crate::support::assert_same_run(app, &plain, &frozen.run);
+}
+
+/// Without a declared dependency list nothing is left out, but `kiln check` names the
+/// optional integrations and what each costs.
+#[test]
+fn check_lists_optional_integrations_of_an_undeclared_project() {
+    let out = std::process::Command::new(crate::support::KILN)
+        .args(["check", "main.py", "--json", "--python"])
+        .arg(&crate::support::test_venv().python)
+        .current_dir(crate::support::app_dir("pkg_pandas"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let check: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let scipy = check["optional_integrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| {
+            o["distribution"]
+                .as_str()
+                .unwrap()
+                .eq_ignore_ascii_case("scipy")
+        })
+        .expect("scipy is listed");
+    assert!(
+        scipy["installed_bytes"].as_u64().unwrap() > 10 << 20,
+        "{scipy}"
+    );
+    assert_eq!(scipy["skipped"], false);
+    assert!(
+        scipy["via"][0].as_str().unwrap().starts_with("pandas."),
+        "{scipy}"
+    );
+}

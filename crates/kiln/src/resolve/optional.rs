@@ -1,0 +1,231 @@
+//! Optional integrations: installed distributions that the app reaches only through another
+//! distribution's optional imports, and that nothing requires.
+//!
+//! pandas imports scipy inside `nanops` functions and matplotlib behind a `try`; when both
+//! happen to be installed, following those imports puts 100 MiB into a bundle whose code never
+//! calls them. An import is optional here when a third-party module makes it inside a function
+//! body, under `try: ... except ImportError`, or under an `if` whose outcome is unknown. A
+//! distribution is an optional integration when every path from the entry to its modules
+//! crosses such an import, and neither the project's declared dependencies nor the
+//! distributions reached without optional imports require it (`Requires-Dist`, extras
+//! followed). A third-party string that names a module counts as optional too.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use super::graph::{EdgeKind, ModuleGraph, ModuleId, Origin};
+use crate::analyse::Condition;
+use crate::collect::metadata::{DistIndex, Requirement};
+use crate::collect::normalize_dist_name;
+
+/// One distribution reached only through optional imports.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OptionalIntegration {
+    pub distribution: String,
+    pub version: String,
+    /// Bytes its RECORD lists as installed: what shipping it costs, before stripping.
+    pub installed_bytes: u64,
+    /// Its modules the graph reaches.
+    pub modules: usize,
+    /// Its outermost reached modules: excluding these leaves it out.
+    pub roots: Vec<String>,
+    /// The first optional import into it: importer and line.
+    pub via: (String, u32),
+    /// Another optional integration that requires it, when one does.
+    pub required_by: Option<String>,
+    /// Left out of the bundle (by `optional-integrations`), rather than shipped.
+    pub skipped: bool,
+}
+
+/// Finds the optional integrations of `graph`. `declared` is the project's own dependency
+/// list (PEP 508 strings), when it has one.
+pub fn find(graph: &ModuleGraph, declared: Option<&[String]>) -> Vec<OptionalIntegration> {
+    let dists = DistIndex::scan(&graph.site_dirs());
+    let owner: Vec<Option<usize>> = graph
+        .modules
+        .iter()
+        .map(|m| match (m.origin, m.file(), m.entry) {
+            (Origin::ThirdParty, Some(file), Some(entry)) => {
+                dists.owner(file, entry, Some(&m.name))
+            }
+            _ => None,
+        })
+        .collect();
+
+    // Reachability from the roots without crossing an optional import.
+    let mut out_edges: HashMap<ModuleId, Vec<usize>> = HashMap::new();
+    for (i, e) in graph.edges.iter().enumerate() {
+        out_edges.entry(e.from).or_default().push(i);
+    }
+    // A string that names a module is a hint it may be imported, not that it is.
+    let optional_edge = |i: usize| {
+        let e = &graph.edges[i];
+        graph.modules[e.from].origin == Origin::ThirdParty
+            && match &e.kind {
+                EdgeKind::Import { .. } | EdgeKind::FromImport => {
+                    e.in_function || matches!(e.condition, Condition::Optional | Condition::Branch)
+                }
+                EdgeKind::Inferred { rule } => rule.starts_with(super::STRING_RULE),
+                _ => false,
+            }
+    };
+    let mut firm = vec![false; graph.modules.len()];
+    let mut queue: VecDeque<ModuleId> = graph.roots.iter().copied().collect();
+    for &r in &graph.roots {
+        firm[r] = true;
+    }
+    while let Some(m) = queue.pop_front() {
+        for &i in out_edges.get(&m).map(Vec::as_slice).unwrap_or_default() {
+            let to = graph.edges[i].to;
+            if !firm[to] && !optional_edge(i) {
+                firm[to] = true;
+                queue.push_back(to);
+            }
+        }
+    }
+
+    // Distributions that stay: reached firmly, declared, and what those require.
+    let by_name: HashMap<String, usize> = dists
+        .distributions
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (normalize_dist_name(&d.name), i))
+        .collect();
+    let mut wanted: Vec<(usize, Vec<String>)> = owner
+        .iter()
+        .zip(&firm)
+        .filter_map(|(o, f)| o.filter(|_| *f))
+        .map(|d| (d, Vec::new()))
+        .collect();
+    for text in declared.unwrap_or_default() {
+        if let Some(r) = Requirement::parse(text) {
+            if let Some(&d) = by_name.get(&r.name) {
+                wanted.push((d, r.extras));
+            }
+        }
+    }
+    let mut kept: HashSet<usize> = HashSet::new();
+    let mut extras_seen: HashSet<(usize, String)> = HashSet::new();
+    while let Some((d, extras)) = wanted.pop() {
+        let new_extras: Vec<String> = extras
+            .into_iter()
+            .filter(|e| extras_seen.insert((d, e.clone())))
+            .collect();
+        if !kept.insert(d) && new_extras.is_empty() {
+            continue;
+        }
+        for r in &dists.distributions[d].requires {
+            let applies = if r.when_extras.is_empty() {
+                true
+            } else {
+                r.when_extras
+                    .iter()
+                    .any(|e| extras_seen.contains(&(d, e.clone())))
+            };
+            if applies {
+                if let Some(&dep) = by_name.get(&r.name) {
+                    wanted.push((dep, r.extras.clone()));
+                }
+            }
+        }
+    }
+
+    // Everything else the graph reaches is an optional integration.
+    let mut found: BTreeMap<usize, OptionalIntegration> = BTreeMap::new();
+    for (id, module) in graph.modules.iter().enumerate() {
+        let Some(d) = owner[id] else { continue };
+        if kept.contains(&d) {
+            continue;
+        }
+        let dist = &dists.distributions[d];
+        let entry = found.entry(d).or_insert_with(|| OptionalIntegration {
+            distribution: dist.name.clone(),
+            version: dist.version.clone(),
+            installed_bytes: dist.installed_bytes,
+            modules: 0,
+            roots: Vec::new(),
+            via: (String::new(), 0),
+            required_by: None,
+            skipped: false,
+        });
+        entry.modules += 1;
+        let parent_same = module
+            .name
+            .rsplit_once('.')
+            .and_then(|(parent, _)| graph.get(parent))
+            .is_some_and(|p| owner[p] == Some(d));
+        if !parent_same {
+            entry.roots.push(module.name.clone());
+        }
+    }
+    for e in &graph.edges {
+        let (Some(to), from) = (owner[e.to], owner[e.from]) else {
+            continue;
+        };
+        if from == Some(to) {
+            continue;
+        }
+        if let Some(entry) = found.get_mut(&to) {
+            if entry.via.0.is_empty() {
+                entry.via = (graph.modules[e.from].name.clone(), e.line);
+            }
+        }
+    }
+    // One that another integration requires comes with it: say so rather than name an import.
+    let candidates: Vec<usize> = found.keys().copied().collect();
+    for &d in &candidates {
+        let name = normalize_dist_name(&dists.distributions[d].name);
+        let by = candidates.iter().find(|&&other| {
+            other != d
+                && dists.distributions[other]
+                    .requires
+                    .iter()
+                    .any(|r| r.name == name && r.when_extras.is_empty())
+        });
+        if let Some(&by) = by {
+            let entry = found.get_mut(&d).expect("a candidate");
+            entry.required_by = Some(dists.distributions[by].name.clone());
+        }
+    }
+    let mut out: Vec<OptionalIntegration> = found.into_values().collect();
+    for o in &mut out {
+        o.roots.sort();
+    }
+    out.sort_by_key(|o| std::cmp::Reverse(o.installed_bytes));
+    out
+}
+
+/// Summary lines: one per integration, largest first, and what to do about them.
+pub fn render(found: &[OptionalIntegration], verbose: bool) -> Vec<String> {
+    let mut lines = Vec::new();
+    let shown = if verbose {
+        found.len()
+    } else {
+        found.len().min(4)
+    };
+    for o in &found[..shown] {
+        let via = match &o.required_by {
+            Some(by) => format!("required by {by}"),
+            None => format!("via {}:{}", o.via.0, o.via.1),
+        };
+        lines.push(format!(
+            "{} {} ({}, {via}){}",
+            o.distribution,
+            o.version,
+            crate::report::human_bytes(o.installed_bytes),
+            if o.skipped { ", left out" } else { "" }
+        ));
+    }
+    if shown < found.len() {
+        lines.push(format!("and {} more (-v lists them)", found.len() - shown));
+    }
+    if found.iter().any(|o| !o.skipped) {
+        lines.push(
+            "reached only through other packages' optional imports; `optional-integrations = \"skip\"` \
+             or `exclude` leaves them out"
+                .to_string(),
+        );
+    }
+    lines
+}
