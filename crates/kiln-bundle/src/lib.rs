@@ -9,6 +9,10 @@
 //!                     | payload_len u64 LE | reserved u64
 //! ```
 //!
+//! A onefile suite has one such executable with the payload (the dispatcher) and, beside it, one
+//! launcher per component whose settings name that file (`payload-file`) instead of carrying a
+//! payload of their own.
+//!
 //! The launcher reads the footer from the end of its own file, then the settings. Settings are
 //! plain text so that the launcher needs no parser beyond splitting lines. The launcher links
 //! this crate and must stay small: its only dependencies are a zstd decoder and SHA-256.
@@ -49,6 +53,13 @@ pub mod keys {
     pub const PAYLOAD_HASH: &str = "payload-hash";
     /// Onefile only: the payload's format ([`crate::payload::FORMAT`]).
     pub const PAYLOAD_FORMAT: &str = "payload-format";
+    /// Component launchers of a onefile suite only: the file beside this executable (in the
+    /// directory of its resolved path) that carries the payload it runs from. That file's
+    /// trailer gives the payload's hash and format; `payload-hash`, when this trailer has it
+    /// too, must match it.
+    pub const PAYLOAD_FILE: &str = "payload-file";
+    /// Onefile only: the name the cache entry's marker records (default: `component`).
+    pub const APP_NAME: &str = "app-name";
 }
 
 /// Errors reading a trailer.

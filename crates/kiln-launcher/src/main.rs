@@ -11,7 +11,9 @@
 //!   `subprocess.run([sys.executable, "-c", ...])` and multiprocessing's spawn work).
 //!
 //! A onefile executable carries the runtime as a payload; it is unpacked once into a per-user
-//! cache (see `onefile`) and run from there exactly as a onedir bundle is.
+//! cache (see `onefile`) and run from there exactly as a onedir bundle is. A component launcher
+//! of a onefile suite carries no payload: its settings name the file beside it that does (the
+//! suite's dispatcher), so that every component runs from the one cache entry of that payload.
 
 mod onefile;
 
@@ -47,6 +49,10 @@ enum Error {
     Setting(&'static str),
     Format(String),
     Payload(PathBuf, PayloadError),
+    /// The file a suite component runs from (its payload carrier) cannot be read.
+    PayloadFile(PathBuf, std::io::Error),
+    /// The payload carrier has no payload, or not the one this component was built with.
+    WrongPayloadFile(PathBuf, &'static str),
     NoCacheDir,
     Cache(PathBuf, std::io::Error),
     Unsafe(PathBuf, String),
@@ -64,7 +70,9 @@ impl Error {
             | Error::Truncated(_)
             | Error::Setting(_)
             | Error::Format(_)
-            | Error::Payload(..) => 125,
+            | Error::Payload(..)
+            | Error::PayloadFile(..)
+            | Error::WrongPayloadFile(..) => 125,
             Error::NoCacheDir | Error::Cache(..) | Error::Unsafe(..) => 123,
             Error::Exec(_, e) if e.kind() == std::io::ErrorKind::NotFound => 127,
             Error::Exec(..) => 126,
@@ -95,6 +103,18 @@ impl fmt::Display for Error {
                 p.display()
             ),
             Error::Payload(_, e) => write!(f, "cannot unpack the app: {e}"),
+            Error::PayloadFile(p, e) => write!(
+                f,
+                "{}: cannot read the suite's executable that holds the app: {e}; keep the \
+                 suite's executables together in one directory (copy or build it again)",
+                p.display()
+            ),
+            Error::WrongPayloadFile(p, why) => write!(
+                f,
+                "{}: {why}; keep the suite's executables together as they were built \
+                 (copy or build it again)",
+                p.display()
+            ),
             Error::NoCacheDir => write!(
                 f,
                 "no directory to unpack the app into: set {} or HOME",
@@ -132,30 +152,39 @@ fn setting<'a>(trailer: &'a Trailer, key: &'static str) -> Result<&'a str, Error
 }
 
 fn run() -> Result<std::convert::Infallible, Error> {
+    // On Linux the resolved /proc/self/exe: a symlink to the executable finds its siblings.
     let exe = std::env::current_exe().map_err(Error::SelfPath)?;
-    let (trailer, payload_start) = Trailer::read_from_path(&exe).map_err(|e| match e {
-        TrailerError::Missing if is_truncated(&exe) => Error::Truncated(exe.clone()),
-        e => Error::Trailer(exe.clone(), e),
-    })?;
+    let (trailer, payload_start) = read_trailer(&exe)?;
     let debug = std::env::var_os(DEBUG_ENV).is_some();
-    let root = if trailer.get(keys::PAYLOAD_HASH).is_some() {
-        let unpacked = onefile::prepare(&exe, &trailer, payload_start)?;
-        if debug {
-            match unpacked.took {
-                Some(took) => eprintln!(
-                    "kiln launcher: onefile unpacked into {} in {} ms",
-                    unpacked.root.display(),
-                    took.as_millis()
-                ),
-                None => eprintln!(
-                    "kiln launcher: onefile already unpacked in {}",
-                    unpacked.root.display()
-                ),
+    let dir = exe.parent().unwrap_or(Path::new("/"));
+    let root = if let Some(file) = trailer.get(keys::PAYLOAD_FILE) {
+        // A component of a onefile suite: the payload is in the dispatcher beside it.
+        let carrier = dir.join(file);
+        let (shared, start) = read_trailer(&carrier).map_err(|e| match e {
+            Error::Trailer(p, TrailerError::Io(e)) => Error::PayloadFile(p, e),
+            e => e,
+        })?;
+        let have = shared
+            .get(keys::PAYLOAD_HASH)
+            .filter(|_| shared.payload_len > 0);
+        match (have, trailer.get(keys::PAYLOAD_HASH)) {
+            (None, _) => return Err(Error::WrongPayloadFile(carrier, "it carries no payload")),
+            (Some(have), Some(want)) if have != want => {
+                return Err(Error::WrongPayloadFile(
+                    carrier,
+                    "it carries the payload of another build of the suite",
+                ))
             }
+            _ => {}
         }
-        unpacked.root
+        if debug {
+            eprintln!("kiln launcher: payload in {}", carrier.display());
+        }
+        unpack(&carrier, &shared, start, debug)?
+    } else if trailer.get(keys::PAYLOAD_HASH).is_some() {
+        unpack(&exe, &trailer, payload_start, debug)?
     } else {
-        exe.parent().unwrap_or(Path::new("/")).to_path_buf()
+        dir.to_path_buf()
     };
     let runtime = normalize(&root.join(setting(&trailer, keys::RUNTIME)?));
     let interpreter = runtime.join(setting(&trailer, keys::INTERPRETER)?);
@@ -197,6 +226,39 @@ fn run() -> Result<std::convert::Infallible, Error> {
     }
     let err = cmd.exec();
     Err(Error::Exec(interpreter, err))
+}
+
+/// The trailer of the kiln executable at `path` and where its payload starts.
+fn read_trailer(path: &Path) -> Result<(Trailer, u64), Error> {
+    Trailer::read_from_path(path).map_err(|e| match e {
+        TrailerError::Missing if is_truncated(path) => Error::Truncated(path.to_path_buf()),
+        e => Error::Trailer(path.to_path_buf(), e),
+    })
+}
+
+/// The unpacked copy of the payload of `carrier` (whose trailer is `trailer`), made if needed:
+/// the directory `runtime` is relative to.
+fn unpack(
+    carrier: &Path,
+    trailer: &Trailer,
+    payload_start: u64,
+    debug: bool,
+) -> Result<PathBuf, Error> {
+    let unpacked = onefile::prepare(carrier, trailer, payload_start)?;
+    if debug {
+        match unpacked.took {
+            Some(took) => eprintln!(
+                "kiln launcher: onefile unpacked into {} in {} ms",
+                unpacked.root.display(),
+                took.as_millis()
+            ),
+            None => eprintln!(
+                "kiln launcher: onefile already unpacked in {}",
+                unpacked.root.display()
+            ),
+        }
+    }
+    Ok(unpacked.root)
 }
 
 /// Whether `exe` is longer than its launcher's ELF image, so that a missing trailer means its end

@@ -138,7 +138,11 @@ fn fill(
     let unpacked = payload::unpack(file, trailer.payload_len, hash, work)
         .map_err(|e| Error::Payload(exe.to_path_buf(), e))?;
     let marker = Marker {
-        app: trailer.get(keys::COMPONENT).unwrap_or_default().to_string(),
+        app: trailer
+            .get(keys::APP_NAME)
+            .or_else(|| trailer.get(keys::COMPONENT))
+            .unwrap_or_default()
+            .to_string(),
         bytes: unpacked.bytes,
         files: unpacked.files as u64,
     };

@@ -152,7 +152,8 @@ pub struct BuildCmd {
     /// Keep symbol tables and debug sections in bundled native libraries.
     #[arg(long)]
     pub no_strip: bool,
-    /// Write one executable, DIR/NAME, that unpacks itself into a per-user cache on first run.
+    /// Write one executable, DIR/NAME, that unpacks itself into a per-user cache on first run
+    /// (a suite: DIR/NAME/ holding that executable and a small launcher per component).
     #[arg(long)]
     pub onefile: bool,
     /// zstd level of the onefile payload, 1 (fastest) to 19 (smallest) [default: 10].

@@ -179,7 +179,9 @@ impl LoadedConfig {
         self.path
             .as_ref()
             .and_then(|p| p.parent())
-            .map(Path::to_path_buf)
+            // `--config small.toml`: a bare file name lies in the current directory.
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(|p| cwd.join(p))
             .unwrap_or_else(|| cwd.to_path_buf())
     }
 }

@@ -1,6 +1,7 @@
 //! Suites: several executables sharing one runtime. Each component gets its own module
 //! closure; the bundle holds the union once, one launcher per component (`NAME-COMPONENT`),
-//! and a dispatcher (`NAME COMPONENT ...`).
+//! and a dispatcher (`NAME COMPONENT ...`). In onefile form the dispatcher carries the runtime
+//! as its payload and the component launchers run from that same payload's cache entry.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
@@ -25,6 +26,8 @@ pub struct ComponentSummary {
     pub unique_bytes: u64,
     /// Bytes of files this component shares with at least one other.
     pub shared_bytes: u64,
+    /// Size of its executable as written (for onefile, a launcher without a payload).
+    pub executable_bytes: u64,
 }
 
 /// The outcome of building a suite.
@@ -32,11 +35,17 @@ pub struct ComponentSummary {
 pub struct SuiteSummary {
     pub name: String,
     pub bundle_dir: PathBuf,
+    pub mode: OutputMode,
     pub dispatcher: PathBuf,
+    /// Size of the dispatcher as written (for onefile, with the payload: the whole runtime).
+    pub dispatcher_bytes: u64,
     pub components: Vec<ComponentSummary>,
-    /// Bytes of the suite as written.
+    /// Bytes of the suite as written: every file in `bundle_dir`.
     pub total_bytes: u64,
-    /// What one separate bundle per component would take together.
+    /// Onefile: the size of the runtime once unpacked (None for onedir).
+    pub unpacked_bytes: Option<u64>,
+    /// What one separate bundle per component would take together (for onefile, estimated
+    /// with the compression ratio of the suite's payload).
     pub separate_bytes: u64,
     pub seconds: f64,
     pub warnings: Vec<String>,
@@ -61,13 +70,41 @@ impl SuiteSummary {
                 human_bytes(c.shared_bytes)
             );
         }
-        let _ = writeln!(
-            s,
-            "  total {} (separate bundles: {}, {:.0}% saved)",
-            human_bytes(self.total_bytes),
-            human_bytes(self.separate_bytes),
-            100.0 * (1.0 - self.total_bytes as f64 / self.separate_bytes.max(1) as f64)
-        );
+        let saved = 100.0 * (1.0 - self.total_bytes as f64 / self.separate_bytes.max(1) as f64);
+        match self.unpacked_bytes {
+            None => {
+                let _ = writeln!(
+                    s,
+                    "  total {} (separate bundles: {}, {saved:.0}% saved)",
+                    human_bytes(self.total_bytes),
+                    human_bytes(self.separate_bytes),
+                );
+            }
+            Some(unpacked) => {
+                let _ = writeln!(
+                    s,
+                    "  total {} (separate onefile executables: about {}, {saved:.0}% saved)",
+                    human_bytes(self.total_bytes),
+                    human_bytes(self.separate_bytes),
+                );
+                let launcher = self
+                    .components
+                    .iter()
+                    .map(|c| c.executable_bytes)
+                    .max()
+                    .unwrap_or(0);
+                let _ = writeln!(
+                    s,
+                    "  written       {} {} with the runtime ({} unpacked), {} component \
+                     launchers of {}",
+                    self.name,
+                    human_bytes(self.dispatcher_bytes),
+                    human_bytes(unpacked),
+                    self.components.len(),
+                    human_bytes(launcher)
+                );
+            }
+        }
         if !self.warnings.is_empty() {
             let _ = writeln!(s, "  warnings      {}", self.warnings.len());
         }
@@ -87,11 +124,6 @@ pub fn build_suite(
     progress: &dyn Progress,
 ) -> Result<SuiteSummary, BuildError> {
     let started = Instant::now();
-    if settings.output == OutputMode::Onefile {
-        return Err(BuildError::Unsupported(
-            "a suite is written as a onedir bundle; onefile suites are not supported yet".into(),
-        ));
-    }
     let shipped: Vec<(String, ShippedEntry)> = settings
         .components
         .iter()
@@ -219,6 +251,16 @@ pub fn build_suite(
             .unwrap_or(0)
     };
     let launcher_bytes = write::LAUNCHER.len() as u64;
+    let file_size = |path: &PathBuf| std::fs::metadata(path).map_or(0, |m| m.len());
+    let dispatcher = written.bundle_dir.join(&settings.name);
+    let dispatcher_bytes = file_size(&dispatcher);
+    // Onefile: how much the payload compresses the runtime, to estimate separate executables.
+    let ratio = match settings.output {
+        OutputMode::Onedir => 1.0,
+        OutputMode::Onefile => {
+            dispatcher_bytes.saturating_sub(launcher_bytes) as f64 / written.bytes.max(1) as f64
+        }
+    };
     let mut components = Vec::new();
     let mut separate_bytes = 0;
     for (index, (name, _, modules)) in collections.iter().enumerate() {
@@ -233,11 +275,19 @@ pub fn build_suite(
                 shared += size_of(dest);
             }
         }
-        // A separate bundle: its files, its launcher and the interpreter front.
-        separate_bytes += unique + shared + 2 * launcher_bytes;
+        // A separate bundle: its files, its launcher and the interpreter front (for onefile,
+        // the front is in the payload).
+        separate_bytes += match settings.output {
+            OutputMode::Onedir => unique + shared + 2 * launcher_bytes,
+            OutputMode::Onefile => {
+                ((unique + shared + launcher_bytes) as f64 * ratio) as u64 + launcher_bytes
+            }
+        };
+        let executable = written.bundle_dir.join(format!("{}-{name}", settings.name));
         components.push(ComponentSummary {
             name: name.clone(),
-            executable: written.bundle_dir.join(format!("{}-{name}", settings.name)),
+            executable_bytes: file_size(&executable),
+            executable,
             modules: *modules,
             unique_bytes: unique,
             shared_bytes: shared,
@@ -245,15 +295,22 @@ pub fn build_suite(
     }
     let mut warnings = merged.warnings.clone();
     warnings.extend(written.warnings.iter().cloned());
+    let (total_bytes, unpacked_bytes) = match settings.output {
+        OutputMode::Onedir => (written.bytes, None),
+        OutputMode::Onefile => (
+            dispatcher_bytes + components.iter().map(|c| c.executable_bytes).sum::<u64>(),
+            Some(written.bytes),
+        ),
+    };
     Ok(SuiteSummary {
         name: settings.name.clone(),
-        dispatcher: match settings.output {
-            OutputMode::Onedir => written.bundle_dir.join(&settings.name),
-            OutputMode::Onefile => written.bundle_dir.clone(),
-        },
+        mode: settings.output,
+        dispatcher,
+        dispatcher_bytes,
         bundle_dir: written.bundle_dir.clone(),
         components,
-        total_bytes: written.bytes,
+        total_bytes,
+        unpacked_bytes,
         separate_bytes,
         seconds: started.elapsed().as_secs_f64(),
         warnings,

@@ -7,28 +7,36 @@
 //! first start and runs the interpreter from there. Like onedir, everything is made in a
 //! staging directory beside the destination and renamed into place, so a failed build leaves
 //! the previous file as it was.
+//!
+//! A suite (several launchers) is written as the directory `DIR/NAME/`, as in onedir form but
+//! without `_kiln/`: the dispatcher `NAME` is the onefile executable holding the one payload,
+//! and each component's `NAME-COMPONENT` is a plain launcher whose settings name `NAME` as the
+//! file its payload is in. Every component so runs from the same cache entry.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use kiln_bundle::keys;
 use kiln_bundle::payload::{self, PackOptions};
 
 use super::{
-    io_err, populate, remove_stale_staging, settings, staging_dir, swap_into_place, WriteError,
-    WriteInput, WriteOutput, LAUNCHER, RUNTIME_DIR,
+    io_err, populate, remove_stale_staging, settings, staging_dir, swap_into_place, write_launcher,
+    WriteError, WriteInput, WriteOutput, LAUNCHER, RUNTIME_DIR,
 };
 
-/// Writes the onefile executable `out_dir/name` for the first of `input.launchers`, replacing
-/// whatever was there atomically. `compression_level` is zstd's, 1 to 19.
+/// Writes the onefile executable `out_dir/name` for the only one of `input.launchers`, or for
+/// several (a suite) the directory `out_dir/name/` with the executable `name` (which must be
+/// one of the launchers) and the other launchers beside it, replacing whatever was there
+/// atomically. `compression_level` is zstd's, 1 to 19.
 pub fn write_onefile(
     input: &WriteInput<'_>,
     compression_level: i32,
 ) -> Result<WriteOutput, WriteError> {
-    let component = match input.launchers {
-        [(_, component)] => component,
+    let suite = match input.launchers {
+        [_] => false,
+        [_, _, ..] if input.launchers.iter().any(|(file, _)| file == input.name) => true,
         _ => return Err(WriteError::OnefileLaunchers(input.launchers.len())),
     };
     std::fs::create_dir_all(input.out_dir).map_err(io_err(input.out_dir))?;
@@ -37,27 +45,92 @@ pub fn write_onefile(
     if staging.exists() {
         std::fs::remove_dir_all(&staging).map_err(io_err(&staging))?;
     }
-    let result = write_in(&staging, input, component, compression_level);
+    // `staging/runtime` is what the payload packs, `staging/out/NAME` what is put in place.
+    let out = staging.join("out");
+    let built = out.join(input.name);
+    let result = std::fs::create_dir_all(&out)
+        .map_err(io_err(&out))
+        .and_then(|()| {
+            if suite {
+                write_suite_in(&staging, &built, input, compression_level)
+            } else {
+                let component = &input.launchers[0].1;
+                write_in(&staging, &out, input, component, &[], compression_level)
+                    .map(|written| written.output)
+            }
+        });
     let final_path = input.out_dir.join(input.name);
-    let result = result.and_then(|written| {
-        swap_into_place(&staging.join(input.name), &final_path).map(|()| written)
-    });
+    let result = result.and_then(|written| swap_into_place(&built, &final_path).map(|()| written));
     let _ = std::fs::remove_dir_all(&staging);
     let written = result?;
+    let moved = |path: &PathBuf| match path.strip_prefix(&built) {
+        Ok(rel) if rel.as_os_str().is_empty() => final_path.clone(),
+        Ok(rel) => final_path.join(rel),
+        Err(_) => path.clone(),
+    };
     Ok(WriteOutput {
         bundle_dir: final_path.clone(),
-        executables: vec![final_path],
+        executables: written.executables.iter().map(moved).collect(),
         ..written
     })
 }
 
-/// Populates `staging/runtime`, then writes `staging/NAME` from it.
-fn write_in(
+/// A suite: `dir/NAME` with the payload, then one launcher per component beside it.
+/// `onefile_bytes` is the size of `NAME` alone.
+fn write_suite_in(
     staging: &Path,
+    dir: &Path,
     input: &WriteInput<'_>,
-    component: &str,
     compression_level: i32,
 ) -> Result<WriteOutput, WriteError> {
+    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    let dispatcher = input
+        .launchers
+        .iter()
+        .find(|(file, _)| file == input.name)
+        .map(|(_, component)| component.as_str())
+        .ok_or(WriteError::OnefileLaunchers(input.launchers.len()))?;
+    let app_name = [(keys::APP_NAME.to_string(), input.name.to_string())];
+    let mut written = write_in(
+        staging,
+        dir,
+        input,
+        dispatcher,
+        &app_name,
+        compression_level,
+    )?;
+    for (file_name, component) in input.launchers {
+        if file_name == input.name {
+            continue;
+        }
+        let exe = dir.join(file_name);
+        let mut trailer = settings("app", RUNTIME_DIR, input.collection, component);
+        trailer.settings.extend([
+            (keys::PAYLOAD_FILE.to_string(), input.name.to_string()),
+            (keys::PAYLOAD_HASH.to_string(), written.payload_hash.clone()),
+        ]);
+        write_launcher(&exe, &trailer)?;
+        written.output.executables.push(exe);
+    }
+    Ok(written.output)
+}
+
+/// What [`write_in`] wrote, and the payload's hash.
+struct Written {
+    output: WriteOutput,
+    payload_hash: String,
+}
+
+/// Populates `staging/runtime`, then writes `dir/NAME` from it, for `component` and with
+/// `extra` settings.
+fn write_in(
+    staging: &Path,
+    dir: &Path,
+    input: &WriteInput<'_>,
+    component: &str,
+    extra: &[(String, String)],
+    compression_level: i32,
+) -> Result<Written, WriteError> {
     let tree = staging.join("runtime");
     let populated = populate(
         &tree,
@@ -66,7 +139,7 @@ fn write_in(
             ..*input
         },
     )?;
-    let exe = staging.join(input.name);
+    let exe = dir.join(input.name);
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -85,6 +158,7 @@ fn write_in(
         packed
     };
     let mut trailer = settings("app", RUNTIME_DIR, input.collection, component);
+    trailer.settings.extend_from_slice(extra);
     trailer
         .settings
         .push((keys::PAYLOAD_HASH.to_string(), packed.hash.clone()));
@@ -95,17 +169,149 @@ fn write_in(
     trailer.payload_len = packed.len;
     file.write_all(&trailer.encode()).map_err(io_err(&exe))?;
     let size = file_size(&file).map_err(io_err(&exe))?;
-    Ok(WriteOutput {
-        bundle_dir: exe.clone(),
-        executables: vec![exe],
-        files: populated.files,
-        bytes: populated.bytes,
-        onefile_bytes: Some(size),
-        sizes: populated.sizes,
-        warnings: populated.warnings,
+    Ok(Written {
+        output: WriteOutput {
+            bundle_dir: exe.clone(),
+            executables: vec![exe],
+            files: populated.files,
+            bytes: populated.bytes,
+            onefile_bytes: Some(size),
+            sizes: populated.sizes,
+            warnings: populated.warnings,
+        },
+        payload_hash: packed.hash,
     })
 }
 
 fn file_size(file: &File) -> std::io::Result<u64> {
     Ok(file.metadata()?.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use kiln_bundle::{keys, Trailer};
+
+    use super::*;
+    use crate::collect::{BundleFile, Collection, FileRole};
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn collection(dir: &Path) -> Collection {
+        let file = |dest: &str, role: FileRole| {
+            let source = dir.join(dest.replace('/', "-"));
+            std::fs::write(&source, dest).unwrap();
+            BundleFile {
+                dest: PathBuf::from(dest),
+                origin: source.clone(),
+                source,
+                role,
+                module: None,
+                distribution: None,
+                why: String::new(),
+                elf: None,
+                rpath_fix: None,
+                strip: false,
+            }
+        };
+        Collection {
+            files: vec![
+                file("bin/python3.11", FileRole::Interpreter),
+                file("lib/boot.pyc", FileRole::Boot),
+            ],
+            interpreter: "bin/python3.11".into(),
+            executable: "bin/python".into(),
+            boot: "lib/boot.pyc".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_suite_is_one_payload_beside_a_launcher_per_component() {
+        let tmp = tempfile::tempdir().unwrap();
+        let collection = collection(tmp.path());
+        let out = tmp.path().join("dist");
+        let launchers: Vec<(String, String)> = [("s-a", "a"), ("s-b", "b"), ("s", "*")]
+            .iter()
+            .map(|(file, component)| (file.to_string(), component.to_string()))
+            .collect();
+        let input = WriteInput {
+            collection: &collection,
+            out_dir: &out,
+            name: "s",
+            launchers: &launchers,
+        };
+        let written = write_onefile(&input, 1).unwrap();
+        let dir = out.join("s");
+        assert_eq!(written.bundle_dir, dir);
+        assert_eq!(names(&out), ["s"], "the staging directory is gone");
+        assert_eq!(names(&dir), ["s", "s-a", "s-b"]);
+        assert_eq!(
+            written.executables,
+            [dir.join("s"), dir.join("s-a"), dir.join("s-b")]
+        );
+
+        let (dispatcher, _) = Trailer::read_from_path(&dir.join("s")).unwrap();
+        assert!(dispatcher.payload_len > 0);
+        assert_eq!(dispatcher.get(keys::COMPONENT), Some("*"));
+        assert_eq!(dispatcher.get(keys::APP_NAME), Some("s"));
+        assert_eq!(dispatcher.get(keys::PAYLOAD_FILE), None);
+        let hash = dispatcher.get(keys::PAYLOAD_HASH).unwrap();
+        for component in ["a", "b"] {
+            let exe = dir.join(format!("s-{component}"));
+            let (trailer, _) = Trailer::read_from_path(&exe).unwrap();
+            assert_eq!(trailer.payload_len, 0);
+            assert_eq!(trailer.get(keys::COMPONENT), Some(component));
+            assert_eq!(trailer.get(keys::PAYLOAD_FILE), Some("s"));
+            assert_eq!(trailer.get(keys::PAYLOAD_HASH), Some(hash));
+            assert_eq!(trailer.get(keys::RUNTIME), Some(RUNTIME_DIR));
+            assert_eq!(
+                std::fs::metadata(&exe).unwrap().len(),
+                (LAUNCHER.len() + trailer.encode().len()) as u64
+            );
+        }
+
+        // A single onefile build of the same name replaces the directory with one file.
+        let single = [("s".to_string(), "s".to_string())];
+        let written = write_onefile(
+            &WriteInput {
+                launchers: &single,
+                ..input
+            },
+            1,
+        )
+        .unwrap();
+        assert_eq!(written.executables, std::slice::from_ref(&dir));
+        assert!(dir.is_file());
+        assert_eq!(names(&out), ["s"]);
+    }
+
+    #[test]
+    fn a_suite_needs_the_dispatcher_among_its_launchers() {
+        let tmp = tempfile::tempdir().unwrap();
+        let collection = collection(tmp.path());
+        let out = tmp.path().join("dist");
+        let launchers = [
+            ("s-a".to_string(), "a".to_string()),
+            ("s-b".to_string(), "b".to_string()),
+        ];
+        let input = WriteInput {
+            collection: &collection,
+            out_dir: &out,
+            name: "s",
+            launchers: &launchers,
+        };
+        assert!(matches!(
+            write_onefile(&input, 1),
+            Err(WriteError::OnefileLaunchers(2))
+        ));
+    }
 }

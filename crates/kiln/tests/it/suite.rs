@@ -1,6 +1,14 @@
 //! Suites: several executables sharing one runtime (`[tool.kiln.components.*]`).
 
-use crate::support::{assert_same_run, run_hidden, run_plain, Build};
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use tempfile::TempDir;
+
+use crate::support::{
+    assert_same_run, onefile_entries, run_hidden, run_plain, Build, Hidden, RunOutput,
+};
 
 #[test]
 fn components_share_one_runtime_and_each_runs_like_plain_python() {
@@ -77,4 +85,193 @@ fn a_component_reaching_a_module_it_excludes_fails_with_the_chain() {
     );
     assert!(err.contains("core_main.py:3"), "{err}");
     assert!(err.contains("__main__ -> common"), "{err}");
+}
+
+/// Runs `exe` directly (the host's Pythons are not hidden: for starts that must fail before
+/// any interpreter runs), with `cache` as the onefile cache.
+fn run_direct(exe: &Path, args: &[&str], cache: &Path) -> RunOutput {
+    let out = Command::new(exe)
+        .args(args)
+        .env(kiln_bundle::cache::DIR_ENV, cache)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("run {}: {e}", exe.display()));
+    RunOutput {
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn temp(prefix: &str) -> TempDir {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .expect("create a temporary directory")
+}
+
+fn file_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// A onefile suite has the onedir suite's layout (`DIR/NAME/NAME`, `DIR/NAME/NAME-COMPONENT`)
+/// without `_kiln/`, so the harness builds and runs it as onedir with `--onefile` added.
+#[test]
+fn onefile_suite_runs_every_component_from_one_cache_entry() {
+    let build = Build::new("suiteapp")
+        .args(["--onefile", "--json"])
+        .success();
+    let summary: serde_json::Value =
+        serde_json::from_str(&build.result.stdout).expect("--json prints the suite summary");
+    assert_eq!(summary["mode"], "onefile", "{summary:#}");
+    let bundle = build.bundle_dir();
+    assert_eq!(
+        file_names(&bundle),
+        [
+            "suiteapp",
+            "suiteapp-analyzer",
+            "suiteapp-core",
+            "suiteapp-scanner"
+        ],
+        "the dispatcher and one launcher per component, no runtime directory"
+    );
+    let dispatcher = bundle.join("suiteapp");
+    assert_eq!(summary["dispatcher"].as_str(), dispatcher.to_str());
+
+    // The dispatcher carries the one payload; the component launchers only point at it.
+    let (trailer, _) = kiln_bundle::Trailer::read_from_path(&dispatcher).unwrap();
+    assert!(trailer.payload_len > 1024 * 1024, "{trailer:?}");
+    let hash = trailer.get(kiln_bundle::keys::PAYLOAD_HASH).unwrap();
+    let size = |path: &Path| fs::metadata(path).unwrap().len();
+    let mut total = size(&dispatcher);
+    assert_eq!(summary["dispatcher_bytes"].as_u64(), Some(total));
+    for component in summary["components"].as_array().unwrap() {
+        let exe = bundle.join(format!("suiteapp-{}", component["name"].as_str().unwrap()));
+        assert_eq!(component["executable"].as_str(), exe.to_str());
+        let (own, _) = kiln_bundle::Trailer::read_from_path(&exe).unwrap();
+        assert_eq!(
+            own.payload_len,
+            0,
+            "{} has no payload: {own:?}",
+            exe.display()
+        );
+        assert_eq!(own.get(kiln_bundle::keys::PAYLOAD_FILE), Some("suiteapp"));
+        assert_eq!(own.get(kiln_bundle::keys::PAYLOAD_HASH), Some(hash));
+        assert_eq!(component["executable_bytes"].as_u64(), Some(size(&exe)));
+        assert!(size(&exe) < 2 * 1024 * 1024, "{component}");
+        total += size(&exe);
+    }
+    assert_eq!(summary["total_bytes"].as_u64(), Some(total), "{summary:#}");
+    assert!(
+        summary["unpacked_bytes"].as_u64().unwrap() > total,
+        "{summary:#}"
+    );
+    assert!(
+        total < summary["separate_bytes"].as_u64().unwrap(),
+        "{summary:#}"
+    );
+
+    // Each component launcher and the dispatcher run as plain python runs the entry, all
+    // from one cache entry.
+    let cache = temp("kiln-it-suite-cache-");
+    let cases: [(&str, &[&str], &[&str]); 3] = [
+        ("core", &["core_main.py", "x", "y"], &["x", "y"]),
+        ("analyzer", &["analyzer_main.py"], &[]),
+        ("scanner", &["-m", "scanner.cli", "z"], &["z"]),
+    ];
+    for (component, plain_args, args) in cases {
+        let plain = run_plain("suiteapp", plain_args);
+        plain.assert_success(component);
+        let launcher = Hidden::new(&build)
+            .program(&format!("suiteapp-{component}"))
+            .cache(cache.path())
+            .args(args)
+            .output();
+        assert_same_run(component, &plain, &launcher.run);
+        let dispatched = Hidden::new(&build)
+            .cache(cache.path())
+            .args(std::iter::once(component).chain(args.iter().copied()))
+            .output();
+        assert_same_run(&format!("suiteapp {component}"), &plain, &dispatched.run);
+    }
+    let listing = Hidden::new(&build).cache(cache.path()).output();
+    assert_eq!(listing.run.status.code(), Some(0), "{}", listing.run);
+    assert!(listing.run.stdout.contains("analyzer"), "{}", listing.run);
+
+    let entries = onefile_entries(cache.path());
+    assert_eq!(
+        entries.len(),
+        1,
+        "one cache entry for the suite: {entries:?}"
+    );
+    assert_eq!(
+        entries[0].file_name().unwrap().to_str(),
+        kiln_bundle::cache::entry_name(hash)
+    );
+    let marker = fs::read_to_string(entries[0].join(kiln_bundle::cache::MARKER)).unwrap();
+    assert_eq!(
+        kiln_bundle::cache::Marker::decode(&marker).app,
+        "suiteapp",
+        "{marker}"
+    );
+}
+
+#[test]
+fn onefile_suite_component_without_its_payload_file_fails_clearly() {
+    // Two components without numpy, quick to build. (`./`: a bare `--config small.toml`
+    // resolves module entries against an empty directory.)
+    let build = Build::new("suiteapp")
+        .args([
+            "--onefile",
+            "--config",
+            "./small.toml",
+            "--compression-level",
+            "1",
+        ])
+        .success();
+    let bundle = build.bundle_dir();
+    let dispatcher = fs::read(bundle.join("suiteapp")).unwrap();
+    let dir = temp("kiln-it-suite-alone-");
+    let cache = temp("kiln-it-suite-cache-");
+    let exe = dir.path().join("suiteapp-core");
+    fs::copy(bundle.join("suiteapp-core"), &exe).unwrap();
+    let sibling = dir.path().join("suiteapp");
+    let sibling_text = sibling.to_str().unwrap();
+
+    let fails = |what: &str, needles: &[&str]| {
+        let run = run_direct(&exe, &["x"], cache.path());
+        assert_eq!(run.status.code(), Some(125), "{what}: exit status\n{run}");
+        for needle in needles {
+            assert!(
+                run.stderr.contains(needle),
+                "{what}: stderr lacks {needle:?}\n{run}"
+            );
+        }
+        assert!(!run.stderr.contains("panicked"), "{what}: panicked\n{run}");
+        assert_eq!(run.stdout, "", "{what}: the app ran\n{run}");
+        assert!(onefile_entries(cache.path()).is_empty(), "{what}");
+    };
+    fails(
+        "no payload file",
+        &[sibling_text, "cannot read the suite's executable"],
+    );
+    fs::write(&sibling, &dispatcher[..dispatcher.len() / 2]).unwrap();
+    fails("a truncated payload file", &[sibling_text, "truncated"]);
+    fs::copy(bundle.join("suiteapp-scanner"), &sibling).unwrap();
+    fails(
+        "a launcher as the payload file",
+        &[sibling_text, "no payload"],
+    );
+
+    // With the dispatcher beside it again, the lone copy runs.
+    fs::write(&sibling, &dispatcher).unwrap();
+    let run = run_direct(&exe, &["x"], cache.path());
+    assert_eq!(run.status.code(), Some(0), "{run}");
+    assert!(run.stdout.contains("\"core\""), "{run}");
+    assert_eq!(onefile_entries(cache.path()).len(), 1);
 }

@@ -715,6 +715,7 @@ pub struct Hidden<'a> {
     envs: Vec<(OsString, OsString)>,
     timeout: Duration,
     cache: Option<PathBuf>,
+    program: Option<String>,
 }
 
 /// Runs the bundle of `build` relocated and with the host's Pythons hidden; see [`Hidden`].
@@ -759,7 +760,15 @@ impl<'a> Hidden<'a> {
             envs: Vec::new(),
             timeout: RUN_TIMEOUT,
             cache: None,
+            program: None,
         }
+    }
+
+    /// Starts this file of the bundle directory instead of the bundle's executable (a suite's
+    /// `NAME-COMPONENT` launcher).
+    pub fn program(mut self, file_name: &str) -> Hidden<'a> {
+        self.program = Some(file_name.to_string());
+        self
     }
 
     /// The onefile cache to use (default: a fresh one per run).
@@ -793,9 +802,10 @@ impl<'a> Hidden<'a> {
         let bundle_root = temp_dir("kiln-it-bundle-");
         let bundle_dir = bundle_root.path().join(&self.build.name);
         copy_tree(&self.build.bundle_dir(), &bundle_dir);
-        let exe = match self.build.mode {
-            Mode::Onedir => bundle_dir.join(&self.build.name),
-            Mode::Onefile => bundle_dir.clone(),
+        let exe = match (self.build.mode, &self.program) {
+            (_, Some(file_name)) => bundle_dir.join(file_name),
+            (Mode::Onedir, None) => bundle_dir.join(&self.build.name),
+            (Mode::Onefile, None) => bundle_dir.clone(),
         };
         let cwd = temp_dir("kiln-it-cwd-");
         // Outside the hidden directories, and not in HOME (the working directory), which the
