@@ -5,8 +5,8 @@
 #
 # Usage: bench/analysis.sh            (N=5 runs per variant; set N to change)
 #
-# Needs python3 (3.11) and PyPI access the first time (it shares target/bench-venv with
-# bench/startup_size.sh). Prints a markdown table and writes it to docs/analysis-benchmark.md.
+# Needs python3 (3.11) and PyPI access the first time (it shares target/bench-venv with the other
+# bench scripts). Prints a markdown table and writes it to docs/analysis-benchmark.md.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo=$(pwd)

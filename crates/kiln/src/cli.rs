@@ -159,6 +159,10 @@ pub struct BuildCmd {
     /// zstd level of the onefile payload, 1 (fastest) to 19 (smallest) [default: 10].
     #[arg(long, value_name = "N")]
     pub compression_level: Option<i32>,
+    /// Compress bundled extension modules and shared libraries with UPX (needs `upx` on PATH;
+    /// see the README for the trade-offs).
+    #[arg(long)]
+    pub upx: bool,
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,

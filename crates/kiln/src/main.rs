@@ -102,6 +102,12 @@ fn hooks(cmd: HooksCmd) -> anyhow::Result<ExitCode> {
         for (k, v) in &a.hook.env {
             println!("  env       {k}={v}");
         }
+        if a.hook.docstrings {
+            println!("  bytecode  keeps docstrings (-O at most)");
+        }
+        if a.hook.keep_source {
+            println!("  sources   ship beside the bytecode");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -208,6 +214,7 @@ fn build(cmd: BuildCmd) -> anyhow::Result<ExitCode> {
         a.no_strip = cmd.no_strip;
         a.onefile = cmd.onefile.then_some(true);
         a.compression_level = cmd.compression_level;
+        a.upx = cmd.upx;
     })?;
     let bar = Bar::new(!cmd.json);
     if !settings.components.is_empty() {

@@ -119,6 +119,38 @@ pub struct PathReference {
     pub search_path: bool,
 }
 
+/// A call that reads Python source at run time, which a module makes on its own functions or
+/// classes (see [`SOURCE_READERS`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SourceRead {
+    /// What is called, as its full dotted name (`inspect.getsource`, `torch.jit.script`).
+    pub call: String,
+    pub line: u32,
+}
+
+/// Functions that read the source of what they are given at run time: `inspect`'s source
+/// functions, and TorchScript, which compiles a function or a class's methods from their
+/// source (`torch.jit.script`, `torch.jit.interface`, and the decorators that mark methods of a
+/// class meant to be scripted). Used as a decorator, called, or passed on, they count; calls
+/// that need no source (`torch.jit.trace`, `torch.compile`, which works from bytecode) do not.
+pub const SOURCE_READERS: &[&str] = &[
+    "inspect.getsource",
+    "inspect.getsourcelines",
+    "inspect.findsource",
+    "torch.jit.script",
+    "torch.jit.interface",
+    "torch.jit.script_method",
+    "torch.jit.script_if_tracing",
+    "torch.jit.export",
+    "torch.jit.ignore",
+    "torch.jit.unused",
+];
+
+/// Whether `source` can name one of [`SOURCE_READERS`] at all: a cheap test before parsing.
+pub fn may_read_source(source: &str) -> bool {
+    source.contains("inspect") || source.contains("jit")
+}
+
 /// Everything one file asks for.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileImports {
@@ -134,6 +166,10 @@ pub struct FileImports {
     /// A module-level `__getattr__` (PEP 562) imports modules whose names it computes in a way
     /// analysis cannot follow: any submodule of the package may be imported.
     pub lazy_getattr: bool,
+    /// Uses of [`SOURCE_READERS`], in source order (not those that only run on another
+    /// platform or for type checkers). The rule kiln applies: an app module that has any reads
+    /// its own functions' source, so its `.py` ships beside its bytecode.
+    pub source_reads: Vec<SourceRead>,
 }
 
 /// A file that is not valid Python.

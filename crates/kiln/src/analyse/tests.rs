@@ -49,6 +49,9 @@ fn render(imports: &FileImports) -> String {
     if imports.lazy_getattr {
         out.push_str("__getattr__\n");
     }
+    for r in &imports.source_reads {
+        out.push_str(&format!("{} reads-source {}\n", r.line, r.call));
+    }
     for d in &imports.dynamic {
         out.push_str(&format!(
             "{} {} dynamic {} {:?}\n",

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use super::{
     Condition, DynamicImport, FileImports, ImportRequest, LineIndex, PackageScan, PathReference,
-    ScanTarget, SourceContext, StringReference, Via,
+    ScanTarget, SourceContext, SourceRead, StringReference, Via, SOURCE_READERS,
 };
 
 /// A path computed from `__file__`.
@@ -273,6 +273,31 @@ impl<'a> ImportWalker<'a> {
             }
         }
         self.request(module, node.level, names, line, Via::Statement);
+    }
+
+    /// A use of a function that reads source ([`SOURCE_READERS`]), through the names imports
+    /// bound: `inspect.getsource`, `ins.getsource` after `import inspect as ins`, `getsource`
+    /// after `from inspect import getsource`, `jit.script` after `from torch import jit`.
+    fn source_read(&mut self, expr: &Expr) {
+        if self.condition >= Condition::OtherPlatform {
+            return;
+        }
+        let Some(name) = dotted(expr) else { return };
+        let (head, rest) = match name.split_once('.') {
+            Some((head, rest)) => (head, Some(rest)),
+            None => (name.as_str(), None),
+        };
+        let Some(module) = self.module_names.get(head) else {
+            return;
+        };
+        let call = match rest {
+            Some(rest) => format!("{module}.{rest}"),
+            None => module.clone(),
+        };
+        if SOURCE_READERS.contains(&call.as_str()) {
+            let line = self.line_of(expr);
+            self.out.source_reads.push(SourceRead { call, line });
+        }
     }
 
     fn at_module_level(&self) -> bool {
@@ -978,6 +1003,10 @@ impl<'a, 'b> Visitor<'b> for ImportWalker<'a> {
                     self.out.entry_point_groups.push((group, line));
                 }
             }
+            Expr::Attribute(a) if a.ctx == ruff_python_ast::ExprContext::Load => {
+                self.source_read(expr)
+            }
+            Expr::Name(n) if n.ctx == ruff_python_ast::ExprContext::Load => self.source_read(expr),
             Expr::StringLiteral(s) => {
                 let text = s.value.to_str();
                 let reference = match import_target(text) {

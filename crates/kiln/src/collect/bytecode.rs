@@ -1,10 +1,15 @@
 //! Source -> bytecode, compiled by the target interpreter itself (its own compiler and magic
 //! number), several files per process and one process per core. Results are cached by content:
-//! a warm build compiles nothing.
+//! a warm build compiles nothing. [`Policy`] decides each module's optimisation level and
+//! whether its source ships too.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+
+use crate::analyse;
+use crate::resolve::ModuleGraph;
 
 const WORKER: &str = include_str!("../python/compile.py");
 
@@ -143,4 +148,283 @@ fn run_worker(
         )));
     }
     Ok(replies)
+}
+
+/// How each module's bytecode is made: its optimisation level (`optimize`, the configuration's
+/// `optimize-packages`, hooks' `docstrings`) and whether its `.py` ships beside it (the
+/// configuration's or a hook's `keep-source`).
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    global: u8,
+    /// `optimize-packages`: package -> level.
+    levels: BTreeMap<String, u8>,
+    /// `keep-source` of the configuration.
+    keep: Vec<String>,
+    /// Packages whose hooks say they read their docstrings: (package, the hook).
+    docstrings: Vec<(String, String)>,
+    /// Packages whose hooks say they read their own source: (package, the hook).
+    keep_hooks: Vec<(String, String)>,
+}
+
+impl Policy {
+    /// The policy of a build whose global level is `optimize`, from the hooks that applied
+    /// (the project's configuration among them).
+    pub fn new(graph: &ModuleGraph, optimize: u8) -> Policy {
+        let mut policy = Policy {
+            global: optimize,
+            ..Default::default()
+        };
+        for applied in &graph.applied_hooks {
+            let hook = &applied.hook;
+            policy.levels.extend(hook.bytecode.optimize.clone());
+            policy
+                .keep
+                .extend(hook.bytecode.keep_source.iter().cloned());
+            let source = applied.source.to_string();
+            if hook.docstrings {
+                policy
+                    .docstrings
+                    .push((hook.module.clone(), source.clone()));
+            }
+            if hook.keep_source {
+                policy.keep_hooks.push((hook.module.clone(), source));
+            }
+        }
+        policy
+    }
+
+    /// The optimisation level of module `name`, with the reason when it is not the global one.
+    pub fn optimize(&self, name: &str) -> (u8, Option<String>) {
+        if let Some((package, &level)) = most_specific(&self.levels, name) {
+            let reason = (level != self.global)
+                .then(|| format!("`optimize-packages` sets {package} = {level}"));
+            return (level, reason);
+        }
+        if self.global == 2 {
+            if let Some((package, hook)) = most_specific_pair(&self.docstrings, name) {
+                return (
+                    1,
+                    Some(format!("the {hook} says {package} reads its docstrings")),
+                );
+            }
+        }
+        (self.global, None)
+    }
+
+    /// Why module `name`'s `.py` ships beside its bytecode, if the configuration or a hook
+    /// says it does.
+    pub fn keep_source(&self, name: &str) -> Option<String> {
+        if let Some(package) = self
+            .keep
+            .iter()
+            .filter(|p| covers(p, name))
+            .max_by_key(|p| p.len())
+        {
+            return Some(format!(
+                "{package} is named in `keep-source` of the configuration"
+            ));
+        }
+        most_specific_pair(&self.keep_hooks, name)
+            .map(|(package, hook)| format!("the {hook} says {package} reads its own source"))
+    }
+
+    /// What a build should hear about the policy, given the bundled modules' names: names in
+    /// the configuration that match nothing, and explicit levels of 2 for packages a hook says
+    /// read their docstrings.
+    pub fn warnings<'a>(&self, names: impl Iterator<Item = &'a str>) -> Vec<String> {
+        let names: Vec<&str> = names.collect();
+        let mut out = BTreeSet::new();
+        for (key, package) in self
+            .levels
+            .keys()
+            .map(|p| ("optimize-packages", p))
+            .chain(self.keep.iter().map(|p| ("keep-source", p)))
+        {
+            if !names.iter().any(|n| covers(package, n)) {
+                out.insert(format!(
+                    "`{key}` names {package}, which is not in the bundle"
+                ));
+            }
+        }
+        for name in &names {
+            let (Some((package, 2)), Some((reader, hook))) = (
+                most_specific(&self.levels, name).map(|(p, l)| (p, *l)),
+                most_specific_pair(&self.docstrings, name),
+            ) else {
+                continue;
+            };
+            out.insert(format!(
+                "`optimize-packages` sets {package} = 2, but the {hook} says {reader} reads \
+                 its docstrings at run time; compiled at 2 as configured"
+            ));
+        }
+        out.into_iter().collect()
+    }
+}
+
+fn covers(package: &str, name: &str) -> bool {
+    crate::hooks::covers(package, name)
+}
+
+/// The entry of `map` with the longest key that is `name` or a package of it.
+fn most_specific<'m, T>(map: &'m BTreeMap<String, T>, name: &str) -> Option<(&'m str, &'m T)> {
+    map.iter()
+        .filter(|(p, _)| covers(p, name))
+        .max_by_key(|(p, _)| p.len())
+        .map(|(p, v)| (p.as_str(), v))
+}
+
+fn most_specific_pair<'m>(list: &'m [(String, String)], name: &str) -> Option<(&'m str, &'m str)> {
+    list.iter()
+        .filter(|(p, _)| covers(p, name))
+        .max_by_key(|(p, _)| p.len())
+        .map(|(p, v)| (p.as_str(), v.as_str()))
+}
+
+/// The first call in `path` that reads its own functions' source ([`analyse::SOURCE_READERS`]),
+/// if any. Files that cannot mention one are not parsed.
+pub fn own_source_read(
+    path: &Path,
+    ctx: analyse::SourceContext<'_>,
+) -> Option<analyse::SourceRead> {
+    let bytes = std::fs::read(path).ok()?;
+    let text = String::from_utf8_lossy(&bytes);
+    if !analyse::may_read_source(&text) {
+        return None;
+    }
+    analyse::analyse_source(&text, ctx)
+        .ok()?
+        .source_reads
+        .into_iter()
+        .next()
+}
+
+/// Where CPython's source loader looks for the bytecode of `source` (`pkg/mod.py` ->
+/// `pkg/__pycache__/mod.TAG.pyc`), for an interpreter started without `-O`.
+pub fn cached_path(source: &Path, cache_tag: &str) -> PathBuf {
+    let stem = source.file_stem().unwrap_or_default().to_string_lossy();
+    source
+        .parent()
+        .unwrap_or(Path::new(""))
+        .join("__pycache__")
+        .join(format!("{stem}.{cache_tag}.pyc"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hooks::{BytecodeRules, Hook, HookSource};
+    use crate::resolve::AppliedHook;
+
+    fn applied(hook: Hook, source: HookSource) -> AppliedHook {
+        AppliedHook {
+            module: hook.module.clone(),
+            source,
+            added: Vec::new(),
+            not_found: Vec::new(),
+            hook,
+        }
+    }
+
+    fn policy(optimize: u8) -> Policy {
+        let config = Hook {
+            module: "__main__".into(),
+            bytecode: BytecodeRules {
+                optimize: [("app", 0), ("app.fast", 2), ("reader.strict", 2)]
+                    .map(|(p, l)| (p.to_string(), l))
+                    .into(),
+                keep_source: vec!["app.models".into(), "nothing_here".into()],
+            },
+            ..Default::default()
+        };
+        let reader = Hook {
+            module: "reader".into(),
+            docstrings: true,
+            keep_source: true,
+            ..Default::default()
+        };
+        let graph = ModuleGraph {
+            applied_hooks: vec![
+                applied(config, HookSource::Config),
+                applied(reader, HookSource::Builtin("reader.toml".into())),
+            ],
+            ..Default::default()
+        };
+        Policy::new(&graph, optimize)
+    }
+
+    #[test]
+    fn the_longest_configured_name_wins_then_hooks_then_the_global_level() {
+        let p = policy(2);
+        assert_eq!(
+            p.optimize("app.views"),
+            (0, Some("`optimize-packages` sets app = 0".into()))
+        );
+        assert_eq!(
+            p.optimize("app.fast.x"),
+            (2, None),
+            "same as the global level"
+        );
+        assert_eq!(
+            p.optimize("application"),
+            (2, None),
+            "not a submodule of app"
+        );
+        assert_eq!(
+            p.optimize("reader.sub"),
+            (
+                1,
+                Some("the built-in hook reader.toml says reader reads its docstrings".into())
+            )
+        );
+        assert_eq!(
+            p.optimize("reader.strict"),
+            (2, None),
+            "configured explicitly"
+        );
+        // Below 2 a docstrings hook changes nothing.
+        assert_eq!(policy(1).optimize("reader"), (1, None));
+        assert_eq!(policy(0).optimize("other"), (0, None));
+    }
+
+    #[test]
+    fn sources_are_kept_by_configuration_or_hook() {
+        let p = policy(0);
+        assert_eq!(
+            p.keep_source("app.models.user").as_deref(),
+            Some("app.models is named in `keep-source` of the configuration")
+        );
+        assert_eq!(
+            p.keep_source("reader").as_deref(),
+            Some("the built-in hook reader.toml says reader reads its own source")
+        );
+        assert_eq!(p.keep_source("app.views"), None);
+    }
+
+    #[test]
+    fn warnings_name_unmatched_names_and_overridden_docstring_hooks() {
+        let p = policy(2);
+        let warnings = p.warnings(["app", "app.fast", "reader", "reader.strict"].into_iter());
+        assert_eq!(
+            warnings,
+            [
+                "`keep-source` names app.models, which is not in the bundle",
+                "`keep-source` names nothing_here, which is not in the bundle",
+                "`optimize-packages` sets reader.strict = 2, but the built-in hook reader.toml \
+                 says reader reads its docstrings at run time; compiled at 2 as configured",
+            ]
+        );
+    }
+
+    #[test]
+    fn cached_bytecode_sits_in_pycache_beside_the_source() {
+        assert_eq!(
+            cached_path(Path::new("site/pkg/__init__.py"), "cpython-311"),
+            Path::new("site/pkg/__pycache__/__init__.cpython-311.pyc")
+        );
+        assert_eq!(
+            cached_path(Path::new("reader.py"), "cpython-311"),
+            Path::new("__pycache__/reader.cpython-311.pyc")
+        );
+    }
 }

@@ -81,6 +81,8 @@ pub struct BundleFile {
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Collection {
     pub files: Vec<BundleFile>,
+    /// Modules the interpreter imports before the boot script runs.
+    pub startup_modules: Vec<String>,
     /// Directories that must exist even if empty (namespace packages).
     pub dirs: Vec<PathBuf>,
     pub distributions: Vec<metadata::Distribution>,
@@ -98,6 +100,9 @@ pub struct Collection {
     pub missing_libraries: Vec<(String, String)>,
     /// Non-fatal findings.
     pub warnings: Vec<String>,
+    /// The UPX program the write stage compresses native files with (`upx`), if any; set by
+    /// the build from its settings, not by the collect stage.
+    pub upx: Option<PathBuf>,
 }
 
 impl Collection {
@@ -105,6 +110,7 @@ impl Collection {
     pub fn clone_shell(&self) -> Collection {
         Collection {
             files: Vec::new(),
+            startup_modules: self.startup_modules.clone(),
             dirs: Vec::new(),
             distributions: self.distributions.clone(),
             entries: self.entries.clone(),
@@ -115,6 +121,7 @@ impl Collection {
             env: self.env.clone(),
             missing_libraries: Vec::new(),
             warnings: Vec::new(),
+            upx: self.upx.clone(),
         }
     }
 }
@@ -195,12 +202,17 @@ pub fn collect(input: &CollectInput<'_>) -> Result<Collection, CollectError> {
         executable: PathBuf::from("bin/python"),
         boot: stdlib.join("_kiln_boot.pyc"),
         app_root: app_root.clone(),
+        startup_modules: interp.startup_modules.clone(),
         ..Default::default()
     };
     let dists = DistIndex::scan(&graph.site_dirs());
 
     let mut jobs: Vec<(CompileJob, BundleFile)> = Vec::new();
     let mut copies: Vec<BundleFile> = Vec::new();
+    let policy = bytecode::Policy::new(graph, input.optimize);
+    // Bytecode that sits in `__pycache__` beside a shipped source: CPython's source loader
+    // finds it there, and it is listed under its module's `.py`.
+    let mut cached_beside_source: std::collections::HashSet<PathBuf> = Default::default();
 
     for (_, module) in graph.included() {
         let (Some(file), Some(kind), Some(entry)) =
@@ -222,13 +234,41 @@ pub fn collect(input: &CollectInput<'_>) -> Result<Collection, CollectError> {
         let why = format!("module {}", module.name);
         match kind {
             FileKind::Source => {
-                let dest = placed.with_extension("pyc");
+                let (optimize, optimize_reason) = policy.optimize(&module.name);
+                let keep = keep_source(&policy, module, file, interp, &mut c.warnings);
+                let why = match optimize_reason {
+                    Some(reason) => format!("{why} (optimize {optimize}: {reason})"),
+                    None => why,
+                };
+                // A kept source ships where it was, its bytecode where CPython's source loader
+                // looks for it: the module loads from that bytecode with `__file__` and
+                // `co_filename` naming the source, so inspect and tracebacks read it.
+                let (dest, why) = match &keep {
+                    Some(reason) => {
+                        copies.push(BundleFile {
+                            dest: placed.clone(),
+                            source: file.to_path_buf(),
+                            origin: file.to_path_buf(),
+                            role: FileRole::Module,
+                            module: Some(module.name.clone()),
+                            distribution,
+                            why: format!("source of module {}, kept: {reason}", module.name),
+                            elf: None,
+                            rpath_fix: None,
+                            strip: false,
+                        });
+                        let dest = bytecode::cached_path(&placed, &interp.cache_tag);
+                        cached_beside_source.insert(dest.clone());
+                        (dest, format!("bytecode beside the kept source; {why}"))
+                    }
+                    None => (placed.with_extension("pyc"), why),
+                };
                 let display = layout.relative(entry, file).to_string_lossy().to_string();
                 jobs.push((
                     CompileJob {
                         source: file.to_path_buf(),
                         display,
-                        optimize: input.optimize,
+                        optimize,
                     },
                     BundleFile {
                         dest,
@@ -379,6 +419,8 @@ pub fn collect(input: &CollectInput<'_>) -> Result<Collection, CollectError> {
         }
     }
     c.env = env;
+    c.warnings
+        .extend(policy.warnings(graph.included().map(|(_, m)| m.name.as_str())));
     if let Some(dir) = graph
         .modules
         .iter()
@@ -452,6 +494,10 @@ pub fn collect(input: &CollectInput<'_>) -> Result<Collection, CollectError> {
         match result {
             Ok(pyc) => {
                 file.source = pyc;
+                if cached_beside_source.contains(&file.dest) {
+                    // Not a module file of its own: the module archive must not serve it.
+                    file.module = None;
+                }
                 copies.push(file);
             }
             Err(message) => {
@@ -560,6 +606,44 @@ pub fn collect(input: &CollectInput<'_>) -> Result<Collection, CollectError> {
     c.dirs.sort();
     c.dirs.dedup();
     Ok(c)
+}
+
+/// Why `module`'s `.py` ships beside its bytecode, if it does: the configuration or a hook
+/// says so, or it is the app's and reads its own source (`inspect.getsource`, TorchScript).
+/// The entry script cannot keep its source (the boot script runs its bytecode): a warning
+/// says so instead.
+fn keep_source(
+    policy: &bytecode::Policy,
+    module: &crate::resolve::Module,
+    file: &Path,
+    interp: &Interpreter,
+    warnings: &mut Vec<String>,
+) -> Option<String> {
+    let mut reason = policy.keep_source(&module.name);
+    if reason.is_none() && module.origin == Origin::App {
+        let ctx = crate::analyse::SourceContext {
+            module: &module.name,
+            is_package: module.is_package(),
+            platform: &interp.platform,
+            version: [0, 1, 2].map(|i| interp.version.get(i).copied().unwrap_or(0)),
+        };
+        reason = bytecode::own_source_read(file, ctx).map(|read| {
+            format!(
+                "it reads its own source with {} (line {})",
+                read.call, read.line
+            )
+        });
+    }
+    if module.name == "__main__" {
+        if let Some(reason) = reason {
+            warnings.push(format!(
+                "the entry script's source cannot ship, but {reason}: functions defined in it \
+                 have no source in the bundle; move them into a module"
+            ));
+        }
+        return None;
+    }
+    reason
 }
 
 /// Where things go in the bundle, relative to its prefix.

@@ -9,6 +9,8 @@
 //! metadata = ["Pygments"]                 # distributions whose metadata must ship
 //! exclude = ["pygments.testing"]          # modules never bundled
 //! env = { PYGMENTS_X = "1" }              # environment set before the app starts
+//! docstrings = true                       # reads its docstrings: never compiled with -OO
+//! keep-source = true                      # reads its own source: ship the .py files too
 //! notes = "why this hook exists"
 //! ```
 //!
@@ -38,8 +40,38 @@ pub struct Hook {
     pub exclude: Vec<String>,
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// The package reads its own docstrings at run time (PLY-style grammars, code that
+    /// formats `__doc__`): it and its submodules are compiled at optimisation level 1 at most,
+    /// unless the configuration's `optimize-packages` names a level for them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub docstrings: bool,
+    /// The package reads its own source at run time (`inspect.getsource`, TorchScript): its
+    /// `.py` files ship beside their bytecode, for it and its submodules.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub keep_source: bool,
+    /// Per-package bytecode settings; only the project's configuration sets them (they are
+    /// not hook keys).
+    #[serde(skip)]
+    pub bytecode: BytecodeRules,
     #[serde(default)]
     pub notes: Option<String>,
+}
+
+/// The configuration's per-package bytecode settings, carried by the project's rules (the
+/// hook applied from the start) to the collect stage.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BytecodeRules {
+    /// `optimize-packages`: package or module -> optimisation level, for it and its
+    /// submodules (the longest matching name wins).
+    pub optimize: BTreeMap<String, u8>,
+    /// `keep-source`: packages and modules whose `.py` files ship beside their bytecode.
+    pub keep_source: Vec<String>,
+}
+
+/// Whether `name` is `package` or one of its submodules.
+pub fn covers(package: &str, name: &str) -> bool {
+    name.strip_prefix(package)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
 }
 
 /// Where a hook came from.
@@ -92,6 +124,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("numpy.toml", include_str!("../../hooks/numpy.toml")),
     ("pandas.toml", include_str!("../../hooks/pandas.toml")),
     ("passlib.toml", include_str!("../../hooks/passlib.toml")),
+    ("pycparser.toml", include_str!("../../hooks/pycparser.toml")),
     ("pydantic.toml", include_str!("../../hooks/pydantic.toml")),
     ("pygments.toml", include_str!("../../hooks/pygments.toml")),
     ("pyqt6.toml", include_str!("../../hooks/pyqt6.toml")),
@@ -236,6 +269,44 @@ mod tests {
         let err = load(&[tmp.path().to_path_buf()]).unwrap_err().to_string();
         assert!(err.contains("bad.toml:2"), "{err}");
         assert!(err.contains("hiden-imports"), "{err}");
+    }
+
+    #[test]
+    fn docstrings_and_keep_source_are_hook_keys_but_bytecode_rules_are_not() {
+        let hook = parse(
+            "module = \"m\"\ndocstrings = true\nkeep-source = true\n",
+            "m.toml",
+        )
+        .unwrap();
+        assert!(hook.docstrings && hook.keep_source);
+        assert_eq!(hook.bytecode, BytecodeRules::default());
+        for key in ["bytecode", "optimize-packages", "optimize"] {
+            let err = parse(&format!("module = \"m\"\n{key} = 1\n"), "m.toml").unwrap_err();
+            assert!(err.to_string().contains("m.toml:2"), "{err}");
+        }
+        let builtin = load(&[]).unwrap();
+        let flags = |module: &str| {
+            let h = &builtin
+                .iter()
+                .find(|h| h.hook.module == module)
+                .unwrap()
+                .hook;
+            (h.docstrings, h.keep_source)
+        };
+        assert_eq!(flags("torch"), (true, true));
+        assert_eq!(flags("pycparser"), (true, false));
+        // Checked by compiling them at -OO: they handle stripped docstrings.
+        for module in ["numpy", "pandas", "scipy", "matplotlib"] {
+            assert_eq!(flags(module), (false, false), "{module}");
+        }
+    }
+
+    #[test]
+    fn covers_a_package_and_its_submodules_only() {
+        assert!(covers("a.b", "a.b"));
+        assert!(covers("a.b", "a.b.c"));
+        assert!(!covers("a.b", "a.bc"));
+        assert!(!covers("a.b", "a"));
     }
 
     #[test]

@@ -1,7 +1,9 @@
 # The boot script of a kiln bundle. The launcher runs it as the main script with
 #   app <component> <argv0> [args...]    run a component's entry as __main__
 #   mp-fork <key=value>...                 a multiprocessing child of a frozen app
-# kiln fills in ENTRIES and APP_ROOT for each build.
+# Imported as the module `_kiln_boot` (by `_kiln_archive.pth` in site-packages, so that an
+# interpreter started through `sys.executable` gets it too), it only installs the finder of
+# the module archive. kiln fills in ENTRIES and APP_ROOT for each build.
 import sys
 
 # component -> [kind, target]: ["script", path relative to sys.prefix] | ["module", "pkg.mod"]
@@ -11,6 +13,129 @@ ENTRIES = {}
 ENV = {}
 # Where the app's own files live, relative to sys.prefix (what `sys.path[0]` was in development).
 APP_ROOT = ""
+
+
+def _serve_archive(here):
+    """Serves modules from the bundle's module archive (see kiln's write/archive.rs): one
+    dictionary lookup and one pread per import. Returns quietly when there is none."""
+    import posix
+    import marshal
+    if any(getattr(f, "_kiln_archive", False) for f in sys.meta_path):
+        return  # installed already, through the .pth file
+    bootstrap = sys.modules["_frozen_importlib_external"]
+    try:
+        fd = posix.open(here + "/_kiln_modules.bin", posix.O_RDONLY | posix.O_CLOEXEC)
+    except OSError:
+        return
+    head = posix.pread(fd, 16, 0)
+    if head[:8] != b"KILNMOD1":
+        posix.close(fd)
+        return
+    size = int.from_bytes(head[8:16], "little")
+    base = 16 + size
+    prefix = sys.prefix + "/"
+    table = {}
+    children = {}  # directory -> {name: is_package}, for pkgutil.iter_modules
+    for line in posix.pread(fd, size, 16).decode().splitlines():
+        name, kind, path, offset, length = line.split("\t")
+        path = prefix + path
+        table[name] = (kind, path, int(offset), int(length))
+        directory, _, file = path.rpartition("/")
+        is_package = file.startswith("__init__.")
+        if is_package:
+            directory = directory.rpartition("/")[0]
+        children.setdefault(directory, {})[name.rpartition(".")[2]] = is_package
+
+    SourcelessFileLoader = bootstrap.SourcelessFileLoader
+    ExtensionFileLoader = bootstrap.ExtensionFileLoader
+    spec_from_file_location = bootstrap.spec_from_file_location
+
+    class ArchiveLoader(SourcelessFileLoader):
+        """A sourceless loader whose code comes from the archive. `path` is where the module's
+        file would be, so `__file__`, resources and data beside it work as from disk."""
+
+        def get_code(self, fullname):
+            kind, path, offset, length = table[fullname]
+            return marshal.loads(posix.pread(fd, length, base + offset))
+
+        def get_source(self, fullname):
+            # Sources kept in the bundle sit beside where the bytecode would be.
+            try:
+                return bootstrap.decode_source(self.get_data(self.path[:-1]))
+            except OSError:
+                return None
+
+    class ArchiveFinder:
+        _kiln_archive = True
+
+        @classmethod
+        def find_spec(cls, fullname, path=None, target=None):
+            entry = table.get(fullname)
+            if entry is None:
+                return None
+            kind, origin, _, _ = entry
+            if kind == "x":
+                loader = ExtensionFileLoader(fullname, origin)
+            else:
+                loader = ArchiveLoader(fullname, origin)
+            locations = None
+            if origin.rpartition("/")[2].startswith("__init__."):
+                locations = [origin.rpartition("/")[0]]
+            return spec_from_file_location(fullname, origin, loader=loader,
+                                           submodule_search_locations=locations)
+
+        @classmethod
+        def invalidate_caches(cls):
+            pass
+
+    FileFinder = bootstrap.FileFinder
+    details = bootstrap._get_supported_file_loaders()
+
+    class DirectoryFinder:
+        """A directory's path-entry finder: the modules the archive holds for it, then the
+        files on disk (extension modules, data directories, namespace portions). pkgutil's
+        `iter_modules` lists both."""
+
+        def __init__(self, path, known):
+            self.path = path
+            self._known = known
+            self._files = FileFinder(path, *details)
+
+        def find_spec(self, fullname, target=None):
+            tail = fullname.rpartition(".")[2]
+            if tail in self._known:
+                spec = ArchiveFinder.find_spec(fullname)
+                if spec is not None and spec.origin.rpartition("/")[0] in (
+                        self.path, self.path + "/" + tail):
+                    return spec
+            return self._files.find_spec(fullname, target)
+
+        def invalidate_caches(self):
+            self._files.invalidate_caches()
+
+        def iter_modules(self, prefix=""):
+            import pkgutil
+            seen = set()
+            for name, is_package in sorted(self._known.items()):
+                seen.add(name)
+                yield prefix + name, is_package
+            for name, is_package in pkgutil.iter_importer_modules(self._files, prefix):
+                if name[len(prefix):] not in seen:
+                    yield name, is_package
+
+    def directory_hook(path):
+        known = children.get(path.rstrip("/"))
+        if known is None:
+            raise ImportError("not a directory the module archive serves")
+        return DirectoryFinder(path, known)
+
+    sys.path_hooks.insert(0, directory_hook)
+    sys.path_importer_cache.clear()
+    # Before the path-based finder: builtin and frozen modules keep their precedence.
+    meta = sys.meta_path
+    at = next((i for i, f in enumerate(meta)
+               if getattr(f, "__name__", "") == "PathFinder"), len(meta))
+    meta.insert(at, ArchiveFinder)
 
 
 def _frozen():
@@ -34,6 +159,7 @@ def _main():
     here = __file__.rpartition("/")[0]
     if sys.path and sys.path[0] == here:
         del sys.path[0]  # the script's directory, added because boot runs as a script
+    _serve_archive(here)
     if sys.argv[1] == "mp-fork":
         _frozen()
         kwargs = {}
@@ -88,4 +214,7 @@ def _main():
         sys.exit(func())
 
 
-_main()
+if __name__ == "__main__":
+    _main()
+else:
+    _serve_archive(__file__.rpartition("/")[0])

@@ -35,14 +35,19 @@ def frozen_modules():
 
 
 def startup_modules():
-    """Modules an isolated interpreter has imported before it runs any code, without site."""
+    """Standard library modules an isolated interpreter has imported before it runs any code:
+    its own start-up and `site`'s (a bundle runs `site` too, with nothing to add)."""
     code = "import sys; print('\\n'.join(sorted(sys.modules)))"
+    stdlib = set(getattr(sys, "stdlib_module_names", ())) | set(sys.builtin_module_names)
     try:
-        out = subprocess.run([sys.executable, "-I", "-S", "-c", code], check=True,
+        out = subprocess.run([sys.executable, "-I", "-c", code], check=True,
                              stdout=subprocess.PIPE, universal_newlines=True).stdout
-        return out.split()
+        names = out.split()
     except Exception:
         return []
+    if not stdlib:
+        return names
+    return [n for n in names if n == "__main__" or n.split(".")[0] in stdlib]
 
 
 def implicit_imports():

@@ -169,6 +169,10 @@ pub struct FileEntry {
     /// For ELF files: the newest glibc symbol version it requires.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub glibc: Option<String>,
+    /// For modules served from the module archive: the archive file that holds them (`path`
+    /// is where the module's file would be, its `__file__`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive: Option<PathBuf>,
 }
 
 /// A shared library that was needed and not found.
@@ -223,6 +227,24 @@ pub struct ReportInput<'a> {
     pub optional: &'a [crate::resolve::optional::OptionalIntegration],
 }
 
+/// A file of the module archive's own (the archive's index, the `.pth` that installs it).
+fn archive_entry(path: &Path, size: u64, why: String) -> FileEntry {
+    FileEntry {
+        path: path.to_path_buf(),
+        origin: None,
+        role: Role::Boot,
+        size,
+        distribution: None,
+        group: "runtime".into(),
+        package: "module archive".into(),
+        module: None,
+        why,
+        chain: Vec::new(),
+        glibc: None,
+        archive: None,
+    }
+}
+
 /// Builds the report of a finished build.
 pub fn assemble(input: &ReportInput<'_>) -> BuildReport {
     let c = input.collection;
@@ -254,6 +276,7 @@ pub fn assemble(input: &ReportInput<'_>) -> BuildReport {
         .and_then(|e| e.glibc)
         .map(glibc_string);
 
+    let archived: std::collections::HashSet<&PathBuf> = input.written.archived.iter().collect();
     let mut files: Vec<FileEntry> = input
         .written
         .sizes
@@ -285,8 +308,26 @@ pub fn assemble(input: &ReportInput<'_>) -> BuildReport {
                         Vec::new()
                     },
                     glibc: f.elf.as_ref().and_then(|e| e.glibc).map(glibc_string),
+                    archive: archived
+                        .contains(path)
+                        .then(|| input.written.archive.clone())
+                        .flatten(),
                 }
             }
+            None if Some(path) == input.written.archive.as_ref() => archive_entry(
+                path,
+                *size,
+                format!(
+                    "the module archive: its index of {} modules (their code is listed under \
+                     their own paths)",
+                    archived.len()
+                ),
+            ),
+            None if path.extension().is_some_and(|x| x == "pth") => archive_entry(
+                path,
+                *size,
+                "installs the module archive's finder in every interpreter of the bundle".into(),
+            ),
             None => FileEntry {
                 path: path.clone(),
                 origin: None,
@@ -303,6 +344,7 @@ pub fn assemble(input: &ReportInput<'_>) -> BuildReport {
                 },
                 chain: Vec::new(),
                 glibc: launcher_glibc.clone(),
+                archive: None,
             },
         })
         .collect();
@@ -700,6 +742,7 @@ pub(crate) mod tests {
             why: "needed by _kiln/bin/python3.11".into(),
             chain: Vec::new(),
             glibc: Some("2.17".into()),
+            archive: None,
         };
         let dist = |name: &str, version: &str, license: Option<(&str, bool)>| DistributionEntry {
             name: name.into(),
@@ -791,6 +834,7 @@ pub(crate) mod tests {
             why: String::new(),
             chain: Vec::new(),
             glibc: glibc.map(str::to_string),
+            archive: None,
         };
         let files = [
             file("a", Some("2.17")),

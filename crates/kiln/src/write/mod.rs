@@ -17,9 +17,11 @@
 //! A onefile build (`onefile.rs`) populates the same `_kiln/` and packs it into the single
 //! executable `DIR/NAME`.
 
+pub mod archive;
 mod elfpatch;
 mod onefile;
 mod strip;
+mod upx;
 
 pub use onefile::write_onefile;
 
@@ -72,6 +74,8 @@ pub struct WriteInput<'a> {
     pub name: &'a str,
     /// Executables to create at the bundle root: (file name, component).
     pub launchers: &'a [(String, String)],
+    /// Serve pure-Python modules from the module archive (`archive.rs`).
+    pub archive: bool,
 }
 
 /// What was written.
@@ -89,6 +93,11 @@ pub struct WriteOutput {
     pub sizes: Vec<(PathBuf, u64)>,
     /// Non-fatal findings (native files that could not be stripped).
     pub warnings: Vec<String>,
+    /// The module archive, relative to the bundle root, when there is one. In `sizes` it
+    /// counts its header and index; each module it holds is listed under the path it stands
+    /// for (its `__file__`), with its stored size, and named in `archived`.
+    pub archive: Option<PathBuf>,
+    pub archived: Vec<PathBuf>,
 }
 
 /// Writes a onedir bundle to `out_dir/name`, replacing any previous one atomically.
@@ -129,6 +138,11 @@ fn populate(staging: &Path, input: &WriteInput<'_>) -> Result<WriteOutput, Write
     let c = input.collection;
     let runtime = staging.join(RUNTIME_DIR);
     std::fs::create_dir_all(&runtime).map_err(io_err(&runtime))?;
+    let plan = input.archive.then(|| archive::plan(c));
+    let archived: std::collections::HashSet<usize> = plan
+        .as_ref()
+        .map(|p| p.code.iter().copied().collect())
+        .unwrap_or_default();
     let mut dirs: Vec<PathBuf> = c
         .files
         .iter()
@@ -141,7 +155,10 @@ fn populate(staging: &Path, input: &WriteInput<'_>) -> Result<WriteOutput, Write
         std::fs::create_dir_all(d).map_err(io_err(d))?;
     }
     let warnings = std::sync::Mutex::new(Vec::new());
-    c.files.par_iter().try_for_each(|f| {
+    c.files.par_iter().enumerate().try_for_each(|(i, f)| {
+        if archived.contains(&i) {
+            return Ok(());
+        }
         let to = runtime.join(&f.dest);
         std::fs::copy(&f.source, &to).map_err(|source| WriteError::Copy {
             from: f.source.clone(),
@@ -160,10 +177,28 @@ fn populate(staging: &Path, input: &WriteInput<'_>) -> Result<WriteOutput, Write
                     .push(format!("{} was not stripped: {e}", f.dest.display()));
             }
         }
+        if let Some(warning) = c.upx.as_deref().and_then(|upx| upx::compress(upx, f, &to)) {
+            warnings.lock().unwrap().push(warning);
+        }
         Ok::<(), WriteError>(())
     })?;
     let mut warnings = warnings.into_inner().unwrap();
     warnings.sort();
+    // Archived modules are listed under the paths they stand for, with their stored size.
+    let mut stored = std::collections::HashMap::new();
+    let mut generated = Vec::new();
+    if let Some(plan) = &plan {
+        let path = runtime.join(archive::location(c));
+        let (members, own) = archive::write(&path, c, plan).map_err(io_err(&path))?;
+        stored.extend(members);
+        generated.push((path.clone(), Some(own)));
+        // `site` runs this line in every interpreter of the bundle, also one started through
+        // `sys.executable` without the boot script: it installs the archive's finder.
+        let pth = runtime.join(&c.app_root).join(archive::PTH_NAME);
+        std::fs::create_dir_all(runtime.join(&c.app_root)).map_err(io_err(&pth))?;
+        std::fs::write(&pth, "import _kiln_boot\n").map_err(io_err(&pth))?;
+        generated.push((pth, None));
+    }
 
     // The interpreter front (`sys.executable`).
     let python_front = runtime.join(&c.executable);
@@ -177,11 +212,13 @@ fn populate(staging: &Path, input: &WriteInput<'_>) -> Result<WriteOutput, Write
     let sizes: Vec<(PathBuf, u64)> = c
         .files
         .iter()
-        .map(|f| runtime.join(&f.dest))
-        .chain(std::iter::once(python_front))
-        .chain(executables.iter().cloned())
-        .map(|path| {
-            let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+        .enumerate()
+        .map(|(i, f)| (runtime.join(&f.dest), stored.get(&i).copied()))
+        .chain(generated.iter().cloned())
+        .chain(std::iter::once((python_front, None)))
+        .chain(executables.iter().map(|e| (e.clone(), None)))
+        .map(|(path, stored)| {
+            let size = stored.unwrap_or_else(|| std::fs::metadata(&path).map_or(0, |m| m.len()));
             let rel = path.strip_prefix(staging).unwrap_or(&path).to_path_buf();
             (rel, size)
         })
@@ -194,6 +231,13 @@ fn populate(staging: &Path, input: &WriteInput<'_>) -> Result<WriteOutput, Write
         onefile_bytes: None,
         sizes,
         warnings,
+        archive: plan
+            .as_ref()
+            .map(|_| PathBuf::from(RUNTIME_DIR).join(archive::location(c))),
+        archived: archived
+            .iter()
+            .map(|&i| PathBuf::from(RUNTIME_DIR).join(&c.files[i].dest))
+            .collect(),
     })
 }
 

@@ -178,6 +178,8 @@ fn write_in(
             onefile_bytes: Some(size),
             sizes: populated.sizes,
             warnings: populated.warnings,
+            archive: populated.archive,
+            archived: populated.archived,
         },
         payload_hash: packed.hash,
     })
@@ -248,6 +250,7 @@ mod tests {
             out_dir: &out,
             name: "s",
             launchers: &launchers,
+            archive: true,
         };
         let written = write_onefile(&input, 1).unwrap();
         let dir = out.join("s");
@@ -308,6 +311,7 @@ mod tests {
             out_dir: &out,
             name: "s",
             launchers: &launchers,
+            archive: true,
         };
         assert!(matches!(
             write_onefile(&input, 1),

@@ -8,6 +8,8 @@
 
 #![cfg(feature = "integration")]
 
+mod archive;
+mod bytecode;
 mod hooks;
 mod inference;
 mod onefile;

@@ -83,19 +83,47 @@ fn every_file_is_listed_once_with_its_size(mode: Mode) {
     let build = freeze_mode("nativeapp", &["main.py"], mode);
     let report = report_of(&build);
     let listed = listed_files(&report);
-    let shipped = match mode {
-        Mode::Onedir => files_under(&build.bundle_dir()),
-        Mode::Onefile => {
-            // What ships is what the executable unpacks.
-            let run = run_hidden(&build, &[]);
+    // What a onefile executable ships is what it unpacks; the run owns that cache entry.
+    let hidden = (mode == Mode::Onefile).then(|| run_hidden(&build, &[]));
+    let (root, mut shipped) = match (mode, &hidden) {
+        (Mode::Onedir, _) | (Mode::Onefile, None) => {
+            (build.bundle_dir(), files_under(&build.bundle_dir()))
+        }
+        (Mode::Onefile, Some(run)) => {
             run.run.assert_success("the onefile nativeapp");
             let mut unpacked = files_under(&run.runtime_root);
             unpacked.remove(kiln_bundle::cache::MARKER);
             let onefile = fs::metadata(build.exe()).unwrap().len();
             assert_eq!(report["totals"]["onefile_bytes"], onefile, "onefile size");
-            unpacked
+            (run.runtime_root.clone(), unpacked)
         }
     };
+    // The module archive counts its index; each module in it is listed under its own path.
+    let members = crate::support::archive_members(&root);
+    assert!(!members.is_empty(), "the bundle has a module archive");
+    let archive = shipped
+        .keys()
+        .find(|k| k.ends_with("/_kiln_modules.bin"))
+        .cloned()
+        .expect("the archive ships");
+    *shipped.get_mut(&archive).unwrap() -= members.values().sum::<u64>();
+    let in_archive: BTreeMap<String, u64> = report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["archive"].as_str() == Some(archive.as_str()))
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().to_string(),
+                f["size"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        in_archive, members,
+        "the report names what the archive holds"
+    );
+    shipped.extend(members);
     assert_same_files(&format!("{mode:?}"), &listed, &shipped);
     let sum: u64 = listed.values().sum();
     assert_eq!(

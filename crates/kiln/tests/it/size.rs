@@ -4,8 +4,9 @@ use std::path::Path;
 
 use crate::support::freeze;
 
+/// The bundle's files, and the modules its archive holds under the paths they stand for.
 fn bundle_files(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
+    let mut out: Vec<String> = crate::support::archive_members(dir).into_keys().collect();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         for entry in std::fs::read_dir(&d).unwrap() {

@@ -7,6 +7,7 @@
 //! `/dev/null` bind-mounted over the `python*` executables and `libpython` libraries in the
 //! system directories. The mounts live only in the child's mount namespace.
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fmt;
 use std::fs;
@@ -328,6 +329,7 @@ pub struct Build {
     name: String,
     out: Option<PathBuf>,
     mode: Mode,
+    envs: Vec<(OsString, OsString)>,
 }
 
 impl Build {
@@ -340,7 +342,14 @@ impl Build {
             name: app.to_string(),
             out: None,
             mode: Mode::Onedir,
+            envs: Vec::new(),
         }
+    }
+
+    /// Sets an environment variable of the `kiln build` process.
+    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Build {
+        self.envs.push((key.into(), value.into()));
+        self
     }
 
     /// Sets the output mode (default [`Mode::Onedir`]).
@@ -392,13 +401,15 @@ impl Build {
             .arg(&self.name)
             .arg("--out")
             .arg(&out_dir)
+            // Tests check behaviour, not ratio: the fastest level keeps onefile builds quick.
             .args(match self.mode {
-                Mode::Onedir => None,
-                Mode::Onefile => Some("--onefile"),
+                Mode::Onedir => &[][..],
+                Mode::Onefile => &["--onefile", "--compression-level", "1"][..],
             })
             .current_dir(&app_copy)
             .env_remove("PYTHONPATH")
-            .env_remove("PYTHONHOME");
+            .env_remove("PYTHONHOME")
+            .envs(self.envs.iter().map(|(k, v)| (k, v)));
         let description = format!("{cmd:?}");
         let child = spawn(&mut cmd, &description);
         let result = child.wait_timeout(BUILD_TIMEOUT).unwrap_or_else(|child| {
@@ -1088,4 +1099,30 @@ pub fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
         .and_then(|code| code.parse().ok())
         .ok_or_else(malformed)?;
     Ok((status, body.to_string()))
+}
+
+/// The modules a bundle's module archive holds: the path each stands for (relative to the
+/// bundle root, like `_kiln/lib/python3.11/json/__init__.pyc`) and its stored length. Empty
+/// when the bundle has no archive. Reads the format `write/archive.rs` documents.
+pub fn archive_members(root: &Path) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    let Ok(lib) = std::fs::read_dir(root.join("_kiln/lib")) else {
+        return out;
+    };
+    for dir in lib.filter_map(|e| e.ok()) {
+        let Ok(bytes) = std::fs::read(dir.path().join("_kiln_modules.bin")) else {
+            continue;
+        };
+        assert_eq!(&bytes[..8], b"KILNMOD1", "archive magic");
+        let len = u64::from_le_bytes(bytes[8..16].try_into().unwrap()) as usize;
+        let index = std::str::from_utf8(&bytes[16..16 + len]).expect("the index is UTF-8");
+        for line in index.lines() {
+            let fields: Vec<&str> = line.split('\t').collect();
+            assert_eq!(fields.len(), 5, "index line {line:?}");
+            if fields[1] == "c" {
+                out.insert(format!("_kiln/{}", fields[2]), fields[4].parse().unwrap());
+            }
+        }
+    }
+    out
 }
