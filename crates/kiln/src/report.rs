@@ -209,6 +209,9 @@ pub struct WhyExplanation {
     pub chain: Vec<WhyStep>,
     /// Modules whose names are close, when the target is not in the graph.
     pub similar: Vec<String>,
+    /// Why an import of the target was not followed, when one was left out on purpose.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub left_out: Option<String>,
 }
 
 /// Explains why `target` is in `graph`.
@@ -224,11 +227,23 @@ pub fn explain_why(graph: &crate::resolve::ModuleGraph, target: &str) -> WhyExpl
             .filter(|(s, _)| *s > 0.85)
             .collect();
         similar.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let left_out = graph.fallbacks.iter().find(|f| f.name == target).map(|f| {
+            let importer = &graph.modules[f.importer];
+            format!(
+                "{}:{} imports it only when its `try` fails to import modules built into the \
+                 interpreter or shipped as its extension modules, so that fallback is not followed",
+                importer
+                    .file()
+                    .map_or(importer.name.clone(), |p| p.display().to_string()),
+                f.line
+            )
+        });
         return WhyExplanation {
             target: target.to_string(),
             found: false,
             chain: Vec::new(),
             similar: similar.into_iter().take(5).map(|(_, n)| n).collect(),
+            left_out,
         };
     };
     let chain = graph
@@ -268,6 +283,7 @@ pub fn explain_why(graph: &crate::resolve::ModuleGraph, target: &str) -> WhyExpl
         found: true,
         chain,
         similar: Vec::new(),
+        left_out: None,
     }
 }
 
@@ -275,11 +291,18 @@ impl WhyExplanation {
     pub fn render(&self) -> String {
         let mut s = String::new();
         if !self.found {
-            let _ = writeln!(
-                s,
-                "{} is not in the bundle: nothing the entry runs imports it",
-                self.target
-            );
+            match &self.left_out {
+                Some(reason) => {
+                    let _ = writeln!(s, "{} is not in the bundle: {reason}", self.target);
+                }
+                None => {
+                    let _ = writeln!(
+                        s,
+                        "{} is not in the bundle: nothing the entry runs imports it",
+                        self.target
+                    );
+                }
+            }
             if !self.similar.is_empty() {
                 let _ = writeln!(s, "similar modules that are: {}", self.similar.join(", "));
             }

@@ -63,6 +63,11 @@ pub struct ImportRequest {
     /// Inside a function body (runs when called, not on import).
     pub in_function: bool,
     pub via: Via,
+    /// For an import in an `except ImportError:` handler: the absolute modules its `try` body
+    /// imports, which it stands in for when they cannot be imported (`decimal` falls back to
+    /// `_pydecimal` when `_decimal` is missing).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fallback_for: Vec<String>,
 }
 
 /// An import whose module name is computed at run time from a constant dotted prefix, such as

@@ -22,6 +22,9 @@ fn render(imports: &FileImports) -> String {
             if r.in_function { "function" } else { "module" },
             r.via
         ));
+        if !r.fallback_for.is_empty() {
+            out.push_str(&format!("  fallback for {}\n", r.fallback_for.join(",")));
+        }
     }
     for r in &imports.references {
         let kind = if r.explicit { "reference" } else { "dotted" };

@@ -217,6 +217,7 @@ impl<'a> ImportWalker<'a> {
             condition: self.condition,
             in_function: self.in_function,
             via,
+            fallback_for: Vec::new(),
         });
     }
 
@@ -592,10 +593,28 @@ impl<'a> ImportWalker<'a> {
         } else {
             Condition::Always
         };
+        let first = self.out.imports.len();
         self.walk_under(body_condition, &node.body);
+        let tried: Vec<String> = if guarded {
+            self.out.imports[first..]
+                .iter()
+                .filter(|r| r.level == 0 && r.via == Via::Statement)
+                .map(|r| r.module.clone())
+                .collect()
+        } else {
+            Vec::new()
+        };
         for handler in &node.handlers {
             let ExceptHandler::ExceptHandler(h) = handler;
+            let first = self.out.imports.len();
             self.walk_under(Condition::Branch, &h.body);
+            if catches_import_error(handler) && !tried.is_empty() {
+                for r in &mut self.out.imports[first..] {
+                    if r.fallback_for.is_empty() {
+                        r.fallback_for = tried.clone();
+                    }
+                }
+            }
         }
         self.walk_under(body_condition, &node.orelse);
         self.walk_body(&node.finalbody);

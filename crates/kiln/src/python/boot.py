@@ -28,23 +28,15 @@ def _serve_archive(here):
     except OSError:
         return
     head = posix.pread(fd, 16, 0)
-    if head[:8] != b"KILNMOD1":
+    if head[:8] != b"KILNMOD2":
         posix.close(fd)
         return
     size = int.from_bytes(head[8:16], "little")
     base = 16 + size
     prefix = sys.prefix + "/"
-    table = {}
-    children = {}  # directory -> {name: is_package}, for pkgutil.iter_modules
-    for line in posix.pread(fd, size, 16).decode().splitlines():
-        name, kind, path, offset, length = line.split("\t")
-        path = prefix + path
-        table[name] = (kind, path, int(offset), int(length))
-        directory, _, file = path.rpartition("/")
-        is_package = file.startswith("__init__.")
-        if is_package:
-            directory = directory.rpartition("/")[0]
-        children.setdefault(directory, {})[name.rpartition(".")[2]] = is_package
+    # table: name -> (path relative to sys.prefix, offset, length; -1 for an extension)
+    # children: directory relative to sys.prefix -> {name: is_package}, for pkgutil
+    table, children = marshal.loads(posix.pread(fd, size, 16))
 
     SourcelessFileLoader = bootstrap.SourcelessFileLoader
     ExtensionFileLoader = bootstrap.ExtensionFileLoader
@@ -55,7 +47,7 @@ def _serve_archive(here):
         file would be, so `__file__`, resources and data beside it work as from disk."""
 
         def get_code(self, fullname):
-            kind, path, offset, length = table[fullname]
+            _, offset, length = table[fullname]
             return marshal.loads(posix.pread(fd, length, base + offset))
 
         def get_source(self, fullname):
@@ -73,8 +65,8 @@ def _serve_archive(here):
             entry = table.get(fullname)
             if entry is None:
                 return None
-            kind, origin, _, _ = entry
-            if kind == "x":
+            origin = prefix + entry[0]
+            if entry[2] < 0:
                 loader = ExtensionFileLoader(fullname, origin)
             else:
                 loader = ArchiveLoader(fullname, origin)
@@ -124,7 +116,9 @@ def _serve_archive(here):
                     yield name, is_package
 
     def directory_hook(path):
-        known = children.get(path.rstrip("/"))
+        known = None
+        if path.startswith(prefix):
+            known = children.get(path[len(prefix):].rstrip("/"))
         if known is None:
             raise ImportError("not a directory the module archive serves")
         return DirectoryFinder(path, known)
@@ -193,7 +187,8 @@ def _main():
     kind, target = ENTRIES[component]
     if kind == "script":
         import marshal
-        from importlib.machinery import SourcelessFileLoader
+        # importlib.machinery's class, without importing importlib (and warnings) for it.
+        SourcelessFileLoader = sys.modules["_frozen_importlib_external"].SourcelessFileLoader
         path = sys.prefix + "/" + target
         with open(path, "rb") as f:
             code = marshal.loads(f.read()[16:])

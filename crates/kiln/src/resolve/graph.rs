@@ -185,6 +185,10 @@ pub struct ModuleGraph {
     pub applied_hooks: Vec<AppliedHook>,
     /// Imports that were not followed because the module is excluded.
     pub excluded: Vec<Excluded>,
+    /// Fallback imports of the standard library that were not followed: each sits in an
+    /// `except ImportError:` handler whose `try` imports only modules built into the
+    /// interpreter or shipped as its extension modules (`decimal`'s `_pydecimal`).
+    pub fallbacks: Vec<Excluded>,
     /// Files and directories modules read relative to their own location.
     pub data_references: Vec<DataReference>,
     #[serde(skip)]

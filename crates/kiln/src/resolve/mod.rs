@@ -870,6 +870,7 @@ impl<'a> Resolver<'a> {
                 condition: dynamic.condition,
                 in_function: true,
                 via: crate::analyse::Via::ImportModule,
+                fallback_for: Vec::new(),
             };
             let Ok(package) = self.absolute_name(importer, &request) else {
                 continue;
@@ -938,6 +939,23 @@ impl<'a> Resolver<'a> {
         {
             return;
         }
+        if importer_module.origin == Origin::Stdlib
+            && !request.fallback_for.is_empty()
+            && request
+                .fallback_for
+                .iter()
+                .all(|m| self.is_native_stdlib(m))
+        {
+            // The handler runs only when its `try` fails to import, and what that imports is
+            // built in or a stdlib extension the bundle carries from this same interpreter.
+            self.graph.fallbacks.push(Excluded {
+                name: target,
+                importer,
+                line: request.line,
+                condition: request.condition,
+            });
+            return;
+        }
         if self.is_excluded(&target) {
             self.graph.excluded.push(Excluded {
                 name: target,
@@ -980,6 +998,24 @@ impl<'a> Resolver<'a> {
                 });
             }
         }
+    }
+
+    /// Whether `name` is a standard library module compiled into the interpreter or an
+    /// extension module of its own (`_decimal`), found for the target.
+    fn is_native_stdlib(&mut self, name: &str) -> bool {
+        let Some(id) = self.ensure(name) else {
+            return false;
+        };
+        let m = &self.graph.modules[id];
+        m.origin == Origin::Stdlib
+            && matches!(
+                m.kind,
+                ModuleKind::Builtin
+                    | ModuleKind::File {
+                        file: FileKind::Extension,
+                        ..
+                    }
+            )
     }
 
     /// The absolute module a request names, as `importlib._bootstrap._resolve_name` computes it.

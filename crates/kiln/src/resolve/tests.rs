@@ -343,3 +343,73 @@ fn configuration_rules_apply_from_the_start() {
     let nope = g.missing.iter().find(|m| m.name == "nope").unwrap();
     assert_eq!(nope.condition, Condition::Always);
 }
+
+#[test]
+fn stdlib_fallbacks_of_native_modules_are_not_followed() {
+    let f = fixture(&[
+        (
+            "app/main.py",
+            "import accel_builtin, accel_ext, accel_missing, thirdparty\n",
+        ),
+        // `time` is built in, `_fast` an extension module: their fallbacks never run.
+        (
+            "stdlib/accel_builtin.py",
+            "try:\n    from time import *\nexcept ImportError:\n    from _pytime import *\n",
+        ),
+        (
+            "stdlib/accel_ext.py",
+            "try:\n    import _fast\nexcept ImportError:\n    import _pyfast\n",
+        ),
+        // What the `try` imports is not there: the fallback is what runs.
+        (
+            "stdlib/accel_missing.py",
+            "try:\n    import _gone\nexcept ImportError:\n    import _pygone\n",
+        ),
+        ("stdlib/_pytime.py", ""),
+        ("stdlib/_pyfast.py", ""),
+        ("stdlib/_pygone.py", ""),
+        ("dynload/_fast.cpython-311-x86_64-linux-gnu.so", ""),
+        // Third-party code keeps its fallbacks: its extension modules may fail to load.
+        (
+            "site/thirdparty.py",
+            "try:\n    import time\nexcept ImportError:\n    import tp_fallback\n",
+        ),
+        ("site/tp_fallback.py", ""),
+    ]);
+    let root = f.app.parent().unwrap();
+    let mut interp = Interpreter::fixture(vec![
+        root.join("stdlib"),
+        root.join("dynload"),
+        f.site.clone(),
+    ]);
+    interp.stdlib = root.join("stdlib");
+    interp.platstdlib = root.join("stdlib");
+    interp.dynload = root.join("dynload");
+    let entry = EntryPoint::Script(f.app.join("main.py"));
+    let input = ResolveInput {
+        interpreter: &interp,
+        entry: &entry,
+        app_dir: &f.app,
+        extra_roots: &[],
+        hooks: &[],
+        rules: &Default::default(),
+        cache: &cache::AnalysisCache::disabled(),
+    };
+    let g = resolve(&input, &()).unwrap();
+    let n = names(&g);
+    for kept in ["_fast", "_pygone", "tp_fallback"] {
+        assert!(n.contains(&kept.to_string()), "{kept} missing from {n:?}");
+    }
+    for left in ["_pytime", "_pyfast"] {
+        assert!(!n.contains(&left.to_string()), "{left} in {n:?}");
+    }
+    let mut fallbacks: Vec<(&str, u32)> = g
+        .fallbacks
+        .iter()
+        .map(|e| (e.name.as_str(), e.line))
+        .collect();
+    fallbacks.sort();
+    assert_eq!(fallbacks, [("_pyfast", 4), ("_pytime", 4)]);
+    let why = crate::report::explain_why(&g, "_pyfast").render();
+    assert!(why.contains("accel_ext.py:4"), "{why}");
+}

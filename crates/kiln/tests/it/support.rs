@@ -1113,14 +1113,10 @@ pub fn archive_members(root: &Path) -> BTreeMap<String, u64> {
         let Ok(bytes) = std::fs::read(dir.path().join("_kiln_modules.bin")) else {
             continue;
         };
-        assert_eq!(&bytes[..8], b"KILNMOD1", "archive magic");
-        let len = u64::from_le_bytes(bytes[8..16].try_into().unwrap()) as usize;
-        let index = std::str::from_utf8(&bytes[16..16 + len]).expect("the index is UTF-8");
-        for line in index.lines() {
-            let fields: Vec<&str> = line.split('\t').collect();
-            assert_eq!(fields.len(), 5, "index line {line:?}");
-            if fields[1] == "c" {
-                out.insert(format!("_kiln/{}", fields[2]), fields[4].parse().unwrap());
+        let entries = kiln::write::archive::read_index(&bytes).expect("the archive's index");
+        for e in entries {
+            if let Some((_, length)) = e.code {
+                out.insert(format!("_kiln/{}", e.path), length);
             }
         }
     }
