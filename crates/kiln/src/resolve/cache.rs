@@ -15,8 +15,9 @@ use crate::analyse::FileImports;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum CachedAnalysis {
     Source(FileImports),
-    /// Names found in an extension module, and the imports of the source beside it.
-    Compiled(Vec<String>, Option<FileImports>),
+    /// Names found in an extension module, the imports of the source beside it, and whether
+    /// the binary hides its strings (so that what it imports cannot all be seen).
+    Compiled(Vec<String>, Option<FileImports>, bool),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

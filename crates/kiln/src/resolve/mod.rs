@@ -127,6 +127,9 @@ struct Resolver<'a> {
     not_found: std::collections::HashSet<String>,
     pending: Vec<ModuleId>,
     analysed: usize,
+    /// A compiled module hides its strings: imports analysis cannot see may name any module,
+    /// so standard library fallbacks are followed after all.
+    hidden_imports_seen: bool,
     /// Excluded module names (a name excludes its submodules too).
     excluded: Vec<String>,
     /// `from package import *` waiting for the package's `__all__`: (importer, package, line).
@@ -183,6 +186,7 @@ impl<'a> Resolver<'a> {
             not_found: Default::default(),
             pending: Vec::new(),
             analysed: 0,
+            hidden_imports_seen: false,
             excluded: input.rules.exclude.clone(),
             star_imports: Vec::new(),
             entry_points: None,
@@ -356,7 +360,7 @@ impl<'a> Resolver<'a> {
                         // beside the binary: its imports are the compiled module's imports.
                         let source = compiled_source(path, &interp.extension_suffixes)
                             .and_then(|py| analyse::analyse_file(&py, ctx).ok());
-                        Ok(Analysed::Compiled(names, source))
+                        Ok(Analysed::Compiled(names, source, found.hides_strings))
                     } else {
                         analyse::analyse_file(path, ctx).map(Analysed::Source)
                     };
@@ -370,7 +374,8 @@ impl<'a> Resolver<'a> {
                 self.analysed += 1;
                 match result {
                     Ok(Analysed::Source(imports)) => self.add_requests(id, imports),
-                    Ok(Analysed::Compiled(names, source)) => {
+                    Ok(Analysed::Compiled(names, source, hides_strings)) => {
+                        self.hidden_imports_seen |= hides_strings;
                         self.add_compiled_names(id, &names);
                         if let Some(imports) = source {
                             self.add_requests(id, imports);
@@ -384,8 +389,30 @@ impl<'a> Resolver<'a> {
             }
             self.resolve_star_imports();
             progress.analysed(self.analysed, self.graph.modules.len());
+            if self.pending.is_empty() && self.hidden_imports_seen {
+                self.follow_fallbacks();
+            }
         }
         Ok(())
+    }
+
+    /// Follows the standard library fallbacks left out so far: compiled code that hides its
+    /// strings may import one of them directly (pandas imports `zoneinfo._zoneinfo`).
+    fn follow_fallbacks(&mut self) {
+        for f in std::mem::take(&mut self.graph.fallbacks) {
+            if let Some(id) = self.ensure(&f.name) {
+                self.graph.edges.push(Edge {
+                    from: f.importer,
+                    to: id,
+                    line: f.line,
+                    kind: EdgeKind::Import {
+                        via: analyse::Via::Statement,
+                    },
+                    condition: f.condition,
+                    in_function: false,
+                });
+            }
+        }
     }
 
     /// `to` is needed to start the interpreter or the app.
@@ -940,6 +967,7 @@ impl<'a> Resolver<'a> {
             return;
         }
         if importer_module.origin == Origin::Stdlib
+            && !self.hidden_imports_seen
             && !request.fallback_for.is_empty()
             && request
                 .fallback_for
