@@ -45,7 +45,7 @@ report=$(cat <<MD
 
 \`bench/size.sh\` on $(date -u +%Y-%m-%d) at commit \`$(git rev-parse --short HEAD)\`; $("$python" --version);
 PyInstaller $PYINSTALLER_VERSION with its defaults; kiln with its defaults (stripped native
-files, default exclusions, zstd level 10 for onefile). Sizes in MiB: \`du -sb\` of the onedir
+files, default exclusions, the module archive, zstd level 19 for onefile). Sizes in MiB: \`du -sb\` of the onedir
 folder, the file size of the onefile executable.
 
 | app | kiln onedir | PyInstaller onedir | ratio | kiln onefile | PyInstaller onefile | ratio |
