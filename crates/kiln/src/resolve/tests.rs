@@ -45,9 +45,19 @@ fn graph_with(
     rules: &crate::hooks::Hook,
 ) -> ModuleGraph {
     let interp = Interpreter::fixture(vec![f.site.clone(), f.site2.clone()]);
+    resolve_for(&interp, f, hooks, rules)
+}
+
+/// The graph of the fixture's `app/main.py` for `interp`.
+fn resolve_for(
+    interp: &Interpreter,
+    f: &Fixture,
+    hooks: &[crate::hooks::LoadedHook],
+    rules: &crate::hooks::Hook,
+) -> ModuleGraph {
     let entry = EntryPoint::Script(f.app.join("main.py"));
     let input = ResolveInput {
-        interpreter: &interp,
+        interpreter: interp,
         entry: &entry,
         app_dir: &f.app,
         extra_roots: &[],
@@ -385,17 +395,7 @@ fn stdlib_fallbacks_of_native_modules_are_not_followed() {
     interp.stdlib = root.join("stdlib");
     interp.platstdlib = root.join("stdlib");
     interp.dynload = root.join("dynload");
-    let entry = EntryPoint::Script(f.app.join("main.py"));
-    let input = ResolveInput {
-        interpreter: &interp,
-        entry: &entry,
-        app_dir: &f.app,
-        extra_roots: &[],
-        hooks: &[],
-        rules: &Default::default(),
-        cache: &cache::AnalysisCache::disabled(),
-    };
-    let g = resolve(&input, &()).unwrap();
+    let g = resolve_for(&interp, &f, &[], &Default::default());
     let n = names(&g);
     for kept in ["_fast", "_pygone", "tp_fallback"] {
         assert!(n.contains(&kept.to_string()), "{kept} missing from {n:?}");
