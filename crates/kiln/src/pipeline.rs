@@ -192,23 +192,13 @@ pub fn write_bundle(
     collection: &Collection,
     launchers: &[(String, String)],
 ) -> Result<write::WriteOutput, BuildError> {
-    let with_upx;
-    let collection = match &settings.upx {
-        Some(upx) => {
-            with_upx = Collection {
-                upx: Some(upx.clone()),
-                ..collection.clone()
-            };
-            &with_upx
-        }
-        None => collection,
-    };
     let input = WriteInput {
         collection,
         out_dir: &settings.out_dir,
         name: &settings.name,
         launchers,
         archive: settings.archive,
+        upx: settings.upx.as_deref(),
     };
     Ok(match settings.output {
         OutputMode::Onedir => write::write_onedir(&input)?,

@@ -100,9 +100,6 @@ pub struct Collection {
     pub missing_libraries: Vec<(String, String)>,
     /// Non-fatal findings.
     pub warnings: Vec<String>,
-    /// The UPX program the write stage compresses native files with (`upx`), if any; set by
-    /// the build from its settings, not by the collect stage.
-    pub upx: Option<PathBuf>,
 }
 
 impl Collection {
@@ -121,7 +118,6 @@ impl Collection {
             env: self.env.clone(),
             missing_libraries: Vec::new(),
             warnings: Vec::new(),
-            upx: self.upx.clone(),
         }
     }
 }

@@ -76,6 +76,8 @@ pub struct WriteInput<'a> {
     pub launchers: &'a [(String, String)],
     /// Serve pure-Python modules from the module archive (`archive.rs`).
     pub archive: bool,
+    /// The UPX program that compresses native files (`upx.rs`), if asked for.
+    pub upx: Option<&'a Path>,
 }
 
 /// What was written.
@@ -177,7 +179,7 @@ fn populate(staging: &Path, input: &WriteInput<'_>) -> Result<WriteOutput, Write
                     .push(format!("{} was not stripped: {e}", f.dest.display()));
             }
         }
-        if let Some(warning) = c.upx.as_deref().and_then(|upx| upx::compress(upx, f, &to)) {
+        if let Some(warning) = input.upx.and_then(|upx| upx::compress(upx, f, &to)) {
             warnings.lock().unwrap().push(warning);
         }
         Ok::<(), WriteError>(())

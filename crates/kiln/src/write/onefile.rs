@@ -251,6 +251,7 @@ mod tests {
             name: "s",
             launchers: &launchers,
             archive: true,
+            upx: None,
         };
         let written = write_onefile(&input, 1).unwrap();
         let dir = out.join("s");
@@ -312,6 +313,7 @@ mod tests {
             name: "s",
             launchers: &launchers,
             archive: true,
+            upx: None,
         };
         assert!(matches!(
             write_onefile(&input, 1),
