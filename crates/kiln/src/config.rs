@@ -377,6 +377,11 @@ pub enum OutputMode {
 /// 20 times faster for payloads about 12% larger.
 pub const DEFAULT_COMPRESSION_LEVEL: i32 = 19;
 
+/// The longest bundle name: with `.build-report.json` or `-COMPONENT` it still fits a file name.
+pub const MAX_NAME_LEN: usize = 200;
+/// The longest component name (`NAME-COMPONENT` is a file name too).
+pub const MAX_COMPONENT_LEN: usize = 50;
+
 /// Merges flags over the config file.
 pub fn resolve_settings(
     args: &BuildArgs,
@@ -484,13 +489,28 @@ pub fn resolve_settings(
     } else {
         key("name")
     };
-    if name.is_empty() || name.starts_with('.') || name.contains(['/', '\0']) || name == "python" {
+    if name.is_empty()
+        || name.starts_with('.')
+        || name.contains(['/', '\0'])
+        || name.chars().any(char::is_control)
+        || name == "python"
+    {
         return Err(ConfigError::Value {
             key: name_key,
             value: format!("{name:?}"),
-            message:
-                "must be a plain file name (not empty, no `/`, not starting with `.`, not `python`)"
-                    .into(),
+            message: "must be a plain file name (not empty, no `/`, no control characters such \
+                      as newlines or tabs, not starting with `.`, not `python`)"
+                .into(),
+        });
+    }
+    if name.len() > MAX_NAME_LEN {
+        return Err(ConfigError::Value {
+            key: name_key,
+            value: format!("{} bytes", name.len()),
+            message: format!(
+                "is too long: at most {MAX_NAME_LEN} bytes, so that `NAME.build-report.json` \
+                 and the suite launchers `NAME-COMPONENT` fit the 255-byte limit of a file name"
+            ),
         });
     }
     let optimize = args.optimize.or(raw.optimize).unwrap_or(0);
@@ -635,12 +655,16 @@ pub fn resolve_settings(
             && component
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            && component != "*";
+            && component != "*"
+            && component.len() <= MAX_COMPONENT_LEN;
         if !valid {
             return Err(ConfigError::Value {
                 key: key(&format!("components.{component}")),
                 value: format!("{component:?}"),
-                message: "a component name uses letters, digits, `-` and `_`".into(),
+                message: format!(
+                    "a component name uses letters, digits, `-` and `_`, at most \
+                     {MAX_COMPONENT_LEN} of them"
+                ),
             });
         }
         if rc.entry.is_none() == rc.module.is_none() {

@@ -8,6 +8,28 @@ use serde::Deserialize;
 
 const PROBE: &str = include_str!("python/interpreter.py");
 
+/// The oldest and newest CPython 3 minor versions kiln builds for.
+pub const MIN_MINOR: u32 = 9;
+pub const MAX_MINOR: u32 = 13;
+
+/// Runs before the probe, in syntax that Python 2 reads too: an interpreter kiln does not
+/// support says so (and what it is) instead of failing somewhere inside the probe.
+const PRELUDE: &str = r#"import sys
+v = sys.version_info
+impl = getattr(getattr(sys, 'implementation', None), 'name', 'python')
+if v[0] != 3 or v[1] < 9 or impl != 'cpython':
+    sys.stdout.write('kiln-unsupported %s %d.%d.%d' % (impl, v[0], v[1], v[2]))
+    sys.exit(3)
+exec(compile(sys.argv[1], '<kiln interpreter probe>', 'exec'))
+"#;
+
+const UNSUPPORTED_MARK: &str = "kiln-unsupported ";
+
+/// The probe takes well under a second; a slow disk or a cold cache may take a few.
+const QUERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+/// Its report is a few hundred KiB at most.
+const QUERY_OUTPUT_CAP: usize = 64 << 20;
+
 /// Errors finding or querying the target interpreter.
 #[derive(Debug, thiserror::Error)]
 pub enum InterpreterError {
@@ -15,21 +37,25 @@ pub enum InterpreterError {
     NotFound,
     #[error("interpreter {0} does not exist")]
     Missing(PathBuf),
-    #[error("cannot run interpreter {path}")]
-    Spawn {
+    #[error("cannot ask interpreter {path} to describe itself")]
+    Run {
         path: PathBuf,
         #[source]
-        source: std::io::Error,
+        source: crate::process::BoundedError,
     },
+    #[error("{0} printed nothing when asked to describe itself: is it a Python interpreter?")]
+    Silent(PathBuf),
     #[error("interpreter {path} failed while describing itself:\n{stderr}")]
     Failed { path: PathBuf, stderr: String },
-    #[error("interpreter {path} gave an unreadable description")]
+    #[error("interpreter {path} gave an unreadable description: is it a CPython interpreter?")]
     Parse {
         path: PathBuf,
         #[source]
         source: serde_json::Error,
     },
-    #[error("interpreter {path} is {found}; kiln supports CPython 3.9 to 3.13")]
+    #[error(
+        "interpreter {path} is {found}, an unsupported version; kiln supports CPython 3.9 to 3.13"
+    )]
     Unsupported { path: PathBuf, found: String },
 }
 
@@ -103,22 +129,43 @@ impl Interpreter {
             .ok_or(InterpreterError::NotFound)
     }
 
-    /// Runs the embedded probe with `python` and parses its report.
+    /// Runs the embedded probe with `python` and parses its report. The probe runs behind a
+    /// prelude that any Python (2.7 included) can read, which refuses versions kiln does not
+    /// support before the probe itself is compiled.
     pub fn query(python: &Path) -> Result<Interpreter, InterpreterError> {
-        let output = Command::new(python)
-            .arg("-c")
-            .arg(PROBE)
-            .env_remove("PYTHONSTARTUP")
-            .output()
-            .map_err(|source| InterpreterError::Spawn {
+        let output = crate::process::run(
+            Command::new(python)
+                .arg("-c")
+                .arg(PRELUDE)
+                .arg(PROBE)
+                .env_remove("PYTHONSTARTUP"),
+            QUERY_TIMEOUT,
+            QUERY_OUTPUT_CAP,
+        )
+        .map_err(|source| InterpreterError::Run {
+            path: python.to_path_buf(),
+            source,
+        })?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        if let Some(found) = stdout.strip_prefix(UNSUPPORTED_MARK) {
+            return Err(InterpreterError::Unsupported {
                 path: python.to_path_buf(),
-                source,
-            })?;
+                found: found.trim().to_string(),
+            });
+        }
         if !output.status.success() {
+            let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
             return Err(InterpreterError::Failed {
                 path: python.to_path_buf(),
-                stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+                stderr: if stderr.is_empty() {
+                    format!("it exited with {} and printed nothing", output.status)
+                } else {
+                    stderr
+                },
             });
+        }
+        if output.stdout.iter().all(u8::is_ascii_whitespace) {
+            return Err(InterpreterError::Silent(python.to_path_buf()));
         }
         let mut interp: Interpreter =
             serde_json::from_slice(&output.stdout).map_err(|source| InterpreterError::Parse {
@@ -127,7 +174,7 @@ impl Interpreter {
             })?;
         let supported = interp.implementation == "cpython"
             && interp.version.first() == Some(&3)
-            && (9..=13).contains(&interp.minor());
+            && (MIN_MINOR..=MAX_MINOR).contains(&interp.minor());
         if !supported {
             return Err(InterpreterError::Unsupported {
                 path: python.to_path_buf(),

@@ -53,9 +53,15 @@ fn report(cmd: kiln::cli::ReportCmd) -> anyhow::Result<ExitCode> {
     use kiln::report::{build_report, html, view};
     let path = view::locate(cmd.target.as_deref())?;
     let report = build_report::BuildReport::read(&path)?;
-    let page = cmd
-        .html
-        .unwrap_or_else(|| view::default_html_path(&path, &report.name));
+    let page = match cmd.html {
+        Some(page) => page,
+        None => {
+            // The default page is replaced only when kiln wrote it.
+            let page = view::default_html_path(&path, &report.name);
+            kiln::write::guard::check_report(&page)?;
+            page
+        }
+    };
     build_report::write_atomic(&page, html::render(&report).as_bytes())?;
     let shown = view::ReportView::new(&report, &path, &page, cmd.top);
     if cmd.json {

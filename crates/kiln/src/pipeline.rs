@@ -185,6 +185,91 @@ pub fn fatal_missing(missing: &[MissingImport]) -> Vec<&MissingImport> {
         .collect()
 }
 
+/// Refuses, before anything is collected, an output that would replace what kiln did not write
+/// or that holds the app's sources or the interpreter (`write::guard`); the same rule for the
+/// reports written beside the bundle.
+pub fn check_outputs(
+    settings: &BuildSettings,
+    interpreter: &Interpreter,
+    graphs: &[&ModuleGraph],
+) -> Result<(), BuildError> {
+    use crate::write::guard::{self, Protected};
+    let mut protected = vec![
+        Protected::new(&settings.app_dir, "the app's directory", false),
+        Protected::new(&interpreter.executable, "the target interpreter", false),
+        Protected::new(
+            &interpreter.base_executable,
+            "the target interpreter",
+            false,
+        ),
+    ];
+    // A venv or a private installation is the interpreter's alone; of a system-wide prefix
+    // (`/usr`), only the directories of the standard library and of installed packages are.
+    for prefix in [&interpreter.prefix, &interpreter.base_prefix] {
+        let system = ["/", "/usr", "/usr/local"]
+            .iter()
+            .any(|p| prefix == Path::new(p));
+        if !system {
+            protected.push(Protected::new(
+                prefix,
+                "the target interpreter's prefix",
+                true,
+            ));
+        }
+    }
+    for dir in [&interpreter.stdlib, &interpreter.platstdlib]
+        .into_iter()
+        .chain(&interpreter.path)
+    {
+        protected.push(Protected::new(
+            dir,
+            "the target interpreter's library",
+            true,
+        ));
+    }
+    if let Some(config) = &settings.config_path {
+        protected.push(Protected::new(config, "the configuration file", false));
+    }
+    let entries =
+        std::iter::once(&settings.entry).chain(settings.components.iter().map(|c| &c.entry));
+    for entry in entries {
+        if let resolve::EntryPoint::Script(script) = entry {
+            protected.push(Protected::new(script, "the entry script", false));
+        }
+    }
+    for c in &settings.components {
+        protected.push(Protected::new(&c.app_dir, "a component's directory", false));
+    }
+    for dir in &settings.hook_dirs {
+        protected.push(Protected::new(dir, "a hook directory", false));
+    }
+    for (src, _) in &settings.data {
+        protected.push(Protected::new(src, "a `data` source", false));
+    }
+    for graph in graphs {
+        for (_, m) in graph.included().filter(|(_, m)| m.origin == Origin::App) {
+            if let Some(file) = m.file() {
+                protected.push(Protected::new(file, "a module of the app", false));
+                if m.is_package() {
+                    if let Some(dir) = file.parent() {
+                        protected.push(Protected::new(dir, "a package of the app", true));
+                    }
+                }
+            }
+        }
+    }
+    let dest = settings.out_dir.join(&settings.name);
+    guard::check_protected(&dest, &protected).map_err(write::WriteError::from)?;
+    guard::check_replaceable(&dest).map_err(write::WriteError::from)?;
+    let report = crate::report::build_report::report_path(&settings.out_dir, &settings.name);
+    let sbom = crate::report::build_report::sbom_path(&settings.out_dir, &settings.name);
+    for path in [report, sbom] {
+        guard::check_protected(&path, &protected).map_err(write::WriteError::from)?;
+        guard::check_report(&path).map_err(write::WriteError::from)?;
+    }
+    Ok(())
+}
+
 /// Writes `collection` in the output mode `settings` ask for, with the given launchers
 /// (file name, component).
 pub fn write_bundle(
@@ -240,6 +325,7 @@ pub fn build(
             list: fatal.iter().map(|m| m.describe()).collect(),
         });
     }
+    check_outputs(settings, &interpreter, &[&graph])?;
 
     let t = Instant::now();
     progress.stage("collect");

@@ -27,6 +27,7 @@ pub struct ModuleCounts {
 pub struct MissingImport {
     pub name: String,
     pub importer: String,
+    #[serde(serialize_with = "crate::lossy::opt_path")]
     pub file: Option<PathBuf>,
     pub line: u32,
     pub condition: Condition,
@@ -54,12 +55,15 @@ impl MissingImport {
 #[derive(Debug, Clone, Serialize)]
 pub struct BuildSummary {
     pub name: String,
+    #[serde(serialize_with = "crate::lossy::path")]
     pub executable: PathBuf,
     /// The bundle directory, or for onefile the executable itself.
+    #[serde(serialize_with = "crate::lossy::path")]
     pub bundle_dir: PathBuf,
     pub mode: crate::config::OutputMode,
     /// Size of the onefile executable (`bytes` is the size once unpacked).
     pub onefile_bytes: Option<u64>,
+    #[serde(serialize_with = "crate::lossy::path")]
     pub python: PathBuf,
     pub python_version: String,
     pub modules: ModuleCounts,
@@ -76,8 +80,10 @@ pub struct BuildSummary {
     /// The oldest glibc the bundle runs with, and the file that needs it.
     pub min_glibc: Option<build_report::GlibcRequirement>,
     /// `DIR/NAME.build-report.json`.
+    #[serde(serialize_with = "crate::lossy::path")]
     pub report: PathBuf,
     /// `DIR/NAME.cdx.json`, the CycloneDX SBOM.
+    #[serde(serialize_with = "crate::lossy::path")]
     pub sbom: PathBuf,
     /// Distributions reached only through other packages' optional imports.
     pub optional: Vec<crate::resolve::optional::OptionalIntegration>,
@@ -193,6 +199,7 @@ mod tests {
 pub struct WhyStep {
     pub from: String,
     pub to: String,
+    #[serde(serialize_with = "crate::lossy::opt_path")]
     pub file: Option<PathBuf>,
     pub line: u32,
     /// `static`, `from-import`, `parent`, `runtime`, `inferred`, `collected`.
@@ -345,7 +352,9 @@ pub struct CheckFinding {
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckReport {
     pub entry: String,
+    #[serde(serialize_with = "crate::lossy::opt_path")]
     pub config: Option<PathBuf>,
+    #[serde(serialize_with = "crate::lossy::path")]
     pub python: PathBuf,
     pub python_version: String,
     pub modules: ModuleCounts,
@@ -516,7 +525,7 @@ pub fn graph_json(graph: &crate::resolve::ModuleGraph) -> serde_json::Value {
                 "name": m.name,
                 "origin": m.origin,
                 "kind": m.kind,
-                "file": m.file(),
+                "file": m.file().map(|f| f.to_string_lossy()),
             })
         })
         .collect();

@@ -151,6 +151,7 @@ pub fn build_suite(
         };
         let analysis = pipeline::analyse(&one, progress)?;
         let graph = &analysis.graph;
+        pipeline::check_outputs(settings, &analysis.interpreter, &[graph])?;
         let missing = pipeline::missing_imports(graph);
         let fatal = pipeline::fatal_missing(&missing);
         if !fatal.is_empty() {

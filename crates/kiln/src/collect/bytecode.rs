@@ -4,7 +4,8 @@
 //! whether its source ships too.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -122,11 +123,30 @@ fn run_worker(
         input.push_str(&format!(
             "{}\t{}\t{}\t{}\n",
             job.optimize,
-            job.source.display(),
-            job.display,
-            out.display()
+            hex(job.source.as_os_str().as_bytes()),
+            hex(job.display.as_bytes()),
+            hex(out.as_os_str().as_bytes())
         ));
     }
+    // A worker that stops answering (an interpreter that hangs) is killed, which ends its
+    // output and so the loop below.
+    let pid = child.id();
+    let deadline = WORKER_TIMEOUT + WORKER_TIMEOUT_PER_FILE * chunk.len() as u32;
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        let timed_out = matches!(
+            finished.recv_timeout(deadline),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+        );
+        if timed_out {
+            // SAFETY: kill(2) on a child that has not been reaped (the caller waits after
+            // this thread is joined).
+            unsafe {
+                libc::kill(pid as libc::pid_t, libc::SIGKILL);
+            }
+        }
+        timed_out
+    });
     let mut stdin = child.stdin.take().expect("piped");
     let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
     let stdout = BufReader::new(child.stdout.take().expect("piped"));
@@ -137,17 +157,46 @@ fn run_worker(
         replies.push((i, error));
     }
     let _ = writer.join();
-    let output = child
-        .wait_with_output()
-        .map_err(|e| BytecodeError::Worker(e.to_string()))?;
+    let _ = done.send(());
+    if watchdog.join().unwrap_or(false) {
+        let _ = child.wait();
+        return Err(BytecodeError::Worker(format!(
+            "{} stopped answering and was killed after {} s",
+            python.display(),
+            deadline.as_secs()
+        )));
+    }
+    let mut stderr = Vec::new();
+    if let Some(mut err) = child.stderr.take() {
+        let _ = (&mut err).take(1 << 20).read_to_end(&mut stderr);
+    }
+    let status = crate::process::wait(&mut child, WORKER_EXIT_TIMEOUT)
+        .map_err(|e| BytecodeError::Worker(format!("{}: {e}", python.display())))?;
     if replies.len() != chunk.len() {
         return Err(BytecodeError::Worker(format!(
             "{}: {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
+            status,
+            String::from_utf8_lossy(&stderr).trim()
         )));
     }
     Ok(replies)
+}
+
+/// How long a compile worker may take for its jobs: a fixed allowance plus some per file.
+const WORKER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+const WORKER_TIMEOUT_PER_FILE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// How long a compile worker may take to exit once it has answered every job.
+const WORKER_EXIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// How each module's bytecode is made: its optimisation level (`optimize`, the configuration's

@@ -20,11 +20,48 @@ def site_packages_layout():
     return [os.path.relpath(d, fake) for d in dirs if d.startswith(fake + os.sep)]
 
 
+def stdlib_module_names():
+    """sys.stdlib_module_names (3.10+), or on 3.9 the same set read off the installation: the
+    built-in modules, and the top-level modules and packages of the standard library's
+    directories and lib-dynload (never site-packages or the test suite)."""
+    names = getattr(sys, "stdlib_module_names", None)
+    if names is not None:
+        return sorted(names)
+    out = set(sys.builtin_module_names)
+    suffixes = sorted(importlib.machinery.EXTENSION_SUFFIXES, key=len, reverse=True)
+    dirs = {sysconfig.get_path("stdlib"), sysconfig.get_path("platstdlib"),
+            sysconfig.get_config_var("DESTSHARED") or ""}
+    for d in sorted(x for x in dirs if x):
+        try:
+            entries = os.listdir(d)
+        except OSError:
+            continue
+        for entry in entries:
+            full = os.path.join(d, entry)
+            name = None
+            if entry.endswith(".py"):
+                name = entry[:-3]
+            elif os.path.isdir(full) and os.path.exists(os.path.join(full, "__init__.py")):
+                name = entry
+            else:
+                for suffix in suffixes:
+                    if entry.endswith(suffix):
+                        name = entry[:-len(suffix)]
+                        break
+            if name and name.isidentifier() and name not in ("test", "site-packages"):
+                out.add(name)
+    return sorted(out)
+
+
+STDLIB_MODULE_NAMES = stdlib_module_names()
+
+
 def frozen_modules():
-    names = getattr(sys, "stdlib_module_names", ())
+    names = STDLIB_MODULE_NAMES
     finder = importlib.machinery.FrozenImporter
     out = []
     for name in sorted(set(names) | {"importlib._bootstrap", "importlib._bootstrap_external",
+                                     "_frozen_importlib", "_frozen_importlib_external",
                                      "importlib.util", "importlib.machinery", "os.path"}):
         try:
             if finder.find_spec(name) is not None:
@@ -38,7 +75,7 @@ def startup_modules():
     """Standard library modules an isolated interpreter has imported before it runs any code:
     its own start-up and `site`'s (a bundle runs `site` too, with nothing to add)."""
     code = "import sys; print('\\n'.join(sorted(sys.modules)))"
-    stdlib = set(getattr(sys, "stdlib_module_names", ())) | set(sys.builtin_module_names)
+    stdlib = set(STDLIB_MODULE_NAMES) | set(sys.builtin_module_names)
     try:
         out = subprocess.run([sys.executable, "-I", "-c", code], check=True,
                              stdout=subprocess.PIPE, universal_newlines=True).stdout
@@ -85,7 +122,7 @@ def main():
         "magic": importlib.util.MAGIC_NUMBER.hex(),
         "builtin_modules": sorted(sys.builtin_module_names),
         "frozen_modules": frozen_modules(),
-        "stdlib_module_names": sorted(getattr(sys, "stdlib_module_names", ())),
+        "stdlib_module_names": STDLIB_MODULE_NAMES,
         "shared_libpython": bool(cfg("Py_ENABLE_SHARED")),
         "ldlibrary": cfg("LDLIBRARY") or "",
         "instsoname": cfg("INSTSONAME") or "",

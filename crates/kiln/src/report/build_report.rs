@@ -30,7 +30,9 @@ pub struct BuildReport {
     pub name: String,
     pub mode: OutputMode,
     /// `DIR/NAME`: the bundle directory, or the onefile executable.
+    #[serde(serialize_with = "crate::lossy::path")]
     pub bundle: PathBuf,
+    #[serde(serialize_with = "crate::lossy::path")]
     pub executable: PathBuf,
     /// When the report was written (RFC 3339, UTC).
     pub created: String,
@@ -59,13 +61,16 @@ pub struct BuildReport {
 pub struct Inputs {
     pub kiln_version: String,
     /// The interpreter as given (a venv's `python`).
+    #[serde(serialize_with = "crate::lossy::path")]
     pub python: PathBuf,
     /// The interpreter binary that was bundled.
+    #[serde(serialize_with = "crate::lossy::path")]
     pub python_executable: PathBuf,
     pub python_version: String,
     /// The entry script, `-m module`, or `-m module:function`.
     pub entry: String,
     /// The configuration file read, if any.
+    #[serde(serialize_with = "crate::lossy::opt_path")]
     pub config: Option<PathBuf>,
     /// BLAKE3 of the resolved settings (flags and configuration merged): equal hashes, equal
     /// settings.
@@ -100,6 +105,7 @@ pub struct GlibcRequirement {
     /// `2.17`.
     pub version: String,
     /// The first bundled file (in path order) that needs that version, relative to the bundle.
+    #[serde(serialize_with = "crate::lossy::path")]
     pub file: PathBuf,
 }
 
@@ -146,9 +152,11 @@ impl From<FileRole> for Role {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FileEntry {
     /// Relative to the bundle root (`_kiln/lib/...`); for onefile, to the unpacked directory.
+    #[serde(serialize_with = "crate::lossy::path")]
     pub path: PathBuf,
     /// The file in the build environment it stands for (the `.py` of bytecode); none for files
     /// kiln generates.
+    #[serde(serialize_with = "crate::lossy::opt_path")]
     pub origin: Option<PathBuf>,
     pub role: Role,
     pub size: u64,
@@ -172,6 +180,7 @@ pub struct FileEntry {
     /// For modules served from the module archive: the archive file that holds them (`path`
     /// is where the module's file would be, its `__file__`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(serialize_with = "crate::lossy::opt_path")]
     pub archive: Option<PathBuf>,
 }
 
@@ -667,7 +676,9 @@ pub enum ReportError {
 /// The files a build writes beside its bundle.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReportFiles {
+    #[serde(serialize_with = "crate::lossy::path")]
     pub report: PathBuf,
+    #[serde(serialize_with = "crate::lossy::path")]
     pub sbom: PathBuf,
 }
 
@@ -676,6 +687,12 @@ impl BuildReport {
     pub fn write(&self, out_dir: &Path) -> Result<ReportFiles, ReportError> {
         let report = report_path(out_dir, &self.name);
         let sbom = sbom_path(out_dir, &self.name);
+        for path in [&report, &sbom] {
+            crate::write::guard::check_report(path).map_err(|e| ReportError::Write {
+                path: path.clone(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+        }
         let json = serde_json::to_vec_pretty(self).expect("the report serialises");
         write_atomic(&report, &json)?;
         let bom =

@@ -85,8 +85,15 @@ pub fn locate(arg: Option<&Path>) -> Result<PathBuf, ViewError> {
 }
 
 /// `DIR/NAME.report.html` for `DIR/NAME.build-report.json`.
+/// `NAME.report.html` beside the report. `name` comes from the report file, so it is data: only
+/// its last path component is used, and a name that is no plain file name becomes `report`.
 pub fn default_html_path(report: &Path, name: &str) -> PathBuf {
-    report.with_file_name(format!("{name}.report.html"))
+    let plain = Path::new(name)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .filter(|n| !n.starts_with('.') && !n.chars().any(char::is_control) && n.len() <= 200)
+        .unwrap_or("report");
+    report.with_file_name(format!("{plain}.report.html"))
 }
 
 /// The size of one group of files: a distribution, or `app`, `stdlib`, `native`, `runtime`.
@@ -132,7 +139,9 @@ pub fn group_sizes(report: &BuildReport) -> Vec<GroupSize> {
 /// What `kiln report` found, for `--json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReportView {
+    #[serde(serialize_with = "crate::lossy::path")]
     pub report: PathBuf,
+    #[serde(serialize_with = "crate::lossy::path")]
     pub html: PathBuf,
     pub name: String,
     pub files: usize,
@@ -219,6 +228,26 @@ impl ReportView {
         }
         let _ = writeln!(s, "wrote {}", self.html.display());
         s
+    }
+}
+
+#[cfg(test)]
+mod path_tests {
+    use super::*;
+
+    #[test]
+    fn the_page_name_from_a_report_stays_beside_it() {
+        let report = Path::new("/out/dist/app.build-report.json");
+        let page = |name| default_html_path(report, name);
+        assert_eq!(page("app"), Path::new("/out/dist/app.report.html"));
+        assert_eq!(page("../../x"), Path::new("/out/dist/x.report.html"));
+        assert_eq!(
+            page("/etc/passwd"),
+            Path::new("/out/dist/passwd.report.html")
+        );
+        assert_eq!(page(".."), Path::new("/out/dist/report.report.html"));
+        assert_eq!(page("a\nb"), Path::new("/out/dist/report.report.html"));
+        assert_eq!(page(""), Path::new("/out/dist/report.report.html"));
     }
 }
 

@@ -107,13 +107,15 @@ impl AnalysisCache {
             .lock()
             .unwrap()
             .iter()
+            // JSON keeps UTF-8 paths only; a file with another name is analysed every time.
+            .filter(|(k, _)| k.to_str().is_some())
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         entries.sort_by(|a, b| a.0.cmp(&b.0));
         let tmp = file.with_extension(format!("tmp{}", std::process::id()));
         std::fs::write(
             &tmp,
-            serde_json::to_vec(&entries).expect("cache entries serialise"),
+            serde_json::to_vec(&entries).map_err(std::io::Error::other)?,
         )?;
         std::fs::rename(&tmp, file)
     }

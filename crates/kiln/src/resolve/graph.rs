@@ -26,9 +26,17 @@ pub enum Origin {
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum ModuleKind {
     /// A single file (`.py`, `.pyc` or an extension module).
-    File { path: PathBuf, file: FileKind },
+    File {
+        #[serde(serialize_with = "crate::lossy::path")]
+        path: PathBuf,
+        file: FileKind,
+    },
     /// A regular package: its `__init__` file and its directory.
-    Package { init: PathBuf, file: FileKind },
+    Package {
+        #[serde(serialize_with = "crate::lossy::path")]
+        init: PathBuf,
+        file: FileKind,
+    },
     /// A namespace package (no `__init__`), made of one or more directories.
     Namespace,
     /// Compiled into the interpreter.
@@ -137,6 +145,7 @@ pub struct Missing {
 #[derive(Debug, Clone, Serialize)]
 pub struct SkippedFile {
     pub module: String,
+    #[serde(serialize_with = "crate::lossy::path")]
     pub path: PathBuf,
     pub message: String,
 }
@@ -167,6 +176,7 @@ pub struct Excluded {
 pub struct DataReference {
     pub module: ModuleId,
     /// The file or directory on disk.
+    #[serde(serialize_with = "crate::lossy::path")]
     pub path: PathBuf,
     /// As written, relative to the module's directory (`/`-separated, may start with `..`).
     pub relative: String,
