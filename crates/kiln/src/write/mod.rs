@@ -19,6 +19,7 @@
 
 pub mod archive;
 mod elfpatch;
+pub mod guard;
 mod onefile;
 mod strip;
 mod upx;
@@ -56,6 +57,8 @@ pub enum WriteError {
     },
     #[error("cannot adjust the library search path of {path}: {message}")]
     Patch { path: PathBuf, message: String },
+    #[error(transparent)]
+    Guard(#[from] guard::GuardError),
     #[error("a onefile executable starts one app, not {0}")]
     OnefileLaunchers(usize),
 }
@@ -106,6 +109,7 @@ pub struct WriteOutput {
 pub fn write_onedir(input: &WriteInput<'_>) -> Result<WriteOutput, WriteError> {
     std::fs::create_dir_all(input.out_dir).map_err(io_err(input.out_dir))?;
     let final_dir = input.out_dir.join(input.name);
+    guard::check_replaceable(&final_dir)?;
     remove_stale_staging(input.out_dir, input.name);
     let staging = staging_dir(input.out_dir, input.name);
     if staging.exists() {
@@ -132,8 +136,19 @@ pub fn write_onedir(input: &WriteInput<'_>) -> Result<WriteOutput, WriteError> {
 }
 
 /// This process's private directory beside `out_dir/name`; `remove_stale_staging` knows the name.
+/// The name is short whatever `name` is (a hash of it), so that it fits where `name` fits.
 fn staging_dir(out_dir: &Path, name: &str) -> PathBuf {
-    out_dir.join(format!(".{name}.kiln-{}", std::process::id()))
+    out_dir.join(format!(
+        "{}{}-{}",
+        staging_prefix(name),
+        "new",
+        std::process::id()
+    ))
+}
+
+/// `.kiln-<hash of name>-`: what every temporary name of a build of `name` starts with.
+fn staging_prefix(name: &str) -> String {
+    format!(".kiln-{}-", &blake3::hash(name.as_bytes()).to_hex()[..16])
 }
 
 fn populate(staging: &Path, input: &WriteInput<'_>) -> Result<WriteOutput, WriteError> {
@@ -264,8 +279,10 @@ fn write_launcher(path: &Path, trailer: &Trailer) -> Result<(), WriteError> {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).map_err(io_err(path))
 }
 
-/// Puts `staging` at `final_dir`: an atomic exchange when something is already there.
+/// Puts `staging` at `final_dir`: an atomic exchange when something is already there, and only
+/// when kiln wrote what is there (`guard`).
 fn swap_into_place(staging: &Path, final_dir: &Path) -> Result<(), WriteError> {
+    guard::check_replaceable(final_dir)?;
     if std::fs::symlink_metadata(final_dir).is_err() {
         return std::fs::rename(staging, final_dir).map_err(io_err(final_dir));
     }
@@ -276,8 +293,8 @@ fn swap_into_place(staging: &Path, final_dir: &Path) -> Result<(), WriteError> {
     }
     // No RENAME_EXCHANGE (old kernel or file system): move the old one aside first.
     let aside = final_dir.with_file_name(format!(
-        ".{}.kiln-old-{}",
-        final_dir.file_name().unwrap_or_default().to_string_lossy(),
+        "{}old-{}",
+        staging_prefix(&final_dir.file_name().unwrap_or_default().to_string_lossy()),
         std::process::id()
     ));
     std::fs::rename(final_dir, &aside).map_err(io_err(final_dir))?;
@@ -324,13 +341,16 @@ fn remove_stale_staging(out_dir: &Path, name: &str) {
     let Ok(read) = std::fs::read_dir(out_dir) else {
         return;
     };
-    let prefix = format!(".{name}.kiln-");
+    let prefix = staging_prefix(name);
     for entry in read.filter_map(|e| e.ok()) {
         let file_name = entry.file_name().to_string_lossy().to_string();
         let Some(rest) = file_name.strip_prefix(&prefix) else {
             continue;
         };
-        let pid = rest.trim_start_matches("old-");
+        let pid = rest
+            .strip_prefix("old-")
+            .or_else(|| rest.strip_prefix("new-"))
+            .unwrap_or(rest);
         let alive = pid
             .parse::<u32>()
             .map(|p| Path::new(&format!("/proc/{p}")).exists())
