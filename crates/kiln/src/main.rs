@@ -25,7 +25,22 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
-    match run(cli) {
+    // Python's syntax trees nest as deep as the source does (a 10,000-term `1+1+...` is 10,000
+    // levels), and parsing, walking and dropping them recurses: every thread that may touch one
+    // gets a stack far larger than the default. It is reserved, not used, until needed.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .stack_size(kiln::analyse::STACK_SIZE)
+        .build_global();
+    let worker = std::thread::Builder::new()
+        .stack_size(kiln::analyse::STACK_SIZE)
+        .spawn(move || run(cli));
+    let result = match worker {
+        Ok(handle) => handle
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("kiln stopped on an internal error"))),
+        Err(e) => Err(anyhow::Error::new(e).context("cannot start a thread")),
+    };
+    match result {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err}");

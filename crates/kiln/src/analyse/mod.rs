@@ -199,6 +199,10 @@ pub struct SourceContext<'a> {
     pub version: [u32; 3],
 }
 
+/// The stack of every thread that parses Python source: deep enough for expressions nested tens
+/// of thousands of levels (CPython's own compiler gives up before that).
+pub const STACK_SIZE: usize = 512 << 20;
+
 /// Parses `source` and returns its import requests in source order.
 pub fn analyse_source(source: &str, ctx: SourceContext<'_>) -> Result<FileImports, SyntaxError> {
     let lines = LineIndex::new(source);

@@ -46,10 +46,9 @@ pub enum FileRole {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "action", content = "value", rename_all = "kebab-case")]
 pub enum RpathFix {
-    /// Make `DT_RPATH` exactly this (the interpreter: inherited by everything it loads).
+    /// Make `DT_RPATH` exactly this, with no `DT_RUNPATH` (searched before `LD_LIBRARY_PATH`;
+    /// the interpreter's is inherited by everything it loads).
     ForceRpath(String),
-    /// Replace the existing search path with this list.
-    Set(String),
     /// Drop the search path (host paths only), so the interpreter's RPATH applies.
     Remove,
 }
@@ -889,9 +888,11 @@ fn native_closure(
             .iter()
             .any(|p| !p.starts_with("$ORIGIN") && !p.starts_with("${ORIGIN}"));
         let wants_lib = needs_lib.get(&i).copied().unwrap_or(false);
-        // A RUNPATH hides the interpreter's RPATH, so it must name lib/ itself.
-        let runpath_hides_lib = wants_lib && !info.runpath.is_empty();
-        if !has_host_paths && !runpath_hides_lib {
+        // A DT_RUNPATH is searched after LD_LIBRARY_PATH, and it hides the interpreter's
+        // DT_RPATH: with one, a library that conda or CUDA put on LD_LIBRARY_PATH would be loaded
+        // in place of the bundled one. Every search path of the bundle is a DT_RPATH, searched
+        // before LD_LIBRARY_PATH.
+        if !has_host_paths && info.runpath.is_empty() {
             continue;
         }
         let mut kept: Vec<String> = all
@@ -902,10 +903,11 @@ fn native_closure(
         if wants_lib {
             kept.push(origin_path_to(&f.dest, Path::new("lib")));
         }
+        kept.dedup();
         f.rpath_fix = Some(if kept.is_empty() {
             RpathFix::Remove
         } else {
-            RpathFix::Set(kept.join(":"))
+            RpathFix::ForceRpath(kept.join(":"))
         });
     }
     Ok(())

@@ -681,11 +681,23 @@ impl<'a> Resolver<'a> {
         kind: impl Fn() -> EdgeKind,
     ) {
         let mut stack = vec![(package, 0usize)];
+        // Real directories already walked: a symbolic link back up the tree (or two names for
+        // one directory) would otherwise be walked again, without end for a loop.
+        let mut seen: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
         while let Some((pid, level)) = stack.pop() {
             if level >= depth {
                 continue;
             }
             let dirs = self.graph.modules[pid].package_dirs.clone();
+            let fresh: Vec<PathBuf> = dirs
+                .iter()
+                .map(|(dir, _)| std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone()))
+                .filter(|real| !seen.contains(real))
+                .collect();
+            if fresh.is_empty() && !dirs.is_empty() {
+                continue;
+            }
+            seen.extend(fresh);
             let prefix = self.graph.modules[pid].name.clone();
             let mut names: Vec<String> = Vec::new();
             for (dir, _) in &dirs {
@@ -697,7 +709,10 @@ impl<'a> Resolver<'a> {
                         if stem != "__init__" {
                             names.push(stem.to_string());
                         }
-                    } else if is_identifier(file) && self.holds_modules(&dir.join(file)) {
+                    } else if is_identifier(file)
+                        && self.holds_modules(&dir.join(file))
+                        && std::fs::canonicalize(dir.join(file)).is_ok_and(|r| !seen.contains(&r))
+                    {
                         names.push(file.clone());
                     }
                 }

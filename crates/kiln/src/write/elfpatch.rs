@@ -20,9 +20,6 @@ pub(super) fn apply(path: &Path, fix: &RpathFix) -> Result<(), WriteError> {
                 .map_err(|e| fail(e.to_string()))?;
             elf.force_rpath().map_err(|e| fail(e.to_string()))?;
         }
-        RpathFix::Set(p) => elf
-            .set_runpath(p.as_bytes())
-            .map_err(|e| fail(e.to_string()))?,
         RpathFix::Remove => elf.remove_runpath().map_err(|e| fail(e.to_string()))?,
     }
     let mut out = Vec::with_capacity(bytes.len() + 4096);
