@@ -166,6 +166,8 @@ pub enum ConfigError {
     TwoEntries,
     #[error("entry script {0} does not exist")]
     EntryMissing(PathBuf),
+    #[error("entry script {0} is {1}")]
+    EntryNotScript(PathBuf, &'static str),
     #[error("`{key}` = {value}: {message}")]
     Value {
         key: String,
@@ -295,7 +297,7 @@ fn explain(message: &str, prefix: &str) -> String {
     }
 }
 
-fn is_dotted_name(name: &str) -> bool {
+pub fn is_dotted_name(name: &str) -> bool {
     !name.is_empty()
         && name.split('.').all(|p| {
             p.chars()
@@ -412,8 +414,26 @@ pub fn resolve_settings(
     };
     let (entry, app_dir, default_name) = match (script, module) {
         (Some(script), _) => {
-            if !script.is_file() {
-                return Err(ConfigError::EntryMissing(script));
+            match std::fs::metadata(&script) {
+                Ok(m) if m.is_file() => {}
+                Ok(m) => {
+                    let what = if m.is_dir() {
+                        "a directory; give the script inside it, or `-m PACKAGE` for a package \
+                         with a __main__.py"
+                    } else {
+                        "not a regular file (a device, fifo or socket); give a Python script"
+                    };
+                    return Err(ConfigError::EntryNotScript(script, what));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(ConfigError::EntryMissing(script));
+                }
+                Err(source) => {
+                    return Err(ConfigError::Read {
+                        path: script,
+                        source,
+                    })
+                }
             }
             let script = std::fs::canonicalize(&script).map_err(|source| ConfigError::Read {
                 path: script.clone(),

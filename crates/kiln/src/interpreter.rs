@@ -25,8 +25,16 @@ exec(compile(sys.argv[1], '<kiln interpreter probe>', 'exec'))
 
 const UNSUPPORTED_MARK: &str = "kiln-unsupported ";
 
-/// The probe takes well under a second; a slow disk or a cold cache may take a few.
-const QUERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+/// The probe takes well under a second; a slow disk or a cold cache may take a few. Up to 60 s
+/// are allowed, or `KILN_PYTHON_TIMEOUT` seconds.
+fn query_timeout() -> std::time::Duration {
+    let secs = std::env::var("KILN_PYTHON_TIMEOUT")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .unwrap_or(60.0);
+    std::time::Duration::from_secs_f64(secs)
+}
 /// Its report is a few hundred KiB at most.
 const QUERY_OUTPUT_CAP: usize = 64 << 20;
 
@@ -139,7 +147,7 @@ impl Interpreter {
                 .arg(PRELUDE)
                 .arg(PROBE)
                 .env_remove("PYTHONSTARTUP"),
-            QUERY_TIMEOUT,
+            query_timeout(),
             QUERY_OUTPUT_CAP,
         )
         .map_err(|source| InterpreterError::Run {

@@ -43,6 +43,17 @@ pub enum BuildError {
     },
     #[error("{0}")]
     Unsupported(String),
+    #[error(
+        "entry point `{module}:{function}`: {module} ({}) binds no `{name}` at its top level; \
+         name a function it defines",
+        file.display()
+    )]
+    EntryAttribute {
+        module: String,
+        function: String,
+        name: String,
+        file: PathBuf,
+    },
     #[error("cannot create a working directory")]
     WorkDir(#[source] std::io::Error),
     #[error(transparent)]
@@ -113,6 +124,7 @@ pub fn analyse(settings: &BuildSettings, progress: &dyn Progress) -> Result<Anal
         cache: &analysis_cache,
     };
     let mut graph = resolve::resolve(&input, progress)?;
+    check_entry_attribute(&settings.entry, &graph)?;
     let mut optional = resolve::optional::find(&graph, settings.declared_dependencies.as_deref());
     let skip = match settings.optional_integrations {
         OptionalPolicy::Include => false,
@@ -148,6 +160,36 @@ pub fn analyse(settings: &BuildSettings, progress: &dyn Progress) -> Result<Anal
     })
 }
 
+/// A `module:function` entry must name something the module binds; checked in its source
+/// (a module that binds names only at run time, or has no source, is taken on trust).
+fn check_entry_attribute(
+    entry: &resolve::EntryPoint,
+    graph: &ModuleGraph,
+) -> Result<(), BuildError> {
+    let resolve::EntryPoint::Call { module, function } = entry else {
+        return Ok(());
+    };
+    let Some(file) = graph.get(module).and_then(|id| graph.modules[id].file()) else {
+        return Ok(());
+    };
+    if file.extension().is_none_or(|x| x != "py") {
+        return Ok(());
+    }
+    let Ok(source) = std::fs::read(file) else {
+        return Ok(());
+    };
+    let name = function.split('.').next().unwrap_or(function);
+    match crate::analyse::names::top_level_names(&String::from_utf8_lossy(&source)) {
+        Some(names) if !names.contains(name) => Err(BuildError::EntryAttribute {
+            module: module.clone(),
+            function: function.clone(),
+            name: name.to_string(),
+            file: file.to_path_buf(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Imports that cannot be found, most certain first.
 pub fn missing_imports(graph: &ModuleGraph) -> Vec<MissingImport> {
     let mut out: Vec<MissingImport> = graph
@@ -161,7 +203,7 @@ pub fn missing_imports(graph: &ModuleGraph) -> Vec<MissingImport> {
                 file: importer.file().map(Path::to_path_buf),
                 line: m.line,
                 condition: m.condition,
-                app: importer.origin == Origin::App,
+                app: importer.origin == Origin::App || m.required,
                 reason: m.reason.clone(),
             }
         })

@@ -6,6 +6,7 @@
 //! beyond what the caller hands in: resolving names to files is the next stage.
 
 pub mod compiled;
+pub mod names;
 mod visitor;
 
 use std::path::Path;

@@ -315,8 +315,10 @@ pub fn collect(input: &CollectInput<'_>) -> Result<Collection, CollectError> {
             }
         }
     }
+    let mut configured: HashMap<PathBuf, PathBuf> = HashMap::new();
     for (src, dest) in input.data {
         for (from, to) in walk_files(src, dest) {
+            configured.insert(app_root.join(&to), from.clone());
             copies.push(BundleFile {
                 dest: app_root.join(to),
                 source: from.clone(),
@@ -578,6 +580,8 @@ pub fn collect(input: &CollectInput<'_>) -> Result<Collection, CollectError> {
             .and_then(|d| dist_map.get(&d).copied());
     }
 
+    check_data_destinations(&configured, &copies, &c, &app_root)?;
+
     // One file per destination, in a stable order.
     copies.sort_by(|a, b| a.dest.cmp(&b.dest));
     let mut files: Vec<BundleFile> = Vec::with_capacity(copies.len());
@@ -790,6 +794,58 @@ fn package_data(dir: &Path, interp: &Interpreter) -> Vec<PathBuf> {
     }
     out.sort();
     out
+}
+
+/// A `data` entry of the configuration may not take the place of anything else the bundle holds:
+/// a module's bytecode, a package's data, kiln's own files, or a directory of them.
+fn check_data_destinations(
+    configured: &HashMap<PathBuf, PathBuf>,
+    files: &[BundleFile],
+    c: &Collection,
+    app_root: &Path,
+) -> Result<(), CollectError> {
+    if configured.is_empty() {
+        return Ok(());
+    }
+    let kiln_files = [
+        (c.boot.clone(), "kiln's boot script"),
+        (
+            c.boot.with_file_name(crate::write::archive::FILE_NAME),
+            "kiln's module archive",
+        ),
+        (
+            app_root.join(crate::write::archive::PTH_NAME),
+            "kiln's archive finder",
+        ),
+        (c.executable.clone(), "the bundle's interpreter"),
+        (c.interpreter.clone(), "the bundle's interpreter"),
+    ];
+    let others = files
+        .iter()
+        .filter(|f| configured.get(&f.dest) != Some(&f.origin))
+        .map(|f| {
+            let what = match &f.module {
+                Some(m) => format!("module {m} ({})", f.origin.display()),
+                None => f.origin.display().to_string(),
+            };
+            (f.dest.clone(), what)
+        })
+        .chain(kiln_files.iter().map(|(d, w)| (d.clone(), w.to_string())));
+    for (dest, what) in others {
+        let clash = configured
+            .iter()
+            .find(|(d, _)| **d == dest || dest.starts_with(d) || d.starts_with(&dest));
+        if let Some((d, src)) = clash {
+            let shown = |p: &Path| p.strip_prefix(app_root).unwrap_or(p).display().to_string();
+            return Err(CollectError::Compile(format!(
+                "`data`: {} would go to {} in the bundle, which {what} already takes; choose \
+                 another `dest`",
+                src.display(),
+                shown(d),
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Adds the shared libraries every ELF file of the bundle needs (transitively), and decides

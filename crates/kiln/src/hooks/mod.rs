@@ -160,7 +160,51 @@ fn parse(text: &str, path: &str) -> Result<Hook, HookError> {
             message: "`module` must name the module the hook applies to".into(),
         });
     }
+    // The same rules as the configuration's keys: what would only fail at every start of the
+    // bundle fails the build instead.
+    let line_of = |needle: &str| {
+        text.find(needle)
+            .map(|at| text[..at].matches('\n').count() + 1)
+    };
+    let at = |needle: &str| match line_of(needle) {
+        Some(line) => format!("{path}:{line}"),
+        None => path.to_string(),
+    };
+    if let Some(key) = hook.env.keys().find(|k| !is_env_name(k)) {
+        return Err(HookError::Invalid {
+            path: at(key),
+            message: format!(
+                "`env` key {key:?} is not an environment variable name (letters, digits and \
+                 `_`, not starting with a digit)"
+            ),
+        });
+    }
+    if let Some((key, _)) = hook.env.iter().find(|(_, v)| v.contains('\0')) {
+        return Err(HookError::Invalid {
+            path: at(key),
+            message: format!("`env.{key}` holds a NUL character"),
+        });
+    }
+    let names = hook
+        .hidden_imports
+        .iter()
+        .chain(&hook.collect)
+        .chain(&hook.exclude);
+    if let Some(bad) = names.clone().find(|n| !crate::config::is_dotted_name(n)) {
+        return Err(HookError::Invalid {
+            path: at(bad),
+            message: format!("{bad:?} is not a dotted module name"),
+        });
+    }
     Ok(hook)
+}
+
+/// A name `os.environ` can hold and a shell can set: `[A-Za-z_][A-Za-z0-9_]*`.
+pub fn is_env_name(name: &str) -> bool {
+    name.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Built-in hooks, then the hooks in `dirs` (which replace built-in hooks for the same module).

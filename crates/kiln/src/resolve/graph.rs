@@ -139,6 +139,9 @@ pub struct Missing {
     pub in_function: bool,
     /// Extra detail, such as a relative import that climbs above the top-level package.
     pub reason: Option<String>,
+    /// Asked for by the user by name (the configuration, or a hook of theirs): missing, it fails
+    /// the build whoever the importer is.
+    pub required: bool,
 }
 
 /// A third-party or standard library file that could not be parsed and was skipped.

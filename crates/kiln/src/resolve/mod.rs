@@ -487,18 +487,28 @@ impl<'a> Resolver<'a> {
                 }
                 None => {
                     applied.not_found.push(name.clone());
-                    if loaded.source == HookSource::Config {
-                        // The user asked for it by name: not having it is an error.
+                    // The user asked for it by name, in the configuration or in a hook file of
+                    // theirs: not having it is an error. Built-in hooks name modules that some
+                    // versions of a package lack.
+                    let asked_by = match &loaded.source {
+                        HookSource::Config => {
+                            Some("the configuration's `hidden-imports` or `collect`".to_string())
+                        }
+                        HookSource::User(path) => Some(format!(
+                            "`hidden-imports` or `collect` of the hook {}",
+                            path.display()
+                        )),
+                        HookSource::Builtin(_) => None,
+                    };
+                    if let Some(asked_by) = asked_by {
                         self.graph.missing.push(Missing {
                             name: name.clone(),
                             importer: owner,
                             line: 0,
                             condition: Condition::Always,
                             in_function: false,
-                            reason: Some(
-                                "named in `hidden-imports` or `collect` of the configuration"
-                                    .into(),
-                            ),
+                            reason: Some(format!("named in {asked_by}")),
+                            required: true,
                         });
                     }
                 }
@@ -1393,6 +1403,7 @@ impl<'a> Resolver<'a> {
             condition: request.condition,
             in_function: request.in_function,
             reason,
+            required: false,
         });
     }
 }
