@@ -76,7 +76,7 @@ pub enum CacheAction {
         #[arg(long, conflicts_with = "older_than")]
         all: bool,
         /// Remove only entries not used for this many days.
-        #[arg(long, value_name = "DAYS")]
+        #[arg(long, value_name = "DAYS", allow_hyphen_values = true)]
         older_than: Option<u64>,
     },
 }
@@ -156,7 +156,7 @@ pub struct BuildCmd {
     /// (a suite: DIR/NAME/ holding that executable and a small launcher per component).
     #[arg(long)]
     pub onefile: bool,
-    /// zstd level of the onefile payload, 1 (fastest) to 19 (smallest) [default: 10].
+    /// zstd level of the onefile payload, 1 (fastest) to 19 (smallest) [default: 19].
     #[arg(long, value_name = "N")]
     pub compression_level: Option<i32>,
     /// Compress bundled extension modules and shared libraries with UPX (needs `upx` on PATH;
@@ -169,4 +169,22 @@ pub struct BuildCmd {
     /// Show detail: stage timings, every warning and missing import.
     #[arg(short, long)]
     pub verbose: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// The defaults `--help` states are the ones the code uses.
+    #[test]
+    fn help_states_the_defaults_in_use() {
+        let mut cmd = super::Cli::command();
+        let build = cmd.find_subcommand_mut("build").unwrap();
+        let help = build.render_long_help().to_string();
+        let level = crate::config::DEFAULT_COMPRESSION_LEVEL;
+        assert!(
+            help.contains(&format!("[default: {level}]")),
+            "--help does not state compression level {level}:\n{help}"
+        );
+    }
 }

@@ -106,28 +106,6 @@ pub struct DataSpec {
     pub dest: Option<String>,
 }
 
-const KEYS: &[&str] = &[
-    "entry",
-    "module",
-    "python",
-    "name",
-    "out",
-    "optimize",
-    "onefile",
-    "compression-level",
-    "hidden-imports",
-    "collect",
-    "exclude",
-    "data",
-    "hook-dirs",
-    "package-data",
-    "components",
-    "strip",
-    "optimize-packages",
-    "keep-source",
-    "upx",
-];
-
 #[derive(Deserialize)]
 struct Pyproject {
     project: Option<PyprojectProject>,
@@ -231,10 +209,11 @@ pub fn load(path: &Path) -> Result<LoadedConfig, ConfigError> {
         let line = e.span().map_or(1, |s| {
             text[..s.start.min(text.len())].matches('\n').count() + 1
         });
+        let at = e.span().map_or(0, |s| s.start.min(text.len()));
         ConfigError::Invalid {
             path: path.to_path_buf(),
             line,
-            message: explain(e.message(), prefix),
+            message: explain(e.message(), prefix, key_at(&text, at).as_deref()),
         }
     };
     if is_pyproject {
@@ -274,13 +253,24 @@ pub fn load(path: &Path) -> Result<LoadedConfig, ConfigError> {
     }
 }
 
-/// Rewrites serde's "unknown field" message into one that names the key and a suggestion.
-fn explain(message: &str, prefix: &str) -> String {
+/// Rewrites serde's "unknown field" message into one that names the key and a suggestion, and
+/// puts the key in front of other messages (`invalid type: ...`). The valid keys come from
+/// serde's own message, so they are the fields `RawConfig` has.
+fn explain(message: &str, prefix: &str, key: Option<&str>) -> String {
     let Some(rest) = message.strip_prefix("unknown field `") else {
-        return message.trim().to_string();
+        let message = message.trim();
+        return match key {
+            Some(key) => format!("`{prefix}{key}`: {message}"),
+            None => message.to_string(),
+        };
     };
     let key = rest.split('`').next().unwrap_or("");
-    let best = KEYS
+    let valid: Vec<&str> = rest
+        .split_once("expected one of ")
+        .or_else(|| rest.split_once("expected "))
+        .map(|(_, list)| list.split(", ").map(|k| k.trim_matches('`')).collect())
+        .unwrap_or_default();
+    let best = valid
         .iter()
         .map(|k| (strsim::jaro_winkler(key, k), *k))
         .max_by(|a, b| a.0.total_cmp(&b.0))
@@ -289,12 +279,37 @@ fn explain(message: &str, prefix: &str) -> String {
         Some((_, k)) => format!("unknown key `{prefix}{key}`; did you mean `{prefix}{k}`?"),
         None => format!(
             "unknown key `{prefix}{key}`; valid keys are {}",
-            KEYS.iter()
+            valid
+                .iter()
                 .map(|k| format!("`{k}`"))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
     }
+}
+
+/// The dotted key whose value starts at byte `at` of a TOML text: the key on that line (before
+/// its `=`), under the last `[table]` header above it. Good enough to name the key in an error.
+fn key_at(text: &str, at: usize) -> Option<String> {
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let line = &text[line_start..];
+    let line = line.split('\n').next().unwrap_or("");
+    let (key, _) = line.split_once('=')?;
+    let key = key.trim().trim_matches('"');
+    if key.is_empty() || key.starts_with('[') {
+        return None;
+    }
+    let table = text[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('[') && !l.starts_with("[["))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    Some(match table {
+        Some(t) if t == "tool.kiln" => key.to_string(),
+        Some(t) => format!("{}.{key}", t.strip_prefix("tool.kiln.").unwrap_or(&t)),
+        None => key.to_string(),
+    })
 }
 
 pub fn is_dotted_name(name: &str) -> bool {
@@ -403,8 +418,15 @@ pub fn resolve_settings(
             (None, Some(m)) => (None, Some(m.clone())),
             // A suite without a main entry: the first component stands in until the
             // components are resolved below.
-            (None, None) => match raw.components.as_ref().and_then(|c| c.values().next()) {
-                Some(first) => (
+            (None, None) => match raw.components.as_ref().and_then(|c| c.iter().next()) {
+                Some((name, first)) if first.entry.is_none() == first.module.is_none() => {
+                    return Err(ConfigError::Value {
+                        key: key(&format!("components.{name}.entry")),
+                        value: "(none)".into(),
+                        message: "each component needs exactly one of `entry` or `module`".into(),
+                    })
+                }
+                Some((_, first)) => (
                     first.entry.as_ref().map(|e| base.join(e)),
                     first.module.clone(),
                 ),
@@ -497,7 +519,7 @@ pub fn resolve_settings(
             };
             (entry, base.clone(), name)
         }
-        (None, None) => unreachable!("an entry was chosen above"),
+        (None, None) => return Err(ConfigError::NoEntry),
     };
     let name = args
         .name

@@ -9,6 +9,7 @@
 #![cfg(feature = "integration")]
 
 mod archive;
+mod bad_input;
 mod bytecode;
 mod hooks;
 mod inference;
@@ -54,6 +55,8 @@ in_each_mode!(
     failed_build_keeps_the_previous_bundle,
     stdlib_extensions_with_shared_libpython,
     stdlib_extensions_with_static_debian_python,
+    stdlib_extensions_with_python39,
+    bundled_libraries_win_over_ld_library_path,
     fastapi_server_answers_and_stops_on_sigterm,
 );
 
@@ -323,6 +326,51 @@ fn stdlib_extensions_with_static_debian_python(mode: Mode) {
     plain.assert_success("plain stdlibapp with the static interpreter");
     let frozen = run_hidden(&build, &[]);
     assert_same_run("stdlibapp (static interpreter)", &plain, &frozen.run);
+}
+
+/// CPython 3.9 has no `sys.stdlib_module_names`; its bundles must find their prefix anyway.
+fn stdlib_extensions_with_python39(mode: Mode) {
+    let Some(venv) = support::python39_venv() else {
+        eprintln!("note: {} is not installed; skipping", support::PYTHON39);
+        return;
+    };
+    let build = Build::new("stdlibapp")
+        .mode(mode)
+        .args(["main.py"])
+        .python(&venv.python)
+        .success();
+    let plain = run_plain_with(venv, "stdlibapp", &["main.py"]);
+    plain.assert_success("plain stdlibapp with CPython 3.9");
+    let frozen = run_hidden(&build, &[]);
+    assert_same_run("stdlibapp (CPython 3.9)", &plain, &frozen.run);
+}
+
+/// Conda and CUDA shells set LD_LIBRARY_PATH: libraries found there must not replace the
+/// bundled ones, in the app or in an interpreter it starts. Files that are not libraries at
+/// all stand in that directory, so loading any of them fails loudly.
+fn bundled_libraries_win_over_ld_library_path(mode: Mode) {
+    let build = freeze_mode("stdlibapp", &["main.py"], mode);
+    let plain = run_plain("stdlibapp", &["main.py"]);
+    plain.assert_success("plain stdlibapp");
+    let fake = tempfile::tempdir().unwrap();
+    for lib in [
+        "libssl.so.3",
+        "libcrypto.so.3",
+        "libffi.so.8",
+        "libffi.so.7",
+        "libz.so.1",
+        "libsqlite3.so.0",
+        "libssl.so.1.1",
+        "libcrypto.so.1.1",
+        "libbz2.so.1.0",
+        "liblzma.so.5",
+    ] {
+        std::fs::write(fake.path().join(lib), "not a shared library").unwrap();
+    }
+    let frozen = Hidden::new(&build)
+        .env("LD_LIBRARY_PATH", fake.path().to_str().unwrap())
+        .output();
+    assert_same_run("stdlibapp with LD_LIBRARY_PATH", &plain, &frozen.run);
 }
 
 /// Waits until `GET /api/health` answers 200 and returns the body.

@@ -171,6 +171,21 @@ pub fn static_venv() -> Option<&'static Venv> {
     .as_ref()
 }
 
+/// A venv without packages based on pyenv's CPython 3.9 (the oldest version kiln supports), or
+/// `None` where the machine has none.
+pub fn python39_venv() -> Option<&'static Venv> {
+    static VENV: OnceLock<Option<Venv>> = OnceLock::new();
+    VENV.get_or_init(|| {
+        let base = Path::new(PYTHON39);
+        base.exists()
+            .then(|| ensure_venv(&target_dir().join("kiln-test-venv-py39"), base, None))
+    })
+    .as_ref()
+}
+
+/// pyenv's CPython 3.9.
+pub const PYTHON39: &str = "/root/.pyenv/versions/3.9.18/bin/python3.9";
+
 fn static_venv_dir() -> PathBuf {
     target_dir().join("kiln-test-venv-static")
 }
