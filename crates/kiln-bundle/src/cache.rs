@@ -672,6 +672,80 @@ mod tests {
         fs::remove_dir_all(&tmp).unwrap();
     }
 
+    /// What a warm start spends on the entry of a 10,000-file bundle: reading the marker and
+    /// checking every directory and the key files. Run with `--ignored --nocapture` (release)
+    /// to see the numbers; the assertion is a loose bound for debug builds on slow machines.
+    #[test]
+    #[ignore]
+    fn warm_check_of_a_10000_file_entry() {
+        let tmp = tempfile_dir("warm-cost");
+        let mut paths = Vec::new();
+        for d in 0..500 {
+            let dir = format!(
+                "_kiln/lib/python3.11/site-packages/pkg{}/sub{}",
+                d / 5,
+                d % 5
+            );
+            fs::create_dir_all(tmp.join(&dir)).unwrap();
+            for f in 0..20 {
+                let file = format!("{dir}/module_{f}.pyc");
+                fs::write(tmp.join(&file), [0u8; 100]).unwrap();
+                paths.push(PathBuf::from(file));
+            }
+        }
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        for p in &paths {
+            let mut a = p.parent();
+            while let Some(d) = a.filter(|d| !d.as_os_str().is_empty()) {
+                dirs.push(d.to_path_buf());
+                a = d.parent();
+            }
+        }
+        dirs.sort();
+        dirs.dedup();
+        let all: Vec<PathBuf> = dirs.iter().chain(&paths).cloned().collect();
+        let key = paths[0].as_os_str().as_bytes().to_vec();
+        let (dirs, files, keys) = record_tree(&tmp, &all, std::slice::from_ref(&key)).unwrap();
+        let record = Record {
+            marker: Marker::default(),
+            payload: "e".repeat(64),
+            verified: Vec::new(),
+            keys,
+            dirs,
+            files,
+        };
+        let text = record.encode();
+        fs::write(tmp.join(MARKER), &text).unwrap();
+        let rounds = 20;
+        let started = std::time::Instant::now();
+        for _ in 0..rounds {
+            let text = fs::read_to_string(tmp.join(MARKER)).unwrap();
+            let quick = Record::decode(&text, false).unwrap();
+            let key = quick.key(&key).unwrap();
+            quick_check(&tmp, &quick, &[key, key, key]).unwrap();
+        }
+        let warm = started.elapsed() / rounds;
+        let started = std::time::Instant::now();
+        for _ in 0..rounds {
+            let text = fs::read_to_string(tmp.join(MARKER)).unwrap();
+            let quick = Record::decode(&text, false).unwrap();
+            std::hint::black_box(quick);
+        }
+        eprintln!("read and decode: {:?}", started.elapsed() / rounds);
+        let started = std::time::Instant::now();
+        let full = Record::decode(&text, true).unwrap();
+        full_check(&tmp, &full).unwrap();
+        let full = started.elapsed();
+        eprintln!(
+            "{} files in {} directories, marker {} KiB: warm check {warm:?}, full check {full:?}",
+            record.files.len(),
+            record.dirs.len(),
+            text.len() / 1024
+        );
+        assert!(warm < std::time::Duration::from_millis(50), "{warm:?}");
+        fs::remove_dir_all(&tmp).unwrap();
+    }
+
     fn tempfile_dir(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("kiln-bundle-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);

@@ -125,8 +125,8 @@ impl fmt::Display for Error {
             ),
             Error::Damaged(p, what) => write!(
                 f,
-                "{}: the executable is damaged: {what} do not match their checksum (the file \
-                 was modified); copy or build it again",
+                "{}: the executable is damaged: {what} (the file was modified); copy or \
+                 build it again",
                 p.display()
             ),
             Error::NotInPayload(file) => write!(

@@ -88,6 +88,11 @@ pub(crate) fn prepare(req: &Request) -> Result<Unpacked, Error> {
     }
 
     let started = Instant::now();
+    // The launcher parts before anything is written (the payload is checked as it is
+    // unpacked): a damaged launcher may misread where its cache is.
+    for (exe, launcher_hash) in &req.files {
+        check_image(exe, launcher_hash)?;
+    }
     DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -110,10 +115,6 @@ pub(crate) fn prepare(req: &Request) -> Result<Unpacked, Error> {
     remove_leftovers(&base, name);
     if crate::noexec(&base) {
         return Err(Error::NoExec(base, true));
-    }
-    // The launcher parts now: the payload is checked as it is unpacked.
-    for (exe, launcher_hash) in &req.files {
-        check_image(exe, launcher_hash)?;
     }
 
     let pid = std::process::id();
@@ -307,7 +308,10 @@ fn check_image(exe: &Exe, launcher_hash: &str) -> Result<(), Error> {
         .map_err(|e| Error::Trailer(exe.path.clone(), kiln_bundle::TrailerError::Io(e)))?;
     match digest == launcher_hash {
         true => Ok(()),
-        false => Err(Error::Damaged(exe.path.clone(), "its launcher")),
+        false => Err(Error::Damaged(
+            exe.path.clone(),
+            "its launcher part does not match the checksum in its trailer",
+        )),
     }
 }
 
@@ -317,7 +321,10 @@ fn check_payload(exe: &Exe, hash: &str) -> Result<(), Error> {
         .map_err(|e| Error::Trailer(exe.path.clone(), kiln_bundle::TrailerError::Io(e)))?;
     match digest == hash {
         true => Ok(()),
-        false => Err(Error::Damaged(exe.path.clone(), "the bundled files")),
+        false => Err(Error::Damaged(
+            exe.path.clone(),
+            "its bundled files do not match the checksum in its trailer",
+        )),
     }
 }
 

@@ -10,6 +10,7 @@
 
 mod archive;
 mod bytecode;
+mod fuzz_onefile;
 mod hooks;
 mod inference;
 mod onefile;

@@ -547,9 +547,21 @@ fn a_modified_executable_fails_even_with_a_warm_cache() {
     // The ELF header's e_shoff: nothing reads it when the launcher runs, the check does.
     launcher[0x28] ^= 0x01;
     for (what, bytes, needle) in [
-        ("a payload byte changed", &flipped, "the bundled files"),
-        ("the payload zeroed", &zeroed, "the bundled files"),
-        ("a launcher byte changed", &launcher, "its launcher"),
+        (
+            "a payload byte changed",
+            &flipped,
+            "its bundled files do not match",
+        ),
+        (
+            "the payload zeroed",
+            &zeroed,
+            "its bundled files do not match",
+        ),
+        (
+            "a launcher byte changed",
+            &launcher,
+            "its launcher part does not match",
+        ),
     ] {
         fs::write(&exe, bytes).unwrap();
         let run = debug_run(&exe, cache_dir.path());
