@@ -10,9 +10,20 @@
 //! An entry is run only when it is a directory that belongs to the user and that neither group
 //! nor others can write, holding a marker that belongs to the user; anything else at that name
 //! could hold another user's code.
+//!
+//! The marker is also the entry's [`Record`]: the payload it was unpacked from, every directory
+//! and file with its mode, size and change time (`ctime`, which every write, `chmod`, `chown`,
+//! rename, creation or removal inside a directory updates, and which no user can set back), and
+//! the stamps of the executables whose bytes were checked in full against their trailer.
+//! [`quick_check`] compares the directories and the files the launcher executes with the
+//! record (a `stat` each: a few hundred for a 10,000-file entry); [`full_check`] compares every
+//! file and directory, and what else is there.
 
+use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::fs::Metadata;
 use std::io;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -129,6 +140,331 @@ impl Marker {
     }
 }
 
+/// A file's identity as `stat` gives it: a file whose stamp is unchanged was not written since
+/// the stamp was taken (a write updates the change time, which no user can set back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    pub dev: u64,
+    pub ino: u64,
+    pub size: u64,
+    pub mtime: (i64, i64),
+    pub ctime: (i64, i64),
+}
+
+impl Stamp {
+    pub fn of(meta: &Metadata) -> Stamp {
+        Stamp {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+
+    fn encode(&self) -> String {
+        format!(
+            "{}:{}:{}:{}.{}:{}.{}",
+            self.dev, self.ino, self.size, self.mtime.0, self.mtime.1, self.ctime.0, self.ctime.1
+        )
+    }
+
+    fn decode(text: &str) -> Option<Stamp> {
+        let mut parts = text.split(':');
+        let stamp = Stamp {
+            dev: parts.next()?.parse().ok()?,
+            ino: parts.next()?.parse().ok()?,
+            size: parts.next()?.parse().ok()?,
+            mtime: time(parts.next()?)?,
+            ctime: time(parts.next()?)?,
+        };
+        parts.next().is_none().then_some(stamp)
+    }
+}
+
+fn time(text: &str) -> Option<(i64, i64)> {
+    let (s, ns) = text.split_once('.')?;
+    Some((s.parse().ok()?, ns.parse().ok()?))
+}
+
+/// One directory or file of an entry, as its unpack left it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    /// Relative to the entry.
+    pub path: Vec<u8>,
+    pub dir: bool,
+    /// Permission bits.
+    pub mode: u32,
+    /// 0 for a directory.
+    pub size: u64,
+    pub ctime: (i64, i64),
+}
+
+impl Item {
+    /// `path` (relative to `root`) as it is now, if it is a directory or regular file.
+    pub fn of(root: &Path, path: &[u8]) -> io::Result<Item> {
+        let meta = std::fs::symlink_metadata(root.join(std::ffi::OsStr::from_bytes(path)))?;
+        Ok(Item {
+            path: path.to_vec(),
+            dir: meta.is_dir(),
+            mode: meta.mode() & 0o7777,
+            size: if meta.is_dir() { 0 } else { meta.size() },
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+        })
+    }
+
+    fn encode(&self, kind: char, out: &mut String) {
+        let _ = write!(
+            out,
+            "{kind} {:o} {} {}.{} ",
+            self.mode, self.size, self.ctime.0, self.ctime.1
+        );
+        escape(&self.path, out);
+        out.push('\n');
+    }
+
+    fn decode(line: &str) -> Option<Item> {
+        let mut parts = line.splitn(5, ' ');
+        let dir = parts.next()? == "d";
+        let item = Item {
+            dir,
+            mode: u32::from_str_radix(parts.next()?, 8).ok()?,
+            size: parts.next()?.parse().ok()?,
+            ctime: time(parts.next()?)?,
+            path: unescape(parts.next()?)?,
+        };
+        Some(item)
+    }
+
+    /// Why `meta`, what is at this item's path now, is not this item, if it is not.
+    fn differs(&self, meta: &Metadata) -> Option<String> {
+        let what = if self.dir { "directory" } else { "file" };
+        let path = String::from_utf8_lossy(&self.path);
+        if meta.file_type().is_symlink() {
+            return Some(format!("{path} is a symbolic link"));
+        }
+        if meta.is_dir() != self.dir || !(meta.is_dir() || meta.is_file()) {
+            return Some(format!("{path} is no longer a {what}"));
+        }
+        if let Some(problem) = not_private(meta) {
+            return Some(format!("{path} is {problem}"));
+        }
+        if !self.dir && meta.size() != self.size {
+            return Some(format!(
+                "{path} has {} bytes, not the {} it was unpacked with",
+                meta.size(),
+                self.size
+            ));
+        }
+        if meta.mode() & 0o7777 != self.mode || (meta.ctime(), meta.ctime_nsec()) != self.ctime {
+            return Some(format!("{path} was changed after it was unpacked"));
+        }
+        None
+    }
+}
+
+/// Bytes outside printable ASCII, space and `\` as `\XX`: one path per line, in UTF-8.
+fn escape(path: &[u8], out: &mut String) {
+    for &b in path {
+        if b.is_ascii_graphic() && b != b'\\' {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "\\{b:02x}");
+        }
+    }
+}
+
+fn unescape(text: &str) -> Option<Vec<u8>> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    Some(out)
+}
+
+/// How many executables' stamps an entry remembers (the most recent).
+pub const MAX_VERIFIED: usize = 8;
+
+/// What a complete entry's marker records (a superset of [`Marker`], whose reader skips the
+/// rest).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Record {
+    pub marker: Marker,
+    /// The SHA-256 of the payload it was unpacked from, lowercase hex.
+    pub payload: String,
+    /// Executables whose launcher and payload were checked in full against their trailer,
+    /// most recent first.
+    pub verified: Vec<Stamp>,
+    /// The files the launcher executes or hands the interpreter (checked on every start).
+    pub keys: Vec<Item>,
+    /// Every directory below the entry.
+    pub dirs: Vec<Item>,
+    /// Every file below the entry (left empty by a quick decode).
+    pub files: Vec<Item>,
+}
+
+impl Record {
+    pub fn encode(&self) -> String {
+        let mut out = self.marker.encode();
+        let _ = writeln!(out, "payload={}", self.payload);
+        for stamp in &self.verified {
+            let _ = writeln!(out, "verified={}", stamp.encode());
+        }
+        for item in &self.keys {
+            item.encode('k', &mut out);
+        }
+        for item in &self.dirs {
+            item.encode('d', &mut out);
+        }
+        for item in &self.files {
+            item.encode('f', &mut out);
+        }
+        out
+    }
+
+    /// The record a marker holds, or `None` when it holds none (a marker of an older kiln, or
+    /// a damaged one). Without `full`, stops before the files.
+    pub fn decode(text: &str, full: bool) -> Option<Record> {
+        let mut record = Record::default();
+        for line in text.lines() {
+            match line.as_bytes().get(..2) {
+                Some(b"k ") => record.keys.push(Item::decode(line)?),
+                Some(b"d ") => record.dirs.push(Item::decode(line)?),
+                Some(b"f ") if !full => break,
+                Some(b"f ") => record.files.push(Item::decode(line)?),
+                _ => match line.split_once('=') {
+                    Some(("payload", v)) => record.payload = v.to_string(),
+                    Some(("verified", v)) => record.verified.push(Stamp::decode(v)?),
+                    Some(("app", v)) => record.marker.app = v.to_string(),
+                    Some(("bytes", v)) => record.marker.bytes = v.parse().ok()?,
+                    Some(("files", v)) => record.marker.files = v.parse().ok()?,
+                    _ => return None,
+                },
+            }
+        }
+        (record.payload.len() == 64).then_some(record)
+    }
+
+    /// Remembers `stamp` as checked; whether it was new.
+    pub fn add_verified(&mut self, stamp: Stamp) -> bool {
+        if self.verified.first() == Some(&stamp) {
+            return false;
+        }
+        self.verified.retain(|s| *s != stamp);
+        self.verified.insert(0, stamp);
+        self.verified.truncate(MAX_VERIFIED);
+        true
+    }
+
+    /// What was recorded for the file at `path`.
+    pub fn key(&self, path: &[u8]) -> Option<&Item> {
+        self.keys
+            .iter()
+            .chain(&self.files)
+            .find(|item| item.path == path)
+    }
+}
+
+/// Records `paths` (relative to `root`, as an unpack listed them) as they are now: the
+/// directories and files of a [`Record`], and the items of `keys` among them.
+pub fn record_tree(
+    root: &Path,
+    paths: &[PathBuf],
+    keys: &[Vec<u8>],
+) -> io::Result<(Vec<Item>, Vec<Item>, Vec<Item>)> {
+    let (mut dirs, mut files) = (Vec::new(), Vec::new());
+    for path in paths {
+        let item = Item::of(root, path.as_os_str().as_bytes())?;
+        if item.dir {
+            dirs.push(item);
+        } else {
+            files.push(item);
+        }
+    }
+    let keys = keys
+        .iter()
+        .filter_map(|k| files.iter().find(|f| f.path == *k).cloned())
+        .collect();
+    Ok((dirs, files, keys))
+}
+
+/// Checks what every start relies on: each directory of the entry, and the files `keys`
+/// (already looked up in the record), are as they were unpacked. A `stat` each.
+pub fn quick_check(entry: &Path, record: &Record, keys: &[&Item]) -> Result<(), String> {
+    for item in record.dirs.iter().chain(keys.iter().copied()) {
+        let path = entry.join(std::ffi::OsStr::from_bytes(&item.path));
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) => {
+                if let Some(why) = item.differs(&meta) {
+                    return Err(why);
+                }
+            }
+            Err(e) => {
+                return Err(format!("{}: {e}", String::from_utf8_lossy(&item.path)));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks everything: every directory and file below the entry is one the record lists, as it
+/// was unpacked (type, owner, mode, size, change time), and every one it lists is there.
+/// `record` must have been decoded in full.
+pub fn full_check(entry: &Path, record: &Record) -> Result<(), String> {
+    let mut expected: HashMap<&[u8], &Item> = record
+        .dirs
+        .iter()
+        .chain(&record.files)
+        .map(|item| (item.path.as_slice(), item))
+        .collect();
+    let mut stack = vec![Vec::new()];
+    let mut dirs = Vec::new();
+    while let Some(rel) = stack.pop() {
+        let dir = entry.join(std::ffi::OsStr::from_bytes(&rel));
+        let read = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        for dirent in read {
+            let dirent = dirent.map_err(|e| format!("{}: {e}", dir.display()))?;
+            let name = dirent.file_name().into_vec();
+            if rel.is_empty() && name.starts_with(MARKER.as_bytes()) {
+                continue;
+            }
+            let mut path = rel.clone();
+            if !path.is_empty() {
+                path.push(b'/');
+            }
+            path.extend_from_slice(&name);
+            let shown = String::from_utf8_lossy(&path).into_owned();
+            let Some(item) = expected.remove(path.as_slice()) else {
+                return Err(format!("{shown} is not from the payload"));
+            };
+            let meta = dirent.metadata().map_err(|e| format!("{shown}: {e}"))?;
+            if item.dir && meta.is_dir() {
+                // Checked last: what changed inside it says more than its change time.
+                dirs.push((item, meta));
+                stack.push(path);
+            } else if let Some(why) = item.differs(&meta) {
+                return Err(why);
+            }
+        }
+    }
+    if let Some(missing) = expected.keys().min() {
+        return Err(format!("{} is missing", String::from_utf8_lossy(missing)));
+    }
+    match dirs.iter().find_map(|(item, meta)| item.differs(meta)) {
+        Some(why) => Err(why),
+        None => Ok(()),
+    }
+}
+
 /// Whether an entry may be run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EntryState {
@@ -227,6 +563,200 @@ mod tests {
         };
         assert_eq!(Marker::decode(&marker.encode()), marker);
         assert_eq!(Marker::decode("junk\napp=x\n").app, "x");
+    }
+
+    /// An unpacked-looking tree under `root`, recorded.
+    fn recorded_tree(root: &Path) -> Record {
+        let paths = [
+            "_kiln",
+            "_kiln/bin",
+            "_kiln/bin/python3",
+            "_kiln/lib",
+            "_kiln/lib/a b\n=c",
+        ];
+        for p in paths {
+            if p.contains("python") || p.ends_with('c') {
+                fs::write(root.join(p), p).unwrap();
+            } else {
+                fs::create_dir(root.join(p)).unwrap();
+            }
+        }
+        let paths: Vec<PathBuf> = paths.iter().map(PathBuf::from).collect();
+        let keys = vec![b"_kiln/bin/python3".to_vec()];
+        let (dirs, files, keys) = record_tree(root, &paths, &keys).unwrap();
+        Record {
+            marker: Marker {
+                app: "x".into(),
+                bytes: 20,
+                files: 2,
+            },
+            payload: "e".repeat(64),
+            verified: Vec::new(),
+            keys,
+            dirs,
+            files,
+        }
+    }
+
+    #[test]
+    fn records_round_trip_and_stay_readable_as_markers() {
+        let tmp = tempfile_dir("record");
+        let mut record = recorded_tree(&tmp);
+        let stamp = Stamp::of(&fs::metadata(&tmp).unwrap());
+        assert!(record.add_verified(stamp));
+        assert!(!record.add_verified(stamp));
+        let text = record.encode();
+        assert_eq!(Record::decode(&text, true).unwrap(), record);
+        let quick = Record::decode(&text, false).unwrap();
+        assert!(quick.files.is_empty());
+        assert_eq!(quick.dirs, record.dirs);
+        assert_eq!(Marker::decode(&text), record.marker);
+        assert_eq!(quick.key(b"_kiln/bin/python3"), record.keys.first());
+        assert!(text.contains("_kiln/lib/a\\20b\\0a=c"), "{text}");
+        // A marker of an older kiln holds no record.
+        assert_eq!(Record::decode("app=x\nbytes=1\nfiles=1\n", true), None);
+        fs::remove_dir_all(&tmp).unwrap();
+    }
+
+    #[test]
+    fn checks_see_changes_below_the_entry() {
+        let tmp = tempfile_dir("checks");
+        let record = recorded_tree(&tmp);
+        let key = record.keys[0].clone();
+        assert_eq!(quick_check(&tmp, &record, &[&key]), Ok(()));
+        assert_eq!(full_check(&tmp, &record), Ok(()));
+
+        // A subdirectory others may write; a planted file; a removed one; a rewritten one.
+        fs::set_permissions(tmp.join("_kiln/lib"), fs::Permissions::from_mode(0o777)).unwrap();
+        let why = quick_check(&tmp, &record, &[&key]).unwrap_err();
+        assert!(
+            why.contains("_kiln/lib is writable by group or others"),
+            "{why}"
+        );
+        fs::set_permissions(tmp.join("_kiln/lib"), fs::Permissions::from_mode(0o755)).unwrap();
+        let why = quick_check(&tmp, &record, &[&key]).unwrap_err();
+        assert!(why.contains("_kiln/lib was changed"), "{why}");
+
+        let record = recorded_tree(&fresh(&tmp));
+        fs::write(tmp.join("_kiln/lib/planted.py"), "").unwrap();
+        assert!(quick_check(&tmp, &record, &[&key]).is_err());
+        let why = full_check(&tmp, &record).unwrap_err();
+        assert_eq!(why, "_kiln/lib/planted.py is not from the payload");
+
+        let record = recorded_tree(&fresh(&tmp));
+        fs::remove_file(tmp.join("_kiln/lib/a b\n=c")).unwrap();
+        assert!(quick_check(&tmp, &record, &[&key]).is_err());
+        assert_eq!(
+            full_check(&tmp, &record).unwrap_err(),
+            "_kiln/lib/a b\n=c is missing"
+        );
+
+        // Written in place: only the file itself changes.
+        let record = recorded_tree(&fresh(&tmp));
+        let key = record.keys[0].clone();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        fs::write(tmp.join("_kiln/bin/python3"), "_kiln/bin/pythoN3").unwrap();
+        let why = quick_check(&tmp, &record, &[&key]).unwrap_err();
+        assert!(why.contains("_kiln/bin/python3 was changed"), "{why}");
+        fs::write(tmp.join("_kiln/bin/python3"), "short").unwrap();
+        let why = full_check(&tmp, &record).unwrap_err();
+        assert!(why.contains("has 5 bytes, not the 17"), "{why}");
+
+        let record = recorded_tree(&fresh(&tmp));
+        fs::remove_file(tmp.join("_kiln/bin/python3")).unwrap();
+        std::os::unix::fs::symlink("/bin/sh", tmp.join("_kiln/bin/python3")).unwrap();
+        let key = record.keys[0].clone();
+        assert!(quick_check(&tmp, &record, &[&key]).is_err());
+        let why = full_check(&tmp, &record).unwrap_err();
+        assert!(why.contains("symbolic link"), "{why}");
+        fs::remove_dir_all(&tmp).unwrap();
+    }
+
+    /// What a warm start spends on the entry of a 10,000-file bundle: reading the marker and
+    /// checking every directory and the key files. Run with `--ignored --nocapture` (release)
+    /// to see the numbers; the assertion is a loose bound for debug builds on slow machines.
+    #[test]
+    #[ignore]
+    fn warm_check_of_a_10000_file_entry() {
+        let tmp = tempfile_dir("warm-cost");
+        let mut paths = Vec::new();
+        for d in 0..500 {
+            let dir = format!(
+                "_kiln/lib/python3.11/site-packages/pkg{}/sub{}",
+                d / 5,
+                d % 5
+            );
+            fs::create_dir_all(tmp.join(&dir)).unwrap();
+            for f in 0..20 {
+                let file = format!("{dir}/module_{f}.pyc");
+                fs::write(tmp.join(&file), [0u8; 100]).unwrap();
+                paths.push(PathBuf::from(file));
+            }
+        }
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        for p in &paths {
+            let mut a = p.parent();
+            while let Some(d) = a.filter(|d| !d.as_os_str().is_empty()) {
+                dirs.push(d.to_path_buf());
+                a = d.parent();
+            }
+        }
+        dirs.sort();
+        dirs.dedup();
+        let all: Vec<PathBuf> = dirs.iter().chain(&paths).cloned().collect();
+        let key = paths[0].as_os_str().as_bytes().to_vec();
+        let (dirs, files, keys) = record_tree(&tmp, &all, std::slice::from_ref(&key)).unwrap();
+        let record = Record {
+            marker: Marker::default(),
+            payload: "e".repeat(64),
+            verified: Vec::new(),
+            keys,
+            dirs,
+            files,
+        };
+        let text = record.encode();
+        fs::write(tmp.join(MARKER), &text).unwrap();
+        let rounds = 20;
+        let started = std::time::Instant::now();
+        for _ in 0..rounds {
+            let text = fs::read_to_string(tmp.join(MARKER)).unwrap();
+            let quick = Record::decode(&text, false).unwrap();
+            let key = quick.key(&key).unwrap();
+            quick_check(&tmp, &quick, &[key, key, key]).unwrap();
+        }
+        let warm = started.elapsed() / rounds;
+        let started = std::time::Instant::now();
+        for _ in 0..rounds {
+            let text = fs::read_to_string(tmp.join(MARKER)).unwrap();
+            let quick = Record::decode(&text, false).unwrap();
+            std::hint::black_box(quick);
+        }
+        eprintln!("read and decode: {:?}", started.elapsed() / rounds);
+        let started = std::time::Instant::now();
+        let full = Record::decode(&text, true).unwrap();
+        full_check(&tmp, &full).unwrap();
+        let full = started.elapsed();
+        eprintln!(
+            "{} files in {} directories, marker {} KiB: warm check {warm:?}, full check {full:?}",
+            record.files.len(),
+            record.dirs.len(),
+            text.len() / 1024
+        );
+        assert!(warm < std::time::Duration::from_millis(50), "{warm:?}");
+        fs::remove_dir_all(&tmp).unwrap();
+    }
+
+    fn tempfile_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("kiln-bundle-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn fresh(dir: &Path) -> PathBuf {
+        fs::remove_dir_all(dir).unwrap();
+        fs::create_dir_all(dir).unwrap();
+        dir.to_path_buf()
     }
 
     #[test]

@@ -15,6 +15,10 @@
 //! once. One frame rather than a frame per file lets zstd find the repetition between the many
 //! small bytecode files of a bundle.
 //!
+//! The frame carries zstd's content checksum (XXH64 of the decompressed bytes), which the
+//! reader requires: bytes changed after the frame was made are caught even when the trailer's
+//! hash was recomputed to match them.
+//!
 //! A payload is identified by the SHA-256 of its compressed bytes. The writer records it in the
 //! trailer (`payload-hash`); the reader recomputes it from the bytes it decompresses, so one pass
 //! both unpacks and verifies. The caller trusts what was unpacked only once [`unpack`] returned
@@ -33,7 +37,12 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 /// The payload format this crate writes and reads (the trailer's `payload-format`).
-pub const FORMAT: &str = "1";
+/// 2: format 1 with the frame's content checksum required.
+pub const FORMAT: &str = "2";
+/// zstd's frame magic number, as the frame's first bytes.
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+/// The frame header descriptor's `Content_Checksum_flag`.
+const CHECKSUM_FLAG: u8 = 0x04;
 /// Starts the decompressed stream.
 const MAGIC: &[u8; 8] = b"KILNPAK1";
 /// More entries or blobs than this mean a corrupt index.
@@ -70,12 +79,14 @@ pub struct Packed {
 }
 
 /// What [`unpack`] made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unpacked {
     pub dirs: usize,
     pub files: usize,
     /// Total size of the files.
     pub bytes: u64,
+    /// Every directory and file made, relative to the destination, parents first.
+    pub paths: Vec<PathBuf>,
 }
 
 /// Why a payload could not be unpacked.
@@ -174,6 +185,7 @@ pub fn pack<W: Write>(root: &Path, out: W, options: &PackOptions) -> io::Result<
         len: 0,
     };
     let mut encoder = zstd::stream::write::Encoder::new(&mut sink, options.level)?;
+    encoder.include_checksum(true)?;
     // Any number of workers gives the same bytes, but none (zstd's single-threaded mode) gives
     // others: always use workers, so the hash does not depend on the building machine.
     #[cfg(feature = "zstdmt")]
@@ -240,23 +252,29 @@ pub fn unpack<R: Read>(
         hasher: Sha256::new(),
         len: 0,
     };
-    let (unpacked, drained) = {
-        let buffered = BufReader::with_capacity(COPY_BUF, &mut source);
+    let mut head = [0u8; 5];
+    let checksummed = source.read_exact(&mut head).is_ok()
+        && head[..4] == ZSTD_MAGIC
+        && head[4] & CHECKSUM_FLAG != 0;
+    let unpacked = if checksummed {
+        let buffered = BufReader::with_capacity(COPY_BUF, (&head[..]).chain(&mut source));
         match zstd::stream::read::Decoder::with_buffer(buffered) {
             Ok(decoder) => {
                 let mut decoder = decoder.single_frame();
-                let unpacked = extract(&mut decoder, dest).and_then(|u| {
+                extract(&mut decoder, dest).and_then(|u| {
                     expect_end(&mut decoder)?;
                     Ok(u)
-                });
-                // Hash every byte even after an error, so that a modified file is reported as
-                // such rather than as whatever its damage happened to break first.
-                let drained = io::copy(&mut decoder.finish(), &mut io::sink());
-                (unpacked, drained)
+                })
             }
-            Err(e) => (Err(PayloadError::Corrupt(e.to_string())), Ok(0)),
+            Err(e) => Err(PayloadError::Corrupt(e.to_string())),
         }
+    } else {
+        Err(corrupt("not a zstd frame with a content checksum"))
     };
+    // Hash every byte even after an error, so that a modified file is reported as such rather
+    // than as whatever its damage happened to break first. (What the decoder buffered was
+    // hashed when it was read.)
+    let drained = io::copy(&mut source, &mut io::sink());
     drained.map_err(PayloadError::Read)?;
     if source.len != len {
         return Err(PayloadError::Truncated);
@@ -379,6 +397,7 @@ fn extract(r: &mut impl Read, dest: &Path) -> Result<Unpacked, PayloadError> {
         dirs: 0,
         files: 0,
         bytes: 0,
+        paths: entries.iter().map(|e| e.path.clone()).collect(),
     };
     let mut users: Vec<Vec<usize>> = vec![Vec::new(); lens.len()];
     for (i, entry) in entries.iter().enumerate() {
@@ -465,6 +484,28 @@ fn relative_path(path: &[u8]) -> Option<PathBuf> {
             .split(|&b| b == b'/')
             .all(|part| !part.is_empty() && part != b"." && part != b".." && !part.contains(&0));
     ok.then(|| PathBuf::from(OsStr::from_bytes(path)))
+}
+
+/// SHA-256 of `len` bytes of `file` from offset `start`, lowercase hex.
+pub fn hash_range(file: &File, start: u64, len: u64) -> io::Result<String> {
+    use std::os::unix::fs::FileExt;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; COPY_BUF];
+    let mut done = 0u64;
+    while done < len {
+        let want = buf
+            .len()
+            .min(usize::try_from(len - done).unwrap_or(usize::MAX));
+        let n = match file.read_at(&mut buf[..want], start + done) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buf[..n]);
+        done += n as u64;
+    }
+    Ok(hex(&hasher.finalize()))
 }
 
 /// Lowercase hex.
@@ -700,6 +741,41 @@ mod tests {
         assert!(matches!(result, Err(PayloadError::Mismatch)), "{result:?}");
     }
 
+    fn checksummed_frame(data: &[u8]) -> Vec<u8> {
+        let mut encoder = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+        encoder.include_checksum(true).unwrap();
+        encoder.write_all(data).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    #[test]
+    fn resigned_payloads_are_caught_by_the_content_checksum() {
+        let (tmp, bytes, packed) = packed_sample("resigned");
+        // Changed bytes with a hash recomputed to match them: the trailer's hash no longer
+        // protects anything, the frame's own checksum still does.
+        let mut caught = 0;
+        for (i, at) in (20..bytes.len() - 4).step_by(bytes.len() / 12).enumerate() {
+            let mut damaged = bytes.clone();
+            damaged[at] ^= 0x10;
+            let hash = hex(&Sha256::digest(&damaged));
+            let (_, result) = unpack_into(&tmp, &format!("d{i}"), &damaged, packed.len, &hash);
+            assert!(
+                result.is_err(),
+                "byte {at} changed and re-signed: {result:?}"
+            );
+            caught += 1;
+        }
+        assert!(caught > 3);
+        // A frame without a checksum is refused outright.
+        let plain = zstd::encode_all(&b"KILNPAK1\0\0\0\0\0\0\0\0"[..], 3).unwrap();
+        let hash = hex(&Sha256::digest(&plain));
+        let (_, result) = unpack_into(&tmp, "plain", &plain, plain.len() as u64, &hash);
+        assert!(
+            matches!(&result, Err(PayloadError::Corrupt(why)) if why.contains("checksum")),
+            "{result:?}"
+        );
+    }
+
     #[test]
     fn paths_that_leave_the_destination_are_refused() {
         let tmp = TempDir::new("escape");
@@ -715,7 +791,7 @@ mod tests {
             index.extend_from_slice(evil.as_bytes());
             index.extend_from_slice(&4u64.to_le_bytes());
             index.extend_from_slice(b"evil");
-            let bytes = zstd::encode_all(&index[..], 3).unwrap();
+            let bytes = checksummed_frame(&index);
             let hash = hex(&Sha256::digest(&bytes));
             let dest = tmp.0.join("inner/dest");
             fs::create_dir_all(&dest).unwrap();

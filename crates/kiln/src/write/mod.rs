@@ -258,21 +258,29 @@ fn populate(staging: &Path, input: &WriteInput<'_>) -> Result<WriteOutput, Write
     })
 }
 
-/// Launcher settings; `runtime` is the prefix relative to the executable's directory.
-fn settings(mode: &str, runtime: &str, c: &Collection, component: &str) -> Trailer {
-    let s = |k: &str, v: &str| (k.to_string(), v.to_string());
-    Trailer::new(vec![
-        s(keys::MODE, mode),
-        s(keys::RUNTIME, runtime),
-        s(keys::INTERPRETER, &c.interpreter.to_string_lossy()),
-        s(keys::EXECUTABLE, &c.executable.to_string_lossy()),
-        s(keys::BOOT, &c.boot.to_string_lossy()),
-        s(keys::COMPONENT, component),
-    ])
+/// Launcher settings of a bundle without payload: `mode` is `app` (a onedir executable) or
+/// `python` (the interpreter front); `runtime` is the prefix relative to the executable's
+/// directory. The onefile writer turns them into its modes.
+fn settings(mode: &str, runtime: &str, c: &Collection, component: &str) -> kiln_bundle::Settings {
+    let mode = match mode {
+        "app" => kiln_bundle::Mode::App,
+        "python" => kiln_bundle::Mode::Python,
+        other => panic!("no launcher {} `{other}` without a payload", keys::MODE),
+    };
+    kiln_bundle::Settings {
+        mode,
+        runtime: runtime.to_string(),
+        interpreter: c.interpreter.to_string_lossy().into_owned(),
+        executable: c.executable.to_string_lossy().into_owned(),
+        boot: c.boot.to_string_lossy().into_owned(),
+        component: component.to_string(),
+    }
 }
 
-fn write_launcher(path: &Path, trailer: &Trailer) -> Result<(), WriteError> {
+/// Writes the launcher with `settings` (and no payload) to `path`, executable.
+fn write_launcher(path: &Path, settings: &kiln_bundle::Settings) -> Result<(), WriteError> {
     use std::os::unix::fs::PermissionsExt;
+    let trailer: Trailer = settings.to_trailer(0);
     let mut bytes = LAUNCHER.to_vec();
     bytes.extend_from_slice(&trailer.encode());
     std::fs::write(path, &bytes).map_err(io_err(path))?;

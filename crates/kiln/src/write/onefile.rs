@@ -18,8 +18,8 @@ use std::io::{BufWriter, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use kiln_bundle::keys;
 use kiln_bundle::payload::{self, PackOptions};
+use kiln_bundle::Mode;
 
 use super::{
     io_err, populate, remove_stale_staging, settings, staging_dir, swap_into_place, write_launcher,
@@ -55,8 +55,15 @@ pub fn write_onefile(
                 write_suite_in(&staging, &built, input, compression_level)
             } else {
                 let component = &input.launchers[0].1;
-                write_in(&staging, &out, input, component, &[], compression_level)
-                    .map(|written| written.output)
+                write_in(
+                    &staging,
+                    &out,
+                    input,
+                    component,
+                    component,
+                    compression_level,
+                )
+                .map(|written| written.output)
             }
         });
     let final_path = input.out_dir.join(input.name);
@@ -90,13 +97,12 @@ fn write_suite_in(
         .find(|(file, _)| file == input.name)
         .map(|(_, component)| component.as_str())
         .ok_or(WriteError::OnefileLaunchers(input.launchers.len()))?;
-    let app_name = [(keys::APP_NAME.to_string(), input.name.to_string())];
     let mut written = write_in(
         staging,
         dir,
         input,
         dispatcher,
-        &app_name,
+        input.name,
         compression_level,
     )?;
     for (file_name, component) in input.launchers {
@@ -104,12 +110,13 @@ fn write_suite_in(
             continue;
         }
         let exe = dir.join(file_name);
-        let mut trailer = settings("app", RUNTIME_DIR, input.collection, component);
-        trailer.settings.extend([
-            (keys::PAYLOAD_FILE.to_string(), input.name.to_string()),
-            (keys::PAYLOAD_HASH.to_string(), written.payload_hash.clone()),
-        ]);
-        write_launcher(&exe, &trailer)?;
+        let mut settings = settings("app", RUNTIME_DIR, input.collection, component);
+        settings.mode = Mode::Component {
+            payload_file: input.name.to_string(),
+            payload_hash: written.payload_hash.clone(),
+            launcher_hash: launcher_hash(),
+        };
+        write_launcher(&exe, &settings)?;
         written.output.executables.push(exe);
     }
     Ok(written.output)
@@ -121,14 +128,21 @@ struct Written {
     payload_hash: String,
 }
 
-/// Populates `staging/runtime`, then writes `dir/NAME` from it, for `component` and with
-/// `extra` settings.
+/// SHA-256 of the launcher image, as the onefile and component modes record it.
+fn launcher_hash() -> String {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| kiln_bundle::sha256_hex(LAUNCHER))
+        .clone()
+}
+
+/// Populates `staging/runtime`, then writes `dir/NAME` from it, starting `component`, with
+/// `app_name` as what its cache entry records.
 fn write_in(
     staging: &Path,
     dir: &Path,
     input: &WriteInput<'_>,
     component: &str,
-    extra: &[(String, String)],
+    app_name: &str,
     compression_level: i32,
 ) -> Result<Written, WriteError> {
     let tree = staging.join("runtime");
@@ -157,17 +171,15 @@ fn write_in(
         out.flush().map_err(io_err(&exe))?;
         packed
     };
-    let mut trailer = settings("app", RUNTIME_DIR, input.collection, component);
-    trailer.settings.extend_from_slice(extra);
-    trailer
-        .settings
-        .push((keys::PAYLOAD_HASH.to_string(), packed.hash.clone()));
-    trailer.settings.push((
-        keys::PAYLOAD_FORMAT.to_string(),
-        payload::FORMAT.to_string(),
-    ));
-    trailer.payload_len = packed.len;
-    file.write_all(&trailer.encode()).map_err(io_err(&exe))?;
+    let mut settings = settings("app", RUNTIME_DIR, input.collection, component);
+    settings.mode = Mode::Onefile {
+        payload_hash: packed.hash.clone(),
+        payload_format: payload::FORMAT.to_string(),
+        app_name: app_name.to_string(),
+        launcher_hash: launcher_hash(),
+    };
+    file.write_all(&settings.encode(packed.len))
+        .map_err(io_err(&exe))?;
     let size = file_size(&file).map_err(io_err(&exe))?;
     Ok(Written {
         output: WriteOutput {
@@ -269,6 +281,12 @@ mod tests {
         assert_eq!(dispatcher.get(keys::APP_NAME), Some("s"));
         assert_eq!(dispatcher.get(keys::PAYLOAD_FILE), None);
         let hash = dispatcher.get(keys::PAYLOAD_HASH).unwrap();
+        let typed = dispatcher.decode_settings().unwrap();
+        assert!(
+            matches!(&typed.mode, kiln_bundle::Mode::Onefile { app_name, launcher_hash, .. }
+                if app_name == "s" && *launcher_hash == kiln_bundle::sha256_hex(LAUNCHER)),
+            "{typed:?}"
+        );
         for component in ["a", "b"] {
             let exe = dir.join(format!("s-{component}"));
             let (trailer, _) = Trailer::read_from_path(&exe).unwrap();
@@ -277,6 +295,8 @@ mod tests {
             assert_eq!(trailer.get(keys::PAYLOAD_FILE), Some("s"));
             assert_eq!(trailer.get(keys::PAYLOAD_HASH), Some(hash));
             assert_eq!(trailer.get(keys::RUNTIME), Some(RUNTIME_DIR));
+            assert_eq!(trailer.get(keys::MODE), Some("component"));
+            assert!(trailer.decode_settings().is_ok());
             assert_eq!(
                 std::fs::metadata(&exe).unwrap().len(),
                 (LAUNCHER.len() + trailer.encode().len()) as u64
