@@ -163,6 +163,10 @@ pub struct BuildCmd {
     /// see the README for the trade-offs).
     #[arg(long)]
     pub upx: bool,
+    /// Build only this component of the suite, on its own: a bundle named after the component,
+    /// with the suite's settings and the component's own rules.
+    #[arg(long, value_name = "NAME")]
+    pub component: Option<String>,
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,

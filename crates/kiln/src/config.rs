@@ -349,6 +349,8 @@ pub struct BuildSettings {
     /// Interpreter to use, before it is queried.
     pub python: Option<PathBuf>,
     pub name: String,
+    /// The name came from `--name` or the `name` key, not from a default.
+    pub name_given: bool,
     pub out_dir: PathBuf,
     pub optimize: u8,
     /// Strip symbols from bundled native libraries.
@@ -399,15 +401,89 @@ pub const MAX_NAME_LEN: usize = 200;
 /// The longest component name (`NAME-COMPONENT` is a file name too).
 pub const MAX_COMPONENT_LEN: usize = 50;
 
+/// What every part of [`resolve_settings`] reads: the flags, the configuration, and the
+/// directories paths are relative to.
+struct Cx<'a> {
+    args: &'a BuildArgs,
+    config: &'a LoadedConfig,
+    cwd: &'a Path,
+    /// The configuration file's directory (or the current one).
+    base: PathBuf,
+    raw: &'a RawConfig,
+}
+
+impl Cx<'_> {
+    /// A key as the user wrote it (`tool.kiln.` in front inside pyproject.toml).
+    fn key(&self, k: &str) -> String {
+        format!("{}{k}", self.config.key_prefix)
+    }
+}
+
 /// Merges flags over the config file.
 pub fn resolve_settings(
     args: &BuildArgs,
     config: &LoadedConfig,
     cwd: &Path,
 ) -> Result<BuildSettings, ConfigError> {
-    let base = config.base_dir(cwd);
-    let raw = &config.raw;
-    let key = |k: &str| format!("{}{k}", config.key_prefix);
+    let cx = Cx {
+        args,
+        config,
+        cwd,
+        base: config.base_dir(cwd),
+        raw: &config.raw,
+    };
+    let (entry, app_dir, default_name) = entry_point(&cx)?;
+    let name = bundle_name(&cx, default_name)?;
+    let optimize = optimize_level(&cx)?;
+    let (out_dir, python) = places(&cx)?;
+    let rules = project_rules(&cx)?;
+    let data = data_entries(&cx)?;
+    let hook_dirs = hook_dirs(&cx)?;
+    let (output, compression_level) = output_mode(&cx)?;
+    let upx = upx_program(&cx)?;
+    let components = components(&cx)?;
+    let raw = cx.raw;
+    let base = &cx.base;
+    let name = if components.is_empty() || args.name.is_some() || raw.name.is_some() {
+        name
+    } else {
+        config.project_name.clone().unwrap_or_else(|| {
+            base.file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .to_string()
+        })
+    };
+    Ok(BuildSettings {
+        components,
+        entry,
+        app_dir,
+        python,
+        name_given: args.name.is_some() || raw.name.is_some(),
+        name,
+        out_dir,
+        optimize,
+        strip: !args.no_strip && raw.strip.unwrap_or(true),
+        config_path: config.path.clone(),
+        rules,
+        data,
+        hook_dirs,
+        package_data: raw.package_data.clone().unwrap_or_default(),
+        output,
+        compression_level,
+        optional_integrations: raw.optional_integrations.unwrap_or_default(),
+        declared_dependencies: config.project_dependencies.clone(),
+        archive: raw.archive.unwrap_or(true),
+        upx,
+    })
+}
+
+fn entry_point(cx: &Cx<'_>) -> Result<(EntryPoint, PathBuf, String), ConfigError> {
+    let args = cx.args;
+    let cwd = cx.cwd;
+    let base = &cx.base;
+    let raw = cx.raw;
+    let key = |k: &str| cx.key(k);
     let (script, module) = match (&args.entry, &args.module) {
         (Some(_), Some(_)) => return Err(ConfigError::TwoEntries),
         (Some(e), None) => (Some(cwd.join(e)), None),
@@ -521,11 +597,18 @@ pub fn resolve_settings(
         }
         (None, None) => return Err(ConfigError::NoEntry),
     };
+    Ok((entry, app_dir, default_name))
+}
+
+fn bundle_name(cx: &Cx<'_>, default_name: String) -> Result<String, ConfigError> {
+    let args = cx.args;
+    let raw = cx.raw;
+    let key = |k: &str| cx.key(k);
     let name = args
         .name
         .clone()
         .or_else(|| raw.name.clone())
-        .unwrap_or(default_name);
+        .unwrap_or(default_name.to_string());
     let name_key = if args.name.is_some() {
         "--name".to_string()
     } else {
@@ -555,6 +638,13 @@ pub fn resolve_settings(
             ),
         });
     }
+    Ok(name)
+}
+
+fn optimize_level(cx: &Cx<'_>) -> Result<u8, ConfigError> {
+    let args = cx.args;
+    let raw = cx.raw;
+    let key = |k: &str| cx.key(k);
     let optimize = args.optimize.or(raw.optimize).unwrap_or(0);
     if optimize > 2 {
         return Err(ConfigError::Value {
@@ -567,6 +657,14 @@ pub fn resolve_settings(
             message: "must be 0, 1 or 2".into(),
         });
     }
+    Ok(optimize)
+}
+
+fn places(cx: &Cx<'_>) -> Result<(PathBuf, Option<PathBuf>), ConfigError> {
+    let args = cx.args;
+    let cwd = cx.cwd;
+    let base = &cx.base;
+    let raw = cx.raw;
     let out_dir = match (&args.out, &raw.out) {
         (Some(o), _) => cwd.join(o),
         (None, Some(o)) => base.join(o),
@@ -578,6 +676,12 @@ pub fn resolve_settings(
         (None, Some(p)) => Some(PathBuf::from(p)),
         (None, None) => None,
     };
+    Ok((out_dir, python))
+}
+
+fn project_rules(cx: &Cx<'_>) -> Result<crate::hooks::Hook, ConfigError> {
+    let raw = cx.raw;
+    let key = |k: &str| cx.key(k);
     let mut bytecode = crate::hooks::BytecodeRules {
         keep_source: raw.keep_source.clone().unwrap_or_default(),
         ..Default::default()
@@ -622,6 +726,13 @@ pub fn resolve_settings(
             });
         }
     }
+    Ok(rules)
+}
+
+fn data_entries(cx: &Cx<'_>) -> Result<Vec<(PathBuf, PathBuf)>, ConfigError> {
+    let base = &cx.base;
+    let raw = cx.raw;
+    let key = |k: &str| cx.key(k);
     let mut data = Vec::new();
     for spec in raw.data.iter().flatten() {
         let src = base.join(&spec.src);
@@ -649,6 +760,13 @@ pub fn resolve_settings(
         }
         data.push((src, dest));
     }
+    Ok(data)
+}
+
+fn hook_dirs(cx: &Cx<'_>) -> Result<Vec<PathBuf>, ConfigError> {
+    let base = &cx.base;
+    let raw = cx.raw;
+    let key = |k: &str| cx.key(k);
     let hook_dirs: Vec<PathBuf> = raw
         .hook_dirs
         .iter()
@@ -662,6 +780,13 @@ pub fn resolve_settings(
             message: "is not a directory".into(),
         });
     }
+    Ok(hook_dirs)
+}
+
+fn output_mode(cx: &Cx<'_>) -> Result<(OutputMode, i32), ConfigError> {
+    let args = cx.args;
+    let raw = cx.raw;
+    let key = |k: &str| cx.key(k);
     let output = match args.onefile.or(raw.onefile) {
         Some(true) => OutputMode::Onefile,
         _ => OutputMode::Onedir,
@@ -681,6 +806,13 @@ pub fn resolve_settings(
             message: "must be from 1 (fastest) to 19 (smallest)".into(),
         });
     }
+    Ok((output, compression_level))
+}
+
+fn upx_program(cx: &Cx<'_>) -> Result<Option<PathBuf>, ConfigError> {
+    let args = cx.args;
+    let raw = cx.raw;
+    let key = |k: &str| cx.key(k);
     let upx = match (args.upx, raw.upx) {
         (true, _) => Some("--upx".to_string()),
         (false, Some(true)) => Some(key("upx")),
@@ -690,6 +822,15 @@ pub fn resolve_settings(
         Some(asked_by) => Some(locate_upx(&asked_by, std::env::var_os("PATH").as_deref())?),
         None => None,
     };
+    Ok(upx)
+}
+
+fn components(cx: &Cx<'_>) -> Result<Vec<ComponentSettings>, ConfigError> {
+    let config = cx.config;
+    let cwd = cx.cwd;
+    let base = &cx.base;
+    let raw = cx.raw;
+    let key = |k: &str| cx.key(k);
     let mut components = Vec::new();
     for (component, rc) in raw.components.iter().flatten() {
         let ckey = |k: &str| key(&format!("components.{component}.{k}"));
@@ -749,36 +890,45 @@ pub fn resolve_settings(
             rules,
         });
     }
-    let name = if components.is_empty() || args.name.is_some() || raw.name.is_some() {
-        name
+    Ok(components)
+}
+
+/// The settings of `kiln build --component NAME`: that component of the suite alone, built as
+/// a single app named after it (unless a name was given), with the suite's settings and the
+/// component's own `hidden-imports`, `collect` and `exclude`.
+pub fn only_component(settings: BuildSettings, name: &str) -> Result<BuildSettings, ConfigError> {
+    let Some(component) = settings.components.iter().find(|c| c.name == name).cloned() else {
+        let known: Vec<String> = settings
+            .components
+            .iter()
+            .map(|c| format!("`{}`", c.name))
+            .collect();
+        return Err(ConfigError::Value {
+            key: "--component".into(),
+            value: format!("{name:?}"),
+            message: if known.is_empty() {
+                "the configuration defines no components".into()
+            } else {
+                format!("no such component; the suite has {}", known.join(", "))
+            },
+        });
+    };
+    let mut rules = settings.rules.clone();
+    rules.hidden_imports.extend(component.rules.hidden_imports);
+    rules.collect.extend(component.rules.collect);
+    rules.exclude.extend(component.rules.exclude);
+    let name = if settings.name_given {
+        settings.name.clone()
     } else {
-        config.project_name.clone().unwrap_or_else(|| {
-            base.file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .to_string()
-        })
+        component.name.clone()
     };
     Ok(BuildSettings {
-        components,
-        entry,
-        app_dir,
-        python,
-        name,
-        out_dir,
-        optimize,
-        strip: !args.no_strip && raw.strip.unwrap_or(true),
-        config_path: config.path.clone(),
+        entry: component.entry,
+        app_dir: component.app_dir,
         rules,
-        data,
-        hook_dirs,
-        package_data: raw.package_data.clone().unwrap_or_default(),
-        output,
-        compression_level,
-        optional_integrations: raw.optional_integrations.unwrap_or_default(),
-        declared_dependencies: config.project_dependencies.clone(),
-        archive: raw.archive.unwrap_or(true),
-        upx,
+        name,
+        components: Vec::new(),
+        ..settings
     })
 }
 

@@ -17,6 +17,7 @@ pub mod hooks;
 pub mod interpreter;
 pub mod lossy;
 pub mod pipeline;
+pub mod plan;
 pub mod process;
 pub mod report;
 pub mod resolve;

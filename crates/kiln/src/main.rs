@@ -237,25 +237,22 @@ fn build(cmd: BuildCmd) -> anyhow::Result<ExitCode> {
         a.compression_level = cmd.compression_level;
         a.upx = cmd.upx;
     })?;
+    let settings = match &cmd.component {
+        Some(component) => config::only_component(settings, component)?,
+        None => settings,
+    };
     let bar = Bar::new(!cmd.json);
-    if !settings.components.is_empty() {
-        let summary = kiln::suite::build_suite(&settings, &bar);
-        bar.finish();
-        let summary = summary?;
-        if cmd.json {
-            println!("{}", serde_json::to_string_pretty(&summary)?);
-        } else {
-            print!("{}", summary.render());
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-    let summary = pipeline::build(&settings, &bar);
+    let outcome = pipeline::build(&settings, &bar);
     bar.finish();
-    let summary = summary?;
-    if cmd.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
-    } else {
-        print!("{}", summary.render(cmd.verbose));
+    match outcome? {
+        pipeline::Outcome::App(summary) if cmd.json => {
+            println!("{}", serde_json::to_string_pretty(&summary)?)
+        }
+        pipeline::Outcome::App(summary) => print!("{}", summary.render(cmd.verbose)),
+        pipeline::Outcome::Suite(summary) if cmd.json => {
+            println!("{}", serde_json::to_string_pretty(&summary)?)
+        }
+        pipeline::Outcome::Suite(summary) => print!("{}", summary.render()),
     }
     Ok(ExitCode::SUCCESS)
 }

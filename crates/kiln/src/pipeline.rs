@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::analyse::Condition;
-use crate::collect::{self, CollectInput, Collection, FileRole, ShippedEntry};
+use crate::collect::{self, CollectInput, Collection, FileRole};
 use crate::config::{BuildSettings, OptionalPolicy, OutputMode};
 use crate::interpreter::Interpreter;
 use crate::report::{BuildSummary, MissingImport, ModuleCounts};
 use crate::resolve::{self, ModuleGraph, Origin, ResolveInput, ResolveProgress};
-use crate::write::{self, WriteInput};
+use crate::write;
 
 /// Progress of a build, reported to whoever drives it (the CLI draws it).
 pub trait Progress: ResolveProgress {
@@ -69,15 +69,35 @@ pub struct Analysis {
     pub timings: Vec<(String, f64)>,
 }
 
-/// Queries the interpreter and resolves the module graph.
-pub fn analyse(settings: &BuildSettings, progress: &dyn Progress) -> Result<Analysis, BuildError> {
-    let mut timings = Vec::new();
+/// Finds and asks the target interpreter, once per command.
+pub fn interpreter(
+    settings: &BuildSettings,
+    progress: &dyn Progress,
+) -> Result<(Interpreter, f64), BuildError> {
     let t = Instant::now();
     progress.stage("interpreter");
     let python = Interpreter::locate(settings.python.as_deref())?;
     let interpreter = Interpreter::query(&python)?;
-    timings.push(("interpreter".to_string(), t.elapsed().as_secs_f64()));
+    Ok((interpreter, t.elapsed().as_secs_f64()))
+}
 
+/// Queries the interpreter and resolves the module graph.
+pub fn analyse(settings: &BuildSettings, progress: &dyn Progress) -> Result<Analysis, BuildError> {
+    let (interpreter, seconds) = interpreter(settings, progress)?;
+    let mut analysis = analyse_with(settings, &interpreter, progress)?;
+    analysis
+        .timings
+        .insert(0, ("interpreter".to_string(), seconds));
+    Ok(analysis)
+}
+
+/// Resolves the module graph of `settings.entry` for an interpreter already asked.
+pub fn analyse_with(
+    settings: &BuildSettings,
+    interpreter: &Interpreter,
+    progress: &dyn Progress,
+) -> Result<Analysis, BuildError> {
+    let mut timings = Vec::new();
     let t = Instant::now();
     progress.stage("analyse");
     let mut hooks = crate::hooks::load(&settings.hook_dirs)?;
@@ -115,7 +135,7 @@ pub fn analyse(settings: &BuildSettings, progress: &dyn Progress) -> Result<Anal
             .join(format!("{}.json", &cache_key.to_hex()[..32])),
     );
     let input = ResolveInput {
-        interpreter: &interpreter,
+        interpreter,
         entry: &settings.entry,
         app_dir: &settings.app_dir,
         extra_roots: &[],
@@ -153,7 +173,7 @@ pub fn analyse(settings: &BuildSettings, progress: &dyn Progress) -> Result<Anal
         o.skipped = skipped;
     }
     Ok(Analysis {
-        interpreter,
+        interpreter: interpreter.clone(),
         graph,
         optional,
         timings,
@@ -312,27 +332,6 @@ pub fn check_outputs(
     Ok(())
 }
 
-/// Writes `collection` in the output mode `settings` ask for, with the given launchers
-/// (file name, component).
-pub fn write_bundle(
-    settings: &BuildSettings,
-    collection: &Collection,
-    launchers: &[(String, String)],
-) -> Result<write::WriteOutput, BuildError> {
-    let input = WriteInput {
-        collection,
-        out_dir: &settings.out_dir,
-        name: &settings.name,
-        launchers,
-        archive: settings.archive,
-        upx: settings.upx.as_deref(),
-    };
-    Ok(match settings.output {
-        OutputMode::Onedir => write::write_onedir(&input)?,
-        OutputMode::Onefile => write::write_onefile(&input, settings.compression_level)?,
-    })
-}
-
 /// Where kiln keeps caches: `$KILN_CACHE_DIR`, else `$XDG_CACHE_HOME/kiln`, else `~/.cache/kiln`.
 pub fn cache_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("KILN_CACHE_DIR") {
@@ -347,62 +346,69 @@ pub fn cache_dir() -> PathBuf {
     }
 }
 
-/// Runs a whole build.
-pub fn build(
-    settings: &BuildSettings,
-    progress: &dyn Progress,
-) -> Result<BuildSummary, BuildError> {
-    let started = Instant::now();
-    let Analysis {
-        interpreter,
-        graph,
-        optional,
-        mut timings,
-    } = analyse(settings, progress)?;
-    let missing = missing_imports(&graph);
-    let fatal = fatal_missing(&missing);
-    if !fatal.is_empty() {
-        return Err(BuildError::Unresolved {
-            python: interpreter.executable.clone(),
-            list: fatal.iter().map(|m| m.describe()).collect(),
-        });
-    }
-    check_outputs(settings, &interpreter, &[&graph])?;
+/// What `kiln build` made: one app, or a suite of components.
+pub enum Outcome {
+    App(Box<BuildSummary>),
+    Suite(Box<crate::suite::SuiteSummary>),
+}
 
-    let t = Instant::now();
-    progress.stage("collect");
+/// One component as it is built: a single app is a suite of one component named after it.
+pub struct ComponentBuild {
+    pub name: String,
+    pub settings: BuildSettings,
+    pub analysis: Analysis,
+    pub collection: Collection,
+}
+
+/// Runs a whole build: the interpreter once, then per component analyse, check and collect;
+/// the union of the components' files, the boot script and the launchers; write; report.
+pub fn build(settings: &BuildSettings, progress: &dyn Progress) -> Result<Outcome, BuildError> {
+    let started = Instant::now();
+    let (interpreter, interpreter_seconds) = interpreter(settings, progress)?;
     let work = tempfile::tempdir().map_err(BuildError::WorkDir)?;
-    let shipped = ShippedEntry::from(&settings.entry);
-    let components = vec![(settings.name.clone(), shipped)];
-    let collection = collect::collect(&CollectInput {
-        interpreter: &interpreter,
-        graph: &graph,
-        components: &components,
-        cache_dir: &cache_dir(),
-        work_dir: work.path(),
-        optimize: settings.optimize,
-        jobs: rayon::current_num_threads(),
-        data: &settings.data,
-        strip: settings.strip,
-    })?;
-    timings.push(("collect".to_string(), t.elapsed().as_secs_f64()));
+    let mut components = Vec::new();
+    for one in component_settings(settings) {
+        components.push(build_component(settings, one, &interpreter, progress)?);
+    }
 
     let t = Instant::now();
     progress.stage("write");
-    let launchers = vec![(settings.name.clone(), settings.name.clone())];
-    let written = write_bundle(settings, &collection, &launchers)?;
-    timings.push(("write".to_string(), t.elapsed().as_secs_f64()));
+    let plan = crate::plan::plan(settings, &interpreter, &components, work.path())?;
+    let written = match settings.output {
+        OutputMode::Onedir => write::write_onedir(&plan.write_input())?,
+        OutputMode::Onefile => {
+            write::write_onefile(&plan.write_input(), settings.compression_level)?
+        }
+    };
+    let write_seconds = t.elapsed().as_secs_f64();
 
-    let warnings: Vec<String> = warnings(&graph, &collection)
-        .into_iter()
+    let mut timings = vec![("interpreter".to_string(), interpreter_seconds)];
+    for (stage, seconds) in components.iter().flat_map(|c| &c.analysis.timings) {
+        match timings.iter_mut().find(|(s, _)| s == stage) {
+            Some((_, total)) => *total += seconds,
+            None => timings.push((stage.clone(), *seconds)),
+        }
+    }
+    timings.push(("write".to_string(), write_seconds));
+    let graphs: Vec<&ModuleGraph> = components.iter().map(|c| &c.analysis.graph).collect();
+    let missing: Vec<MissingImport> = graphs.iter().flat_map(|g| missing_imports(g)).collect();
+    let optional: Vec<_> = components
+        .iter()
+        .flat_map(|c| c.analysis.optional.iter().cloned())
+        .collect();
+    let warnings: Vec<String> = graphs
+        .iter()
+        .flat_map(|g| warnings(g, &plan.collection))
         .chain(written.warnings.iter().cloned())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
         .collect();
     // Written once the bundle is in place, beside it.
     let report = crate::report::build_report::assemble(&crate::report::build_report::ReportInput {
         settings,
         interpreter: &interpreter,
-        graph: &graph,
-        collection: &collection,
+        graphs: &graphs,
+        collection: &plan.collection,
         written: &written,
         timings: &timings,
         seconds: started.elapsed().as_secs_f64(),
@@ -411,8 +417,19 @@ pub fn build(
         optional: &optional,
     });
     let report_files = report.write(&settings.out_dir)?;
-
-    Ok(BuildSummary {
+    if plan.suite {
+        return Ok(Outcome::Suite(Box::new(crate::suite::summary(
+            settings,
+            &components,
+            &plan,
+            &written,
+            warnings,
+            started.elapsed().as_secs_f64(),
+            report_files,
+        ))));
+    }
+    let collection = &plan.collection;
+    Ok(Outcome::App(Box::new(BuildSummary {
         name: settings.name.clone(),
         executable: written.executables.first().cloned().unwrap_or_default(),
         bundle_dir: written.bundle_dir,
@@ -420,9 +437,9 @@ pub fn build(
         onefile_bytes: written.onefile_bytes,
         python: interpreter.executable.clone(),
         python_version: interpreter.version_string(),
-        modules: count_modules(&graph),
-        native_libraries: count_role(&collection, FileRole::NativeLibrary),
-        extensions: count_role(&collection, FileRole::Extension),
+        modules: count_modules(&components[0].analysis.graph),
+        native_libraries: count_role(collection, FileRole::NativeLibrary),
+        extensions: count_role(collection, FileRole::Extension),
         distributions: collection
             .distributions
             .iter()
@@ -439,9 +456,96 @@ pub fn build(
         report: report_files.report,
         sbom: report_files.sbom,
         optional,
+    })))
+}
+
+/// The settings each component is built with: the build's own for a single app, else the
+/// build's with the component's entry, directory and rules added.
+fn component_settings(settings: &BuildSettings) -> Vec<(String, BuildSettings)> {
+    if settings.components.is_empty() {
+        return vec![(settings.name.clone(), settings.clone())];
+    }
+    settings
+        .components
+        .iter()
+        .map(|component| {
+            let mut rules = settings.rules.clone();
+            rules
+                .hidden_imports
+                .extend(component.rules.hidden_imports.iter().cloned());
+            rules
+                .collect
+                .extend(component.rules.collect.iter().cloned());
+            rules
+                .exclude
+                .extend(component.rules.exclude.iter().cloned());
+            let one = BuildSettings {
+                entry: component.entry.clone(),
+                app_dir: component.app_dir.clone(),
+                rules,
+                components: Vec::new(),
+                ..settings.clone()
+            };
+            (component.name.clone(), one)
+        })
+        .collect()
+}
+
+/// Analyses one component, refuses what would make a broken bundle or replace what kiln did not
+/// write, and collects its files.
+fn build_component(
+    settings: &BuildSettings,
+    (name, one): (String, BuildSettings),
+    interpreter: &Interpreter,
+    progress: &dyn Progress,
+) -> Result<ComponentBuild, BuildError> {
+    let mut analysis = analyse_with(&one, interpreter, progress)?;
+    let graph = &analysis.graph;
+    let suite = !settings.components.is_empty();
+    let missing = missing_imports(graph);
+    let fatal = fatal_missing(&missing);
+    if !fatal.is_empty() {
+        return Err(BuildError::Unresolved {
+            python: interpreter.executable.clone(),
+            list: fatal
+                .iter()
+                .map(|m| match suite {
+                    true => format!("[{name}]{}", m.describe()),
+                    false => m.describe(),
+                })
+                .collect(),
+        });
+    }
+    if suite {
+        let own = settings.components.iter().find(|c| c.name == name);
+        let excluded = own.map_or(&[][..], |c| &c.rules.exclude[..]);
+        crate::suite::check_excluded_reached(&name, excluded, graph)?;
+    }
+    check_outputs(settings, interpreter, &[graph])?;
+
+    let t = Instant::now();
+    progress.stage("collect");
+    let collection = collect::collect(&CollectInput {
+        interpreter,
+        graph,
+        cache_dir: &cache_dir(),
+        optimize: settings.optimize,
+        jobs: rayon::current_num_threads(),
+        data: &settings.data,
+        strip: settings.strip,
+    })?;
+    analysis
+        .timings
+        .push(("collect".to_string(), t.elapsed().as_secs_f64()));
+    Ok(ComponentBuild {
+        name,
+        settings: one,
+        analysis,
+        collection,
     })
 }
 
+/// Module counts by origin.
 pub fn count_modules(graph: &ModuleGraph) -> ModuleCounts {
     let mut c = ModuleCounts::default();
     for (_, m) in graph.included() {

@@ -3,18 +3,17 @@
 //! and a dispatcher (`NAME COMPONENT ...`). In onefile form the dispatcher carries the runtime
 //! as its payload and the component launchers run from that same payload's cache entry.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::collect::{self, CollectInput, Collection, ShippedEntry};
 use crate::config::{BuildSettings, OutputMode};
-use crate::pipeline::{self, BuildError, Progress};
+use crate::pipeline::{BuildError, ComponentBuild};
+use crate::plan::BundlePlan;
 use crate::report::human_bytes;
-use crate::write::{self, RUNTIME_DIR};
+use crate::write::{self, WriteOutput, RUNTIME_DIR};
 
 /// One component in the suite summary.
 #[derive(Debug, Clone, Serialize)]
@@ -49,6 +48,12 @@ pub struct SuiteSummary {
     pub separate_bytes: u64,
     pub seconds: f64,
     pub warnings: Vec<String>,
+    /// `DIR/NAME.build-report.json`, as for a single app.
+    #[serde(serialize_with = "crate::lossy::path")]
+    pub report: PathBuf,
+    /// `DIR/NAME.cdx.json`, the CycloneDX SBOM.
+    #[serde(serialize_with = "crate::lossy::path")]
+    pub sbom: PathBuf,
 }
 
 impl SuiteSummary {
@@ -110,6 +115,12 @@ impl SuiteSummary {
         }
         let _ = writeln!(
             s,
+            "  report        {} (`kiln report` draws it), SBOM {}",
+            self.report.display(),
+            self.sbom.display()
+        );
+        let _ = writeln!(
+            s,
             "  run           {} COMPONENT, or {}-COMPONENT",
             self.dispatcher.display(),
             self.dispatcher.display()
@@ -118,133 +129,56 @@ impl SuiteSummary {
     }
 }
 
-/// Builds every component of `settings.components` into one bundle.
-pub fn build_suite(
+/// Reaching a module the component excludes is an error: that component would fail.
+pub fn check_excluded_reached(
+    component: &str,
+    excluded: &[String],
+    graph: &crate::resolve::ModuleGraph,
+) -> Result<(), BuildError> {
+    let chains = graph.chains();
+    let mut reached = Vec::new();
+    for e in &graph.excluded {
+        let excluded_here = excluded
+            .iter()
+            .any(|x| e.name == *x || e.name.starts_with(&format!("{x}.")));
+        if !excluded_here || e.condition != crate::analyse::Condition::Always {
+            continue;
+        }
+        let mut chain: Vec<String> = chains
+            .chain(graph, e.importer)
+            .unwrap_or_default()
+            .iter()
+            .map(|edge| graph.modules[edge.from].name.clone())
+            .collect();
+        chain.push(graph.modules[e.importer].name.clone());
+        chain.push(e.name.clone());
+        let file = graph.modules[e.importer]
+            .file()
+            .map(|f| format!("{}:{}", f.display(), e.line))
+            .unwrap_or_default();
+        reached.push(format!("  {file}: {}", chain.join(" -> ")));
+    }
+    if reached.is_empty() {
+        return Ok(());
+    }
+    Err(BuildError::ExcludedReached {
+        component: component.to_string(),
+        list: reached,
+    })
+}
+
+/// The suite's summary: per component, what it alone needs and what it shares, against what
+/// separate bundles would take.
+pub fn summary(
     settings: &BuildSettings,
-    progress: &dyn Progress,
-) -> Result<SuiteSummary, BuildError> {
-    let started = Instant::now();
-    let shipped: Vec<(String, ShippedEntry)> = settings
-        .components
-        .iter()
-        .map(|c| (c.name.clone(), ShippedEntry::from(&c.entry)))
-        .collect();
-    let work = tempfile::tempdir().map_err(BuildError::WorkDir)?;
-    let mut collections: Vec<(String, Collection, usize)> = Vec::new();
-    for component in &settings.components {
-        let mut rules = settings.rules.clone();
-        rules
-            .hidden_imports
-            .extend(component.rules.hidden_imports.iter().cloned());
-        rules
-            .collect
-            .extend(component.rules.collect.iter().cloned());
-        rules
-            .exclude
-            .extend(component.rules.exclude.iter().cloned());
-        let one = BuildSettings {
-            entry: component.entry.clone(),
-            app_dir: component.app_dir.clone(),
-            rules,
-            components: Vec::new(),
-            ..settings.clone()
-        };
-        let analysis = pipeline::analyse(&one, progress)?;
-        let graph = &analysis.graph;
-        pipeline::check_outputs(settings, &analysis.interpreter, &[graph])?;
-        let missing = pipeline::missing_imports(graph);
-        let fatal = pipeline::fatal_missing(&missing);
-        if !fatal.is_empty() {
-            return Err(BuildError::Unresolved {
-                python: analysis.interpreter.executable.clone(),
-                list: fatal
-                    .iter()
-                    .map(|m| format!("[{}]{}", component.name, m.describe()))
-                    .collect(),
-            });
-        }
-        // Reaching a module the component excludes is an error: the component would fail.
-        let chains = graph.chains();
-        let mut reached = Vec::new();
-        for e in &graph.excluded {
-            let excluded_here = component
-                .rules
-                .exclude
-                .iter()
-                .any(|x| e.name == *x || e.name.starts_with(&format!("{x}.")));
-            if !excluded_here || e.condition != crate::analyse::Condition::Always {
-                continue;
-            }
-            let mut chain: Vec<String> = chains
-                .chain(graph, e.importer)
-                .unwrap_or_default()
-                .iter()
-                .map(|edge| graph.modules[edge.from].name.clone())
-                .collect();
-            chain.push(graph.modules[e.importer].name.clone());
-            chain.push(e.name.clone());
-            let file = graph.modules[e.importer]
-                .file()
-                .map(|f| format!("{}:{}", f.display(), e.line))
-                .unwrap_or_default();
-            reached.push(format!("  {file}: {}", chain.join(" -> ")));
-        }
-        if !reached.is_empty() {
-            return Err(BuildError::ExcludedReached {
-                component: component.name.clone(),
-                list: reached,
-            });
-        }
-        progress.stage("collect");
-        let collection = collect::collect(&CollectInput {
-            interpreter: &analysis.interpreter,
-            graph,
-            components: &shipped,
-            cache_dir: &pipeline::cache_dir(),
-            work_dir: work.path(),
-            optimize: settings.optimize,
-            jobs: rayon::current_num_threads(),
-            data: &settings.data,
-            strip: settings.strip,
-        })?;
-        let modules = graph.included().count();
-        collections.push((component.name.clone(), collection, modules));
-    }
-
-    // Each file once: the union of the components' files.
-    let mut merged = collections[0].1.clone_shell();
-    let mut users: BTreeMap<PathBuf, Vec<usize>> = BTreeMap::new();
-    let mut seen: HashSet<PathBuf> = HashSet::new();
-    for (index, (_, collection, _)) in collections.iter().enumerate() {
-        for f in &collection.files {
-            users.entry(f.dest.clone()).or_default().push(index);
-            if seen.insert(f.dest.clone()) {
-                merged.files.push(f.clone());
-            }
-        }
-        merged.dirs.extend(collection.dirs.iter().cloned());
-        merged.warnings.extend(collection.warnings.iter().cloned());
-        merged
-            .missing_libraries
-            .extend(collection.missing_libraries.iter().cloned());
-        merged.env.extend(collection.env.clone());
-    }
-    merged.files.sort_by(|a, b| a.dest.cmp(&b.dest));
-    merged.dirs.sort();
-    merged.dirs.dedup();
-    merged.warnings.sort();
-    merged.warnings.dedup();
-
-    progress.stage("write");
-    let mut launchers: Vec<(String, String)> = settings
-        .components
-        .iter()
-        .map(|c| (format!("{}-{}", settings.name, c.name), c.name.clone()))
-        .collect();
-    launchers.push((settings.name.clone(), "*".to_string()));
-    let written = pipeline::write_bundle(settings, &merged, &launchers)?;
-
-    let sizes: HashMap<PathBuf, u64> = written.sizes.iter().cloned().collect();
+    built: &[ComponentBuild],
+    plan: &BundlePlan,
+    written: &WriteOutput,
+    warnings: Vec<String>,
+    seconds: f64,
+    reports: crate::report::build_report::ReportFiles,
+) -> SuiteSummary {
+    let sizes: HashMap<&PathBuf, u64> = written.sizes.iter().map(|(p, s)| (p, *s)).collect();
     let size_of = |dest: &PathBuf| {
         sizes
             .get(&PathBuf::from(RUNTIME_DIR).join(dest))
@@ -264,9 +198,9 @@ pub fn build_suite(
     };
     let mut components = Vec::new();
     let mut separate_bytes = 0;
-    for (index, (name, _, modules)) in collections.iter().enumerate() {
+    for (index, c) in built.iter().enumerate() {
         let (mut unique, mut shared) = (0, 0);
-        for (dest, who) in &users {
+        for (dest, who) in &plan.users {
             if !who.contains(&index) {
                 continue;
             }
@@ -284,18 +218,18 @@ pub fn build_suite(
                 ((unique + shared + launcher_bytes) as f64 * ratio) as u64 + launcher_bytes
             }
         };
-        let executable = written.bundle_dir.join(format!("{}-{name}", settings.name));
+        let executable = written
+            .bundle_dir
+            .join(format!("{}-{}", settings.name, c.name));
         components.push(ComponentSummary {
-            name: name.clone(),
+            name: c.name.clone(),
             executable_bytes: file_size(&executable),
             executable,
-            modules: *modules,
+            modules: c.analysis.graph.included().count(),
             unique_bytes: unique,
             shared_bytes: shared,
         });
     }
-    let mut warnings = merged.warnings.clone();
-    warnings.extend(written.warnings.iter().cloned());
     let (total_bytes, unpacked_bytes) = match settings.output {
         OutputMode::Onedir => (written.bytes, None),
         OutputMode::Onefile => (
@@ -303,7 +237,7 @@ pub fn build_suite(
             Some(written.bytes),
         ),
     };
-    Ok(SuiteSummary {
+    SuiteSummary {
         name: settings.name.clone(),
         mode: settings.output,
         dispatcher,
@@ -313,7 +247,9 @@ pub fn build_suite(
         total_bytes,
         unpacked_bytes,
         separate_bytes,
-        seconds: started.elapsed().as_secs_f64(),
+        seconds,
         warnings,
-    })
+        report: reports.report,
+        sbom: reports.sbom,
+    }
 }

@@ -85,8 +85,8 @@ pub struct Collection {
     /// Directories that must exist even if empty (namespace packages).
     pub dirs: Vec<PathBuf>,
     pub distributions: Vec<metadata::Distribution>,
-    /// Shipped entry points by component: `(kind, target)` as the boot script reads them.
-    pub entries: BTreeMap<String, (String, String)>,
+    /// The entry scripts' bytecode, relative to the prefix (run by path, never archived).
+    pub entry_scripts: Vec<PathBuf>,
     /// The interpreter binary and its `sys.executable` front, relative to the prefix.
     pub interpreter: PathBuf,
     pub executable: PathBuf,
@@ -109,7 +109,7 @@ impl Collection {
             startup_modules: self.startup_modules.clone(),
             dirs: Vec::new(),
             distributions: self.distributions.clone(),
-            entries: self.entries.clone(),
+            entry_scripts: self.entry_scripts.clone(),
             interpreter: self.interpreter.clone(),
             executable: self.executable.clone(),
             boot: self.boot.clone(),
@@ -142,15 +142,107 @@ impl From<&crate::resolve::EntryPoint> for ShippedEntry {
     }
 }
 
+/// One component as the boot script starts it.
+pub struct BootComponent<'a> {
+    pub name: &'a str,
+    pub entry: ShippedEntry,
+    /// Environment variables the hooks that applied to this component set.
+    pub env: &'a BTreeMap<String, String>,
+}
+
+/// The boot script for `components`, compiled by the target interpreter: it starts each
+/// component's entry with that component's hook environment. Written into `work_dir` first.
+pub fn boot_file(
+    interp: &Interpreter,
+    layout: &Collection,
+    components: &[BootComponent<'_>],
+    cache_dir: &Path,
+    work_dir: &Path,
+) -> Result<BundleFile, CollectError> {
+    let mut entries: BTreeMap<&str, (&str, String)> = BTreeMap::new();
+    let mut env: BTreeMap<&str, &BTreeMap<String, String>> = BTreeMap::new();
+    for c in components {
+        let target = match &c.entry {
+            ShippedEntry::Script(path) => (
+                "script",
+                entry_script(layout, path).to_string_lossy().to_string(),
+            ),
+            ShippedEntry::Module(m) => ("module", m.clone()),
+            ShippedEntry::Call(target) => ("call", target.clone()),
+        };
+        entries.insert(c.name, target);
+        if !c.env.is_empty() {
+            env.insert(c.name, c.env);
+        }
+    }
+    let boot_source = work_dir.join("_kiln_boot.py");
+    let boot_text = BOOT_TEMPLATE
+        .replacen(
+            "ENTRIES = {}",
+            &format!("ENTRIES = {}", py_literal(&entries)),
+            1,
+        )
+        .replacen("ENV = {}", &format!("ENV = {}", py_literal(&env)), 1)
+        .replacen(
+            "APP_ROOT = \"\"",
+            &format!(
+                "APP_ROOT = {}",
+                py_literal(&layout.app_root.to_string_lossy())
+            ),
+            1,
+        );
+    std::fs::write(&boot_source, boot_text).map_err(io_err(&boot_source))?;
+    let job = CompileJob {
+        source: boot_source.clone(),
+        display: "_kiln_boot.py".into(),
+        optimize: 0,
+    };
+    let compiled = bytecode::compile_all(
+        &interp.base_executable,
+        &interp.magic,
+        std::slice::from_ref(&job),
+        cache_dir,
+        1,
+    )?;
+    let pyc = compiled
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| Err("no result".into()))
+        .map_err(|message| {
+            CollectError::Compile(format!("cannot compile the boot script: {message}"))
+        })?;
+    Ok(BundleFile {
+        dest: layout.boot.clone(),
+        source: pyc,
+        origin: boot_source,
+        role: FileRole::Boot,
+        module: None,
+        distribution: None,
+        why: "starts the app".into(),
+        elf: None,
+        rpath_fix: None,
+        strip: false,
+    })
+}
+
+/// Where the bytecode of entry script `path` lies in the bundle, relative to the prefix.
+pub fn entry_script(layout: &Collection, path: &Path) -> PathBuf {
+    layout
+        .app_root
+        .join(path.file_name().unwrap_or_default())
+        .with_extension("pyc")
+}
+
+/// A value of the boot script's tables as Python source: JSON of strings, lists and dicts is.
+fn py_literal<T: Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "{}".into())
+}
+
 /// Inputs of the collect stage.
 pub struct CollectInput<'a> {
     pub interpreter: &'a Interpreter,
     pub graph: &'a ModuleGraph,
-    /// Components and what each starts.
-    pub components: &'a [(String, ShippedEntry)],
     pub cache_dir: &'a Path,
-    /// Where generated sources (the boot script) are written before compiling.
-    pub work_dir: &'a Path,
     pub optimize: u8,
     pub jobs: usize,
     /// The project's `data` entries: (source, destination relative to the app root).
@@ -426,57 +518,6 @@ pub fn collect(input: &CollectInput<'_>) -> Result<Collection, CollectError> {
         c.warnings
             .push(format!("namespace package {} has no directory", dir.name));
     }
-
-    // The boot script, generated for these components.
-    for (name, entry) in input.components {
-        let target = match entry {
-            ShippedEntry::Script(path) => (
-                "script".to_string(),
-                app_root
-                    .join(path.file_name().unwrap_or_default())
-                    .with_extension("pyc")
-                    .to_string_lossy()
-                    .to_string(),
-            ),
-            ShippedEntry::Module(m) => ("module".to_string(), m.clone()),
-            ShippedEntry::Call(target) => ("call".to_string(), target.clone()),
-        };
-        c.entries.insert(name.clone(), target);
-    }
-    let boot_source = input.work_dir.join("_kiln_boot.py");
-    let entries_json = serde_json::to_string(&c.entries).expect("entries serialise");
-    let env_json = serde_json::to_string(&c.env).expect("env serialises");
-    let boot_text = BOOT_TEMPLATE
-        .replacen("ENTRIES = {}", &format!("ENTRIES = {entries_json}"), 1)
-        .replacen("ENV = {}", &format!("ENV = {env_json}"), 1)
-        .replacen(
-            "APP_ROOT = \"\"",
-            &format!(
-                "APP_ROOT = {}",
-                serde_json::to_string(&app_root.to_string_lossy()).unwrap()
-            ),
-            1,
-        );
-    std::fs::write(&boot_source, boot_text).map_err(io_err(&boot_source))?;
-    jobs.push((
-        CompileJob {
-            source: boot_source.clone(),
-            display: "_kiln_boot.py".into(),
-            optimize: 0,
-        },
-        BundleFile {
-            dest: c.boot.clone(),
-            source: PathBuf::new(),
-            origin: boot_source,
-            role: FileRole::Boot,
-            module: None,
-            distribution: None,
-            why: "starts the app".into(),
-            elf: None,
-            rpath_fix: None,
-            strip: false,
-        },
-    ));
 
     // Bytecode.
     let compile_jobs: Vec<CompileJob> = jobs.iter().map(|(j, _)| j.clone()).collect();

@@ -9,7 +9,8 @@ import sys
 # component -> [kind, target]: ["script", path relative to sys.prefix] | ["module", "pkg.mod"]
 # | ["call", "pkg.mod:attr"]
 ENTRIES = {}
-# Environment variables hooks set before the app starts (values the user set win).
+# component -> environment variables the hooks of that component set before it starts (values
+# the user set win).
 ENV = {}
 # Where the app's own files live, relative to sys.prefix (what `sys.path[0]` was in development).
 APP_ROOT = ""
@@ -180,9 +181,10 @@ def _main():
         component = sys.argv[1]
         sys.argv = [argv0] + sys.argv[2:]
     _frozen()
-    if ENV:
+    env = ENV.get(component)
+    if env:
         import os
-        for name, value in ENV.items():
+        for name, value in env.items():
             os.environ.setdefault(name, value)
     kind, target = ENTRIES[component]
     if kind == "script":

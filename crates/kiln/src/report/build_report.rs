@@ -226,7 +226,8 @@ pub struct StageTiming {
 pub struct ReportInput<'a> {
     pub settings: &'a BuildSettings,
     pub interpreter: &'a Interpreter,
-    pub graph: &'a ModuleGraph,
+    /// The module graph of each component (one for a single app).
+    pub graphs: &'a [&'a ModuleGraph],
     pub collection: &'a Collection,
     pub written: &'a WriteOutput,
     pub timings: &'a [(String, f64)],
@@ -254,19 +255,46 @@ fn archive_entry(path: &Path, size: u64, why: String) -> FileEntry {
     }
 }
 
+/// Modules of every component, each counted once.
+fn count_modules(graphs: &[&ModuleGraph]) -> crate::report::ModuleCounts {
+    let mut seen = std::collections::HashSet::new();
+    let mut counts = crate::report::ModuleCounts::default();
+    for g in graphs {
+        for (_, m) in g.included() {
+            if seen.insert(m.name.as_str()) {
+                counts.total += 1;
+                match m.origin {
+                    crate::resolve::Origin::App => counts.app += 1,
+                    crate::resolve::Origin::ThirdParty => counts.third_party += 1,
+                    crate::resolve::Origin::Stdlib => counts.stdlib += 1,
+                }
+            }
+        }
+    }
+    counts
+}
+
 /// Builds the report of a finished build.
 pub fn assemble(input: &ReportInput<'_>) -> BuildReport {
     let c = input.collection;
-    let graph = input.graph;
+    let graphs = input.graphs;
     let runtime = Path::new(RUNTIME_DIR);
     let by_path: HashMap<PathBuf, &BundleFile> =
         c.files.iter().map(|f| (runtime.join(&f.dest), f)).collect();
-    let chains = graph.chains();
+    let chains: Vec<_> = graphs.iter().map(|g| g.chains()).collect();
+    // A module's facts come from the first component whose graph has it.
+    let find = |module: &str| {
+        graphs
+            .iter()
+            .enumerate()
+            .find_map(|(i, g)| g.get(module).map(|id| (i, id)))
+    };
     let chain_of = |module: &str| -> Vec<String> {
-        let Some(id) = graph.get(module) else {
+        let Some((i, id)) = find(module) else {
             return Vec::new();
         };
-        let Some(edges) = chains.chain(graph, id) else {
+        let graph = graphs[i];
+        let Some(edges) = chains[i].chain(graph, id) else {
             return Vec::new();
         };
         let mut names: Vec<String> = edges
@@ -295,8 +323,8 @@ pub fn assemble(input: &ReportInput<'_>) -> BuildReport {
                 let origin_kind = f
                     .module
                     .as_deref()
-                    .and_then(|m| graph.get(m))
-                    .map(|id| graph.modules[id].origin);
+                    .and_then(find)
+                    .map(|(i, id)| graphs[i].modules[id].origin);
                 let distribution = f.distribution.map(|d| c.distributions[d].name.clone());
                 let role = Role::from(f.role);
                 let (group, package) =
@@ -419,7 +447,7 @@ pub fn assemble(input: &ReportInput<'_>) -> BuildReport {
             files: files.len(),
             bytes: files.iter().map(|f| f.size).sum(),
             onefile_bytes: input.written.onefile_bytes,
-            modules: crate::pipeline::count_modules(graph),
+            modules: count_modules(graphs),
             extensions: count(FileRole::Extension),
             native_libraries: count(FileRole::NativeLibrary),
         },
@@ -438,9 +466,9 @@ pub fn assemble(input: &ReportInput<'_>) -> BuildReport {
                 needed_by: by.clone(),
             })
             .collect(),
-        hooks: graph
-            .applied_hooks
+        hooks: graphs
             .iter()
+            .flat_map(|g| &g.applied_hooks)
             // The configuration applies as a hook to every build; list it when it did something.
             .filter(|a| {
                 a.source != crate::hooks::HookSource::Config

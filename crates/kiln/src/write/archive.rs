@@ -49,12 +49,7 @@ pub fn plan(c: &Collection) -> Plan {
     let loaded_early =
         |name: &str| name == "encodings" || name.starts_with("encodings.") || early.contains(name);
     // Entry scripts are run by path.
-    let scripts: HashSet<&Path> = c
-        .entries
-        .values()
-        .filter(|(kind, _)| kind == "script")
-        .map(|(_, target)| Path::new(target.as_str()))
-        .collect();
+    let scripts: HashSet<&Path> = c.entry_scripts.iter().map(PathBuf::as_path).collect();
     let mut plan = Plan {
         code: Vec::new(),
         extensions: Vec::new(),

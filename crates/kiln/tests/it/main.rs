@@ -28,7 +28,8 @@ use support::{
     HOST_PYTHON_PREFIXES, STATIC_PYTHON,
 };
 
-/// Runs each named build test once per output mode, as `NAME::onedir` and `NAME::onefile`.
+/// Runs each named build test once per output mode, as `NAME::onedir` and `NAME::onefile`,
+/// and as a suite of one component (`NAME::suite`): one pipeline builds all three.
 macro_rules! in_each_mode {
     ($($name:ident),* $(,)?) => {
         $(mod $name {
@@ -39,6 +40,10 @@ macro_rules! in_each_mode {
             #[test]
             fn onefile() {
                 super::$name(super::Mode::Onefile)
+            }
+            #[test]
+            fn suite() {
+                super::$name(super::Mode::Suite)
             }
         })*
     };
@@ -235,14 +240,23 @@ fn json_summary_is_one_json_object(mode: Mode) {
         });
     assert!(summary.is_object(), "summary: {summary:#}");
     let expected = match mode {
-        Mode::Onedir => "onedir",
+        Mode::Onedir | Mode::Suite => "onedir",
         Mode::Onefile => "onefile",
     };
     assert_eq!(summary["mode"], expected, "summary: {summary:#}");
+    let executable = match mode {
+        Mode::Suite => &summary["components"][0]["executable"],
+        _ => &summary["executable"],
+    };
     assert_eq!(
-        summary["executable"].as_str(),
+        executable.as_str(),
         build.exe().to_str(),
         "summary: {summary:#}"
+    );
+    let report = summary["report"].as_str().unwrap_or_default();
+    assert!(
+        std::path::Path::new(report).is_file(),
+        "the summary names the build report it wrote: {summary:#}"
     );
 }
 

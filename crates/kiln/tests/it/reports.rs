@@ -86,10 +86,10 @@ fn every_file_is_listed_once_with_its_size(mode: Mode) {
     // What a onefile executable ships is what it unpacks; the run owns that cache entry.
     let hidden = (mode == Mode::Onefile).then(|| run_hidden(&build, &[]));
     let (root, mut shipped) = match (mode, &hidden) {
-        (Mode::Onedir, _) | (Mode::Onefile, None) => {
+        (Mode::Onedir | Mode::Suite, _) | (Mode::Onefile, None) => {
             (build.bundle_dir(), files_under(&build.bundle_dir()))
         }
-        (Mode::Onefile, Some(run)) => {
+        (_, Some(run)) => {
             run.run.assert_success("the onefile nativeapp");
             let mut unpacked = files_under(&run.runtime_root);
             unpacked.remove(kiln_bundle::cache::MARKER);
@@ -132,7 +132,7 @@ fn every_file_is_listed_once_with_its_size(mode: Mode) {
     );
     assert_eq!(report["totals"]["files"], listed.len());
     let expected_mode = match mode {
-        Mode::Onedir => "onedir",
+        Mode::Onedir | Mode::Suite => "onedir",
         Mode::Onefile => "onefile",
     };
     assert_eq!(report["mode"], expected_mode);
@@ -152,6 +152,12 @@ fn every_file_is_listed_once_with_its_size_onedir() {
 #[test]
 fn every_file_is_listed_once_with_its_size_onefile() {
     every_file_is_listed_once_with_its_size(Mode::Onefile)
+}
+
+/// A suite writes its build report and SBOM like any build.
+#[test]
+fn every_file_is_listed_once_with_its_size_suite() {
+    every_file_is_listed_once_with_its_size(Mode::Suite)
 }
 
 fn find<'a>(list: &'a Value, key: &str, value: &str) -> Option<&'a Value> {

@@ -275,3 +275,71 @@ fn onefile_suite_component_without_its_payload_file_fails_clearly() {
     assert!(run.stdout.contains("\"core\""), "{run}");
     assert_eq!(onefile_entries(cache.path()).len(), 1);
 }
+
+/// A hook's `env` reaches the component whose modules the hook applies to, also when that is
+/// not the first component (each component starts with its own hook environment).
+#[test]
+fn hook_environment_reaches_the_component_that_imports_the_package() {
+    let build = Build::new("suiteapp")
+        .name("envsuite")
+        .args(["--config", "envsuite.toml"])
+        .success();
+    let probe = Hidden::new(&build).program("envsuite-probe").output();
+    probe.run.assert_success("the probe component");
+    assert!(
+        probe
+            .run
+            .stdout
+            .contains("\"probe\"} 1 set by the probe hook"),
+        "the hook's env did not reach the second component:\n{}",
+        probe.run
+    );
+    let core = Hidden::new(&build)
+        .program("envsuite-core")
+        .args(["a"])
+        .output();
+    core.run.assert_success("the core component");
+    assert!(
+        build.out_dir.join("envsuite.build-report.json").is_file(),
+        "a suite writes its build report"
+    );
+    assert!(
+        build.out_dir.join("envsuite.cdx.json").is_file(),
+        "and its SBOM"
+    );
+}
+
+/// `kiln build --component NAME` builds that component alone, named after it, with the suite's
+/// settings (the hook directory) and nothing of the other components.
+#[test]
+fn one_component_builds_on_its_own() {
+    let build = Build::new("suiteapp")
+        .name("probe")
+        .args(["--config", "envsuite.toml", "--component", "probe"])
+        .success();
+    assert!(
+        build.bundle_dir().join("probe").is_file(),
+        "{}",
+        build.result
+    );
+    assert!(!build.bundle_dir().join("probe-core").exists());
+    let run = run_hidden(&build, &[]);
+    run.run.assert_success("the probe component built alone");
+    assert!(
+        run.run
+            .stdout
+            .contains("\"probe\"} 1 set by the probe hook"),
+        "{}",
+        run.run
+    );
+
+    let unknown = Build::new("suiteapp")
+        .args(["--config", "envsuite.toml", "--component", "nope"])
+        .run();
+    assert!(!unknown.result.status.success());
+    assert!(
+        unknown.result.stderr.contains("--component") && unknown.result.stderr.contains("`probe`"),
+        "{}",
+        unknown.result
+    );
+}

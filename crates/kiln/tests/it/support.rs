@@ -334,6 +334,33 @@ pub enum Mode {
     Onedir,
     /// The single executable `OUT/NAME` (`--onefile`).
     Onefile,
+    /// A suite of one component, [`SUITE_COMPONENT`]: `OUT/NAME/NAME-main` beside the
+    /// dispatcher and `_kiln/`. A single app is built the same way, so it must behave the same.
+    Suite,
+}
+
+/// The component a [`Mode::Suite`] build makes of the app.
+pub const SUITE_COMPONENT: &str = "main";
+
+/// Declares the app's entry (the first of `args`: a script, or `-m MODULE`) as the only
+/// component of a suite, in the app's own configuration, and returns the other arguments.
+fn declare_suite(app: &Path, args: &[OsString]) -> Vec<OsString> {
+    let (key, value, rest) = match args.first().and_then(|a| a.to_str()) {
+        Some("-m") => ("module", args[1].to_string_lossy().to_string(), &args[2..]),
+        Some(_) => ("entry", args[0].to_string_lossy().to_string(), &args[1..]),
+        None => return args.to_vec(),
+    };
+    let table = format!("components.{SUITE_COMPONENT}");
+    let (file, header) = if app.join("kiln.toml").is_file() || !app.join("pyproject.toml").is_file()
+    {
+        (app.join("kiln.toml"), format!("[{table}]"))
+    } else {
+        (app.join("pyproject.toml"), format!("[tool.kiln.{table}]"))
+    };
+    let mut text = fs::read_to_string(&file).unwrap_or_default();
+    text.push_str(&format!("\n{header}\n{key} = {value:?}\n"));
+    fs::write(&file, text).unwrap();
+    rest.to_vec()
 }
 
 /// One `kiln build` of a fixture app, run in a copy of the app in a fresh temporary directory.
@@ -407,9 +434,13 @@ impl Build {
         let app_copy = root.path().join("app");
         copy_tree(&app_dir(&self.app), &app_copy);
         let out_dir = self.out.unwrap_or_else(|| root.path().join("dist"));
+        let args = match self.mode {
+            Mode::Suite => declare_suite(&app_copy, &self.args),
+            _ => self.args.clone(),
+        };
         let mut cmd = Command::new(KILN);
         cmd.arg("build")
-            .args(&self.args)
+            .args(&args)
             .arg("--python")
             .arg(&self.python)
             .arg("--name")
@@ -418,7 +449,7 @@ impl Build {
             .arg(&out_dir)
             // Tests check behaviour, not ratio: the fastest level keeps onefile builds quick.
             .args(match self.mode {
-                Mode::Onedir => &[][..],
+                Mode::Onedir | Mode::Suite => &[][..],
                 Mode::Onefile => &["--onefile", "--compression-level", "1"][..],
             })
             .current_dir(&app_copy)
@@ -487,6 +518,9 @@ impl BuildOutput {
         match self.mode {
             Mode::Onedir => self.bundle_dir().join(&self.name),
             Mode::Onefile => self.bundle_dir(),
+            Mode::Suite => self
+                .bundle_dir()
+                .join(format!("{}-{SUITE_COMPONENT}", self.name)),
         }
     }
 
@@ -832,6 +866,9 @@ impl<'a> Hidden<'a> {
             (_, Some(file_name)) => bundle_dir.join(file_name),
             (Mode::Onedir, None) => bundle_dir.join(&self.build.name),
             (Mode::Onefile, None) => bundle_dir.clone(),
+            (Mode::Suite, None) => {
+                bundle_dir.join(format!("{}-{SUITE_COMPONENT}", self.build.name))
+            }
         };
         let cwd = temp_dir("kiln-it-cwd-");
         // Outside the hidden directories, and not in HOME (the working directory), which the
