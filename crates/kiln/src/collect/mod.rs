@@ -9,7 +9,7 @@ pub mod license;
 pub mod metadata;
 pub mod native;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -275,130 +275,331 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> CollectError + '_ {
 
 /// Collects every file of the bundle.
 pub fn collect(input: &CollectInput<'_>) -> Result<Collection, CollectError> {
-    let interp = input.interpreter;
-    let graph = input.graph;
-    let stdlib = interp.bundle_stdlib();
-    let app_root = interp.bundle_site_packages();
-    let layout = Layout {
-        graph,
-        stdlib: stdlib.clone(),
-        app_root: app_root.clone(),
-    };
-    let mut c = Collection {
-        interpreter: PathBuf::from("bin").join(interp.python_name()),
-        executable: PathBuf::from("bin/python"),
-        boot: stdlib.join("_kiln_boot.pyc"),
-        app_root: app_root.clone(),
-        startup_modules: interp.startup_modules.clone(),
-        ..Default::default()
-    };
-    let dists = DistIndex::scan(&graph.site_dirs());
+    let mut g = Gather::new(input);
+    g.modules()?;
+    g.configured_data()?;
+    g.referenced_data()?;
+    g.hook_data()?;
+    g.compile()?;
+    g.metadata()?;
+    g.natives()?;
+    g.finish()
+}
 
-    let mut jobs: Vec<(CompileJob, BundleFile)> = Vec::new();
-    let mut copies: Vec<BundleFile> = Vec::new();
-    let policy = bytecode::Policy::new(graph, input.optimize);
-    // Bytecode that sits in `__pycache__` beside a shipped source: CPython's source loader
-    // finds it there, and it is listed under its module's `.py`.
-    let mut cached_beside_source: std::collections::HashSet<PathBuf> = Default::default();
+/// The collect stage's state: what each collector adds to.
+struct Gather<'a> {
+    input: &'a CollectInput<'a>,
+    layout: Layout<'a>,
+    c: Collection,
+    dists: DistIndex,
+    policy: bytecode::Policy,
+    /// Sources to compile, with the file each becomes.
+    jobs: Vec<(CompileJob, BundleFile)>,
+    /// Files shipped as they are (and, once compiled, bytecode).
+    copies: Vec<BundleFile>,
+    /// Bytecode that sits in `__pycache__` beside a shipped source: CPython's source loader
+    /// finds it there, and it is listed under its module's `.py`.
+    cached_beside_source: HashSet<PathBuf>,
+    /// The configuration's `data` files: destination -> source.
+    configured: HashMap<PathBuf, PathBuf>,
+    /// Hook environment variables.
+    env: BTreeMap<String, String>,
+    /// Distributions whose metadata hooks ask for, normalised.
+    wanted_metadata: Vec<String>,
+    /// Distribution index of the scan -> index in the collection.
+    dist_map: HashMap<usize, usize>,
+}
 
-    for (_, module) in graph.included() {
-        let (Some(file), Some(kind), Some(entry)) =
-            (module.file(), module.file_kind(), module.entry)
-        else {
-            if module.kind == ModuleKind::Namespace {
-                for (dir, entry) in &module.package_dirs {
-                    c.dirs.push(layout.place(*entry, dir));
+impl<'a> Gather<'a> {
+    fn new(input: &'a CollectInput<'a>) -> Gather<'a> {
+        let interp = input.interpreter;
+        let graph = input.graph;
+        let stdlib = interp.bundle_stdlib();
+        let app_root = interp.bundle_site_packages();
+        let c = Collection {
+            interpreter: PathBuf::from("bin").join(interp.python_name()),
+            executable: PathBuf::from("bin/python"),
+            boot: stdlib.join("_kiln_boot.pyc"),
+            app_root: app_root.clone(),
+            startup_modules: interp.startup_modules.clone(),
+            ..Default::default()
+        };
+        Gather {
+            input,
+            layout: Layout {
+                graph,
+                stdlib,
+                app_root,
+            },
+            c,
+            dists: DistIndex::scan(&graph.site_dirs()),
+            policy: bytecode::Policy::new(graph, input.optimize),
+            jobs: Vec::new(),
+            copies: Vec::new(),
+            cached_beside_source: HashSet::new(),
+            configured: HashMap::new(),
+            env: BTreeMap::new(),
+            wanted_metadata: Vec::new(),
+            dist_map: HashMap::new(),
+        }
+    }
+
+    /// Every module of the graph: sources to compile, bytecode and extension modules as they are.
+    fn modules(&mut self) -> Result<(), CollectError> {
+        let Gather {
+            layout,
+            c,
+            dists,
+            jobs,
+            copies,
+            policy,
+            cached_beside_source,
+            ..
+        } = self;
+        let interp = self.input.interpreter;
+        let graph = self.input.graph;
+        let app_root = &layout.app_root;
+        for (_, module) in graph.included() {
+            let (Some(file), Some(kind), Some(entry)) =
+                (module.file(), module.file_kind(), module.entry)
+            else {
+                if module.kind == ModuleKind::Namespace {
+                    for (dir, entry) in &module.package_dirs {
+                        c.dirs.push(layout.place(*entry, dir));
+                    }
                 }
-            }
-            continue;
-        };
-        let placed = if module.name == "__main__" {
-            app_root.join(file.file_name().unwrap_or_default())
-        } else {
-            layout.place(entry, file)
-        };
-        let distribution = dists.owner(file, entry, Some(&module.name));
-        let why = format!("module {}", module.name);
-        match kind {
-            FileKind::Source => {
-                let (optimize, optimize_reason) = policy.optimize(&module.name);
-                let keep = keep_source(&policy, module, file, interp, &mut c.warnings);
-                let why = match optimize_reason {
-                    Some(reason) => format!("{why} (optimize {optimize}: {reason})"),
-                    None => why,
-                };
-                // A kept source ships where it was, its bytecode where CPython's source loader
-                // looks for it: the module loads from that bytecode with `__file__` and
-                // `co_filename` naming the source, so inspect and tracebacks read it.
-                let (dest, why) = match &keep {
-                    Some(reason) => {
-                        copies.push(BundleFile {
-                            dest: placed.clone(),
+                continue;
+            };
+            let placed = if module.name == "__main__" {
+                app_root.join(file.file_name().unwrap_or_default())
+            } else {
+                layout.place(entry, file)
+            };
+            let distribution = dists.owner(file, entry, Some(&module.name));
+            let why = format!("module {}", module.name);
+            match kind {
+                FileKind::Source => {
+                    let (optimize, optimize_reason) = policy.optimize(&module.name);
+                    let keep = keep_source(policy, module, file, interp, &mut c.warnings);
+                    let why = match optimize_reason {
+                        Some(reason) => format!("{why} (optimize {optimize}: {reason})"),
+                        None => why,
+                    };
+                    // A kept source ships where it was, its bytecode where CPython's source loader
+                    // looks for it: the module loads from that bytecode with `__file__` and
+                    // `co_filename` naming the source, so inspect and tracebacks read it.
+                    let (dest, why) = match &keep {
+                        Some(reason) => {
+                            copies.push(BundleFile {
+                                dest: placed.clone(),
+                                source: file.to_path_buf(),
+                                origin: file.to_path_buf(),
+                                role: FileRole::Module,
+                                module: Some(module.name.clone()),
+                                distribution,
+                                why: format!("source of module {}, kept: {reason}", module.name),
+                                elf: None,
+                                rpath_fix: None,
+                                strip: false,
+                            });
+                            let dest = bytecode::cached_path(&placed, &interp.cache_tag);
+                            cached_beside_source.insert(dest.clone());
+                            (dest, format!("bytecode beside the kept source; {why}"))
+                        }
+                        None => (placed.with_extension("pyc"), why),
+                    };
+                    let display = layout.relative(entry, file).to_string_lossy().to_string();
+                    jobs.push((
+                        CompileJob {
                             source: file.to_path_buf(),
+                            display,
+                            optimize,
+                        },
+                        BundleFile {
+                            dest,
+                            source: PathBuf::new(),
                             origin: file.to_path_buf(),
                             role: FileRole::Module,
                             module: Some(module.name.clone()),
                             distribution,
-                            why: format!("source of module {}, kept: {reason}", module.name),
+                            why,
+                            elf: None,
+                            rpath_fix: None,
+                            strip: false,
+                        },
+                    ));
+                }
+                FileKind::Bytecode | FileKind::Extension => copies.push(BundleFile {
+                    dest: placed,
+                    source: file.to_path_buf(),
+                    origin: file.to_path_buf(),
+                    role: if kind == FileKind::Extension {
+                        FileRole::Extension
+                    } else {
+                        FileRole::Module
+                    },
+                    module: Some(module.name.clone()),
+                    distribution,
+                    why,
+                    elf: None,
+                    rpath_fix: None,
+                    strip: false,
+                }),
+            }
+            if module.is_package() {
+                for (dir, entry) in &module.package_dirs {
+                    for data in package_data(dir, interp) {
+                        copies.push(BundleFile {
+                            dest: layout.place(*entry, &data),
+                            distribution: dists.owner(&data, *entry, Some(&module.name)),
+                            source: data.clone(),
+                            origin: data,
+                            role: FileRole::Data,
+                            module: None,
+                            why: format!("data of package {}", module.name),
                             elf: None,
                             rpath_fix: None,
                             strip: false,
                         });
-                        let dest = bytecode::cached_path(&placed, &interp.cache_tag);
-                        cached_beside_source.insert(dest.clone());
-                        (dest, format!("bytecode beside the kept source; {why}"))
                     }
-                    None => (placed.with_extension("pyc"), why),
-                };
-                let display = layout.relative(entry, file).to_string_lossy().to_string();
-                jobs.push((
-                    CompileJob {
-                        source: file.to_path_buf(),
-                        display,
-                        optimize,
-                    },
-                    BundleFile {
-                        dest,
-                        source: PathBuf::new(),
-                        origin: file.to_path_buf(),
-                        role: FileRole::Module,
-                        module: Some(module.name.clone()),
-                        distribution,
-                        why,
-                        elf: None,
-                        rpath_fix: None,
-                        strip: false,
-                    },
-                ));
+                }
             }
-            FileKind::Bytecode | FileKind::Extension => copies.push(BundleFile {
-                dest: placed,
-                source: file.to_path_buf(),
-                origin: file.to_path_buf(),
-                role: if kind == FileKind::Extension {
-                    FileRole::Extension
-                } else {
-                    FileRole::Module
-                },
-                module: Some(module.name.clone()),
-                distribution,
-                why,
-                elf: None,
-                rpath_fix: None,
-                strip: false,
-            }),
         }
-        if module.is_package() {
-            for (dir, entry) in &module.package_dirs {
-                for data in package_data(dir, interp) {
+        Ok(())
+    }
+
+    /// The configuration's `data` entries.
+    fn configured_data(&mut self) -> Result<(), CollectError> {
+        let Gather {
+            input,
+            copies,
+            configured,
+            ..
+        } = self;
+        let app_root = &self.layout.app_root;
+        for (src, dest) in input.data {
+            for (from, to) in walk_files(src, dest) {
+                configured.insert(app_root.join(&to), from.clone());
+                copies.push(BundleFile {
+                    dest: app_root.join(to),
+                    source: from.clone(),
+                    origin: from,
+                    role: FileRole::Data,
+                    module: None,
+                    distribution: None,
+                    why: "listed in `data` of the configuration".into(),
+                    elf: None,
+                    rpath_fix: None,
+                    strip: false,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Data files and directories the code reads by a path built from `__file__`.
+    fn referenced_data(&mut self) -> Result<(), CollectError> {
+        let Gather {
+            layout,
+            c,
+            dists,
+            copies,
+            ..
+        } = self;
+        let interp = self.input.interpreter;
+        let graph = self.input.graph;
+        let app_root = &layout.app_root;
+        for reference in &graph.data_references {
+            let module = &graph.modules[reference.module];
+            let (Some(file), Some(entry)) = (module.file(), module.entry) else {
+                continue;
+            };
+            let placed_dir = if module.name == "__main__" {
+                app_root.clone()
+            } else {
+                layout
+                    .place(entry, file)
+                    .parent()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_default()
+            };
+            let dest = metadata::normalize(&placed_dir.join(&reference.relative));
+            if dest.starts_with("..") || dest.is_absolute() {
+                c.warnings.push(format!(
+                    "{} reads {}, which lies outside the bundle; not shipped",
+                    module.name,
+                    reference.path.display()
+                ));
+                continue;
+            }
+            let why = format!("read by {} (line {})", module.name, reference.line);
+            let mut files = walk_files(&reference.path, &dest);
+            if reference.path.is_dir() && module.origin == Origin::ThirdParty {
+                // A package naming a directory of its own (`Path(__file__).parent / "x"`) gets
+                // its data, not its code or its test suite: modules in it ship only if reached.
+                files.retain(|(from, _)| {
+                    let rel = from.strip_prefix(&reference.path).unwrap_or(from);
+                    let name = from.file_name().unwrap_or_default().to_string_lossy();
+                    !rel.parent()
+                        .into_iter()
+                        .flat_map(Path::components)
+                        .any(|c| {
+                            EXCLUDED_DATA_DIRS.contains(&c.as_os_str().to_string_lossy().as_ref())
+                        })
+                        && !excluded_data_file(&name)
+                        && !is_module_file(interp, &name)
+                });
+            }
+            for (from, to) in files {
+                copies.push(BundleFile {
+                    dest: to,
+                    distribution: dists.owner(&from, entry, Some(&module.name)),
+                    source: from.clone(),
+                    origin: from,
+                    role: FileRole::Data,
+                    module: None,
+                    why: why.clone(),
+                    elf: None,
+                    rpath_fix: None,
+                    strip: false,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Hooks' data globs, environment and metadata.
+    fn hook_data(&mut self) -> Result<(), CollectError> {
+        let Gather {
+            layout,
+            c,
+            dists,
+            copies,
+            policy,
+            env,
+            wanted_metadata,
+            ..
+        } = self;
+        let graph = self.input.graph;
+        for applied in &graph.applied_hooks {
+            env.extend(applied.hook.env.clone());
+            wanted_metadata.extend(applied.hook.metadata.iter().map(|m| normalize_dist_name(m)));
+            if applied.hook.data.is_empty() {
+                continue;
+            }
+            let Some(id) = graph.get(&applied.module) else {
+                continue;
+            };
+            for (dir, entry) in &graph.modules[id].package_dirs {
+                for file in crate::hooks::data_matches(dir, &applied.hook.data) {
                     copies.push(BundleFile {
-                        dest: layout.place(*entry, &data),
-                        distribution: dists.owner(&data, *entry, Some(&module.name)),
-                        source: data.clone(),
-                        origin: data,
+                        dest: layout.place(*entry, &file),
+                        distribution: dists.owner(&file, *entry, Some(&applied.module)),
+                        source: file.clone(),
+                        origin: file,
                         role: FileRole::Data,
                         module: None,
-                        why: format!("data of package {}", module.name),
+                        why: format!("data named by the {}", applied.source),
                         elf: None,
                         rpath_fix: None,
                         strip: false,
@@ -406,246 +607,202 @@ pub fn collect(input: &CollectInput<'_>) -> Result<Collection, CollectError> {
                 }
             }
         }
-    }
-    let mut configured: HashMap<PathBuf, PathBuf> = HashMap::new();
-    for (src, dest) in input.data {
-        for (from, to) in walk_files(src, dest) {
-            configured.insert(app_root.join(&to), from.clone());
-            copies.push(BundleFile {
-                dest: app_root.join(to),
-                source: from.clone(),
-                origin: from,
-                role: FileRole::Data,
-                module: None,
-                distribution: None,
-                why: "listed in `data` of the configuration".into(),
-                elf: None,
-                rpath_fix: None,
-                strip: false,
-            });
-        }
-    }
-    for reference in &graph.data_references {
-        let module = &graph.modules[reference.module];
-        let (Some(file), Some(entry)) = (module.file(), module.entry) else {
-            continue;
-        };
-        let placed_dir = if module.name == "__main__" {
-            app_root.clone()
-        } else {
-            layout
-                .place(entry, file)
-                .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_default()
-        };
-        let dest = metadata::normalize(&placed_dir.join(&reference.relative));
-        if dest.starts_with("..") || dest.is_absolute() {
-            c.warnings.push(format!(
-                "{} reads {}, which lies outside the bundle; not shipped",
-                module.name,
-                reference.path.display()
-            ));
-            continue;
-        }
-        let why = format!("read by {} (line {})", module.name, reference.line);
-        let mut files = walk_files(&reference.path, &dest);
-        if reference.path.is_dir() && module.origin == Origin::ThirdParty {
-            // A package naming a directory of its own (`Path(__file__).parent / "x"`) gets
-            // its data, not its code or its test suite: modules in it ship only if reached.
-            files.retain(|(from, _)| {
-                let rel = from.strip_prefix(&reference.path).unwrap_or(from);
-                let name = from.file_name().unwrap_or_default().to_string_lossy();
-                !rel.parent()
-                    .into_iter()
-                    .flat_map(Path::components)
-                    .any(|c| EXCLUDED_DATA_DIRS.contains(&c.as_os_str().to_string_lossy().as_ref()))
-                    && !excluded_data_file(&name)
-                    && !is_module_file(interp, &name)
-            });
-        }
-        for (from, to) in files {
-            copies.push(BundleFile {
-                dest: to,
-                distribution: dists.owner(&from, entry, Some(&module.name)),
-                source: from.clone(),
-                origin: from,
-                role: FileRole::Data,
-                module: None,
-                why: why.clone(),
-                elf: None,
-                rpath_fix: None,
-                strip: false,
-            });
-        }
-    }
-    let mut env = BTreeMap::new();
-    let mut wanted_metadata: Vec<String> = Vec::new();
-    for applied in &graph.applied_hooks {
-        env.extend(applied.hook.env.clone());
-        wanted_metadata.extend(applied.hook.metadata.iter().map(|m| normalize_dist_name(m)));
-        if applied.hook.data.is_empty() {
-            continue;
-        }
-        let Some(id) = graph.get(&applied.module) else {
-            continue;
-        };
-        for (dir, entry) in &graph.modules[id].package_dirs {
-            for file in crate::hooks::data_matches(dir, &applied.hook.data) {
-                copies.push(BundleFile {
-                    dest: layout.place(*entry, &file),
-                    distribution: dists.owner(&file, *entry, Some(&applied.module)),
-                    source: file.clone(),
-                    origin: file,
-                    role: FileRole::Data,
-                    module: None,
-                    why: format!("data named by the {}", applied.source),
-                    elf: None,
-                    rpath_fix: None,
-                    strip: false,
-                });
-            }
-        }
-    }
-    c.env = env;
-    c.warnings
-        .extend(policy.warnings(graph.included().map(|(_, m)| m.name.as_str())));
-    if let Some(dir) = graph
-        .modules
-        .iter()
-        .find(|m| m.kind == ModuleKind::Namespace && m.entry.is_none())
-    {
         c.warnings
-            .push(format!("namespace package {} has no directory", dir.name));
-    }
-
-    // Bytecode.
-    let compile_jobs: Vec<CompileJob> = jobs.iter().map(|(j, _)| j.clone()).collect();
-    let compiled = bytecode::compile_all(
-        &interp.base_executable,
-        &interp.magic,
-        &compile_jobs,
-        input.cache_dir,
-        input.jobs,
-    )?;
-    for ((job, mut file), result) in jobs.into_iter().zip(compiled) {
-        match result {
-            Ok(pyc) => {
-                file.source = pyc;
-                if cached_beside_source.contains(&file.dest) {
-                    // Not a module file of its own: the module archive must not serve it.
-                    file.module = None;
-                }
-                copies.push(file);
-            }
-            Err(message) => {
-                let module = file.module.as_deref().and_then(|m| graph.get(m));
-                let is_app = module.is_none_or(|id| graph.modules[id].origin == Origin::App);
-                if is_app {
-                    return Err(CollectError::Compile(format!(
-                        "cannot compile {}: {message}",
-                        job.source.display()
-                    )));
-                }
-                c.warnings
-                    .push(format!("skipped {}: {message}", job.source.display()));
-            }
-        }
-    }
-
-    // Distribution metadata for every distribution a shipped file came from.
-    let mut used: Vec<usize> = copies.iter().filter_map(|f| f.distribution).collect();
-    used.extend(
-        dists
-            .distributions
+            .extend(policy.warnings(graph.included().map(|(_, m)| m.name.as_str())));
+        if let Some(dir) = graph
+            .modules
             .iter()
-            .enumerate()
-            .filter(|(_, d)| wanted_metadata.contains(&normalize_dist_name(&d.name)))
-            .map(|(i, _)| i),
-    );
-    used.sort_unstable();
-    used.dedup();
-    let mut dist_map = HashMap::new();
-    for id in used {
-        let dist = &dists.distributions[id];
-        dist_map.insert(id, c.distributions.len());
-        c.distributions.push(dist.clone());
-        for entry in walkdir::WalkDir::new(&dist.metadata_dir).sort_by_file_name() {
-            let Ok(entry) = entry else { continue };
-            if entry.file_type().is_file() {
-                let path = entry.path().to_path_buf();
-                copies.push(BundleFile {
-                    dest: layout.place(dist.entry, &path),
-                    source: path.clone(),
-                    origin: path,
-                    role: FileRole::Metadata,
-                    module: None,
-                    distribution: Some(id),
-                    why: format!("metadata of {} {}", dist.name, dist.version),
-                    elf: None,
-                    rpath_fix: None,
-                    strip: false,
-                });
-            }
+            .find(|m| m.kind == ModuleKind::Namespace && m.entry.is_none())
+        {
+            c.warnings
+                .push(format!("namespace package {} has no directory", dir.name));
         }
-    }
-    for f in &mut copies {
-        f.distribution = f.distribution.and_then(|d| dist_map.get(&d).copied());
+        Ok(())
     }
 
-    // The interpreter and the closure of native libraries.
-    copies.push(BundleFile {
-        dest: c.interpreter.clone(),
-        source: interp.base_executable.clone(),
-        origin: interp.base_executable.clone(),
-        role: FileRole::Interpreter,
-        module: None,
-        distribution: None,
-        why: "the Python interpreter".into(),
-        elf: None,
-        rpath_fix: None,
-        strip: false,
-    });
-    native_closure(&mut copies, &layout, &mut c)?;
-    for f in &mut copies {
-        f.strip = input.strip && f.elf.is_some();
-    }
-    // Libraries vendored inside a distribution (`numpy.libs/`) belong to it.
-    for f in copies
-        .iter_mut()
-        .filter(|f| f.role == FileRole::NativeLibrary && f.distribution.is_none())
-    {
-        f.distribution = layout
-            .entry_of(&f.origin)
-            .and_then(|entry| dists.owner(&f.origin, entry, None))
-            .and_then(|d| dist_map.get(&d).copied());
-    }
-
-    check_data_destinations(&configured, &copies, &c, &app_root)?;
-
-    // One file per destination, in a stable order.
-    copies.sort_by(|a, b| a.dest.cmp(&b.dest));
-    let mut files: Vec<BundleFile> = Vec::with_capacity(copies.len());
-    for f in copies {
-        if let Some(prev) = files.last() {
-            if prev.dest == f.dest {
-                if prev.origin != f.origin && prev.role != FileRole::Module {
-                    c.warnings.push(format!(
-                        "{} and {} both go to {}; keeping the first",
-                        prev.origin.display(),
-                        f.origin.display(),
-                        f.dest.display()
-                    ));
+    /// Compiles the sources with the target interpreter.
+    fn compile(&mut self) -> Result<(), CollectError> {
+        let Gather {
+            input,
+            c,
+            jobs,
+            copies,
+            cached_beside_source,
+            ..
+        } = self;
+        let interp = input.interpreter;
+        let graph = input.graph;
+        // Bytecode.
+        let compile_jobs: Vec<CompileJob> = jobs.iter().map(|(j, _)| j.clone()).collect();
+        let compiled = bytecode::compile_all(
+            &interp.base_executable,
+            &interp.magic,
+            &compile_jobs,
+            input.cache_dir,
+            input.jobs,
+        )?;
+        for ((job, mut file), result) in std::mem::take(jobs).into_iter().zip(compiled) {
+            match result {
+                Ok(pyc) => {
+                    file.source = pyc;
+                    if cached_beside_source.contains(&file.dest) {
+                        // Not a module file of its own: the module archive must not serve it.
+                        file.module = None;
+                    }
+                    copies.push(file);
                 }
-                continue;
+                Err(message) => {
+                    let module = file.module.as_deref().and_then(|m| graph.get(m));
+                    let is_app = module.is_none_or(|id| graph.modules[id].origin == Origin::App);
+                    if is_app {
+                        return Err(CollectError::Compile(format!(
+                            "cannot compile {}: {message}",
+                            job.source.display()
+                        )));
+                    }
+                    c.warnings
+                        .push(format!("skipped {}: {message}", job.source.display()));
+                }
             }
         }
-        files.push(f);
+        Ok(())
     }
-    c.files = files;
-    c.dirs.sort();
-    c.dirs.dedup();
-    Ok(c)
+
+    /// Distribution metadata for every distribution a shipped file came from.
+    fn metadata(&mut self) -> Result<(), CollectError> {
+        let Gather {
+            layout,
+            c,
+            dists,
+            copies,
+            wanted_metadata,
+            dist_map,
+            ..
+        } = self;
+        // Distribution metadata for every distribution a shipped file came from.
+        let mut used: Vec<usize> = copies.iter().filter_map(|f| f.distribution).collect();
+        used.extend(
+            dists
+                .distributions
+                .iter()
+                .enumerate()
+                .filter(|(_, d)| wanted_metadata.contains(&normalize_dist_name(&d.name)))
+                .map(|(i, _)| i),
+        );
+        used.sort_unstable();
+        used.dedup();
+        for id in used {
+            let dist = &dists.distributions[id];
+            dist_map.insert(id, c.distributions.len());
+            c.distributions.push(dist.clone());
+            for entry in walkdir::WalkDir::new(&dist.metadata_dir).sort_by_file_name() {
+                let Ok(entry) = entry else { continue };
+                if entry.file_type().is_file() {
+                    let path = entry.path().to_path_buf();
+                    copies.push(BundleFile {
+                        dest: layout.place(dist.entry, &path),
+                        source: path.clone(),
+                        origin: path,
+                        role: FileRole::Metadata,
+                        module: None,
+                        distribution: Some(id),
+                        why: format!("metadata of {} {}", dist.name, dist.version),
+                        elf: None,
+                        rpath_fix: None,
+                        strip: false,
+                    });
+                }
+            }
+        }
+        for f in copies.iter_mut() {
+            f.distribution = f.distribution.and_then(|d| dist_map.get(&d).copied());
+        }
+        Ok(())
+    }
+
+    /// The interpreter and the closure of native libraries.
+    fn natives(&mut self) -> Result<(), CollectError> {
+        let Gather {
+            input,
+            layout,
+            c,
+            dists,
+            copies,
+            dist_map,
+            ..
+        } = self;
+        let interp = input.interpreter;
+        // The interpreter and the closure of native libraries.
+        copies.push(BundleFile {
+            dest: c.interpreter.clone(),
+            source: interp.base_executable.clone(),
+            origin: interp.base_executable.clone(),
+            role: FileRole::Interpreter,
+            module: None,
+            distribution: None,
+            why: "the Python interpreter".into(),
+            elf: None,
+            rpath_fix: None,
+            strip: false,
+        });
+        native_closure(copies, layout, c)?;
+        for f in copies.iter_mut() {
+            f.strip = input.strip && f.elf.is_some();
+        }
+        // Libraries vendored inside a distribution (`numpy.libs/`) belong to it.
+        for f in copies
+            .iter_mut()
+            .filter(|f| f.role == FileRole::NativeLibrary && f.distribution.is_none())
+        {
+            f.distribution = layout
+                .entry_of(&f.origin)
+                .and_then(|entry| dists.owner(&f.origin, entry, None))
+                .and_then(|d| dist_map.get(&d).copied());
+        }
+        Ok(())
+    }
+
+    /// One file per destination, in a stable order.
+    fn finish_inner(&mut self) -> Result<(), CollectError> {
+        let Gather {
+            c,
+            copies,
+            configured,
+            ..
+        } = self;
+        let app_root = &self.layout.app_root;
+        check_data_destinations(configured, copies, c, app_root)?;
+
+        // One file per destination, in a stable order.
+        copies.sort_by(|a, b| a.dest.cmp(&b.dest));
+        let mut files: Vec<BundleFile> = Vec::with_capacity(copies.len());
+        for f in std::mem::take(copies) {
+            if let Some(prev) = files.last() {
+                if prev.dest == f.dest {
+                    if prev.origin != f.origin && prev.role != FileRole::Module {
+                        c.warnings.push(format!(
+                            "{} and {} both go to {}; keeping the first",
+                            prev.origin.display(),
+                            f.origin.display(),
+                            f.dest.display()
+                        ));
+                    }
+                    continue;
+                }
+            }
+            files.push(f);
+        }
+        c.files = files;
+        c.dirs.sort();
+        c.dirs.dedup();
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Collection, CollectError> {
+        self.finish_inner()?;
+        self.c.env = std::mem::take(&mut self.env);
+        Ok(self.c)
+    }
 }
 
 /// Why `module`'s `.py` ships beside its bytecode, if it does: the configuration or a hook

@@ -11,12 +11,20 @@ import sysconfig
 
 
 def site_packages_layout():
-    """Where site.py of this interpreter looks for site-packages, relative to a prefix."""
+    """Where site.py of this interpreter looks for site-packages, relative to a prefix, as the
+    base installation sees it: a bundle is no venv, and Debian's site.py, for one, looks in
+    `lib/python3.X/site-packages` only inside a venv (its own installation uses dist-packages)."""
     fake = os.path.join(os.sep, "KILNPREFIX")
+    saved_prefix, saved_venv = sys.prefix, os.environ.pop("VIRTUAL_ENV", None)
     try:
+        sys.prefix = sys.base_prefix
         dirs = site.getsitepackages([fake])
     except Exception:
         dirs = []
+    finally:
+        sys.prefix = saved_prefix
+        if saved_venv is not None:
+            os.environ["VIRTUAL_ENV"] = saved_venv
     return [os.path.relpath(d, fake) for d in dirs if d.startswith(fake + os.sep)]
 
 
