@@ -137,7 +137,7 @@ pub(crate) fn prepare(req: &Request) -> Result<Unpacked, Error> {
         let _ = std::fs::remove_dir_all(&work);
         // A start that could not take the lock may have won the race: use its entry.
         match look(&entry, req)? {
-            Look::Ready(record) => ready(&base, name, &entry, record, req, false)?,
+            Look::Ready(record) => ready(&base, name, &entry, record, req, lock.is_some())?,
             _ => return Err(Error::Cache(entry, e)),
         }
     }
