@@ -137,7 +137,7 @@ pub(crate) fn prepare(req: &Request) -> Result<Unpacked, Error> {
         let _ = std::fs::remove_dir_all(&work);
         // A start that could not take the lock may have won the race: use its entry.
         match look(&entry, req)? {
-            Look::Ready(record) => ready(&base, name, &entry, record, req, false)?,
+            Look::Ready(record) => ready(&base, name, &entry, record, req, lock.is_some())?,
             _ => return Err(Error::Cache(entry, e)),
         }
     }
@@ -209,6 +209,7 @@ fn look(entry: &Path, req: &Request) -> Result<Look, Error> {
             }
         }
     }
+    let started = Instant::now();
     let checked = match full {
         true => cache::full_check(entry, &record),
         false => cache::quick_check(entry, &record, &keys),
@@ -216,11 +217,15 @@ fn look(entry: &Path, req: &Request) -> Result<Look, Error> {
     if let Err(why) = checked {
         return Ok(Look::Damaged(why));
     }
-    if req.debug && full {
+    if req.debug {
+        let what = match full {
+            true => format!("every file ({})", record.marker.files),
+            false => format!("{} directories and {} files", record.dirs.len(), keys.len()),
+        };
         eprintln!(
-            "kiln launcher: checked every file of {} ({} files)",
+            "kiln launcher: checked {what} of {} in {} us",
             entry.display(),
-            record.marker.files
+            started.elapsed().as_micros()
         );
     }
     Ok(Look::Ready(record))

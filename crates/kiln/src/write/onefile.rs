@@ -1,6 +1,7 @@
 //! [`Collection`](crate::collect::Collection) -> one executable: `DIR/NAME` is the launcher
-//! followed by the onedir runtime as a compressed payload and a trailer that records the
-//! payload's hash.
+//! followed by the onedir runtime as a compressed payload and a trailer whose settings (mode
+//! `onefile`, see `kiln_bundle::Settings`) record the payload's hash and the launcher's, which
+//! the launcher checks before it trusts either.
 //!
 //! The runtime is populated exactly as for onedir, minus the app launcher at the bundle root:
 //! the onefile executable takes its place, unpacks the runtime into the per-user cache on its
@@ -10,8 +11,9 @@
 //!
 //! A suite (several launchers) is written as the directory `DIR/NAME/`, as in onedir form but
 //! without `_kiln/`: the dispatcher `NAME` is the onefile executable holding the one payload,
-//! and each component's `NAME-COMPONENT` is a plain launcher whose settings name `NAME` as the
-//! file its payload is in. Every component so runs from the same cache entry.
+//! and each component's `NAME-COMPONENT` is a plain launcher whose settings (mode `component`)
+//! name `NAME` as the file its payload is in, and that payload's hash. Every component so runs
+//! from the same cache entry.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};

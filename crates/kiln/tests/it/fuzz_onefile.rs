@@ -57,7 +57,9 @@ impl Rng {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Class {
-    /// Bytes of the launcher that are not loaded when it runs (section headers and the like).
+    /// Bytes of the launcher that are not loaded when it runs (section headers and the like,
+    /// and the ELF header's fields that locate them). Bytes it runs are left alone: a changed
+    /// instruction can do anything before the launcher gets to check itself.
     Launcher,
     Payload,
     Settings,
@@ -134,8 +136,13 @@ fn layout(bytes: &[u8]) -> Layout {
             used.push(offset / page * page..(offset + filesz).div_ceil(page) * page);
         }
     }
+    // The ELF header's section header fields: neither the kernel nor the dynamic loader reads
+    // them (only the launcher, to tell a truncated file from one without a trailer).
+    let section_fields = [0x28..0x30, 0x3a..0x40];
     let unmapped = (0..payload.start)
-        .filter(|at| !used.iter().any(|r| r.contains(at)))
+        .filter(|at| {
+            section_fields.iter().any(|r| r.contains(at)) || !used.iter().any(|r| r.contains(at))
+        })
         .fold(Vec::<std::ops::Range<usize>>::new(), |mut ranges, at| {
             match ranges.last_mut() {
                 Some(r) if r.end == at => r.end += 1,

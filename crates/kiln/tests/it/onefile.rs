@@ -535,6 +535,14 @@ fn a_modified_executable_fails_even_with_a_warm_cache() {
     );
     let again = debug_run(&copy, cache_dir.path());
     assert!(!again.stderr.contains("in full"), "{again}");
+    // KILN_VERIFY=1: hashed on every start.
+    let verified = run_direct_with(
+        &copy,
+        cache_dir.path(),
+        &[("KILN_LAUNCHER_DEBUG", "1"), ("KILN_VERIFY", "1")],
+    );
+    assert_same_run("KILN_VERIFY=1", &plain, &verified);
+    assert!(verified.stderr.contains("in full"), "{verified}");
 
     let good = fs::read(&exe).unwrap();
     let (trailer, payload_start) = kiln_bundle::Trailer::read_from_path(&exe).unwrap();
