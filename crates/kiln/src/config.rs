@@ -312,16 +312,6 @@ fn key_at(text: &str, at: usize) -> Option<String> {
     })
 }
 
-pub fn is_dotted_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.split('.').all(|p| {
-            p.chars()
-                .next()
-                .is_some_and(|c| c.is_alphabetic() || c == '_')
-                && p.chars().all(|c| c.is_alphanumeric() || c == '_')
-        })
-}
-
 /// What the user typed on the command line for `kiln build`.
 #[derive(Debug, Clone, Default)]
 pub struct BuildArgs {
@@ -551,7 +541,10 @@ fn entry_point(cx: &Cx<'_>) -> Result<(EntryPoint, PathBuf, String), ConfigError
                 Some((m, a)) => (m.to_string(), Some(a.to_string())),
                 None => (module.clone(), None),
             };
-            if !is_dotted_name(&module_name) || attr.as_deref().is_some_and(|a| !is_dotted_name(a))
+            if !crate::hooks::is_dotted_name(&module_name)
+                || attr
+                    .as_deref()
+                    .is_some_and(|a| !crate::hooks::is_dotted_name(a))
             {
                 return Err(ConfigError::Value {
                     key: if args.module.is_some() {
@@ -687,7 +680,7 @@ fn project_rules(cx: &Cx<'_>) -> Result<crate::hooks::Hook, ConfigError> {
         ..Default::default()
     };
     for (name, &level) in raw.optimize_packages.iter().flatten() {
-        if !is_dotted_name(name) {
+        if !crate::hooks::is_dotted_name(name) {
             return Err(ConfigError::Value {
                 key: key("optimize-packages"),
                 value: format!("{name:?}"),
@@ -718,7 +711,7 @@ fn project_rules(cx: &Cx<'_>) -> Result<crate::hooks::Hook, ConfigError> {
         ("exclude", &rules.exclude),
         ("keep-source", &rules.bytecode.keep_source),
     ] {
-        if let Some(bad) = names.iter().find(|n| !is_dotted_name(n)) {
+        if let Some(bad) = names.iter().find(|n| !crate::hooks::is_dotted_name(n)) {
             return Err(ConfigError::Value {
                 key: key(k),
                 value: format!("{bad:?}"),

@@ -14,6 +14,7 @@ pub mod cli;
 pub mod collect;
 pub mod config;
 pub mod hooks;
+pub mod installed;
 pub mod interpreter;
 pub mod lossy;
 pub mod pipeline;

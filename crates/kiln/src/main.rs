@@ -286,14 +286,7 @@ impl ResolveProgress for Bar {
 }
 
 impl Progress for Bar {
-    fn stage(&self, name: &str) {
-        let msg = match name {
-            "interpreter" => "asking the interpreter",
-            "analyse" => "analysing imports",
-            "collect" => "collecting files and compiling bytecode",
-            "write" => "writing the bundle",
-            other => other,
-        };
-        self.0.set_message(msg.to_string());
+    fn stage(&self, stage: pipeline::Stage) {
+        self.0.set_message(stage.doing());
     }
 }

@@ -4,21 +4,51 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::analyse::Condition;
 use crate::collect::{self, CollectInput, Collection, FileRole};
 use crate::config::{BuildSettings, OptionalPolicy, OutputMode};
 use crate::interpreter::Interpreter;
-use crate::report::{BuildSummary, MissingImport, ModuleCounts};
+use crate::report::{BuildSummary, MissingImport};
 use crate::resolve::{self, ModuleGraph, Origin, ResolveInput, ResolveProgress};
 use crate::write;
 
+/// The stages of a build, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Interpreter,
+    Analyse,
+    Collect,
+    Write,
+}
+
+impl Stage {
+    /// Its name in timings and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Interpreter => "interpreter",
+            Stage::Analyse => "analyse",
+            Stage::Collect => "collect",
+            Stage::Write => "write",
+        }
+    }
+
+    /// What the stage is doing, for a progress line.
+    pub fn doing(self) -> &'static str {
+        match self {
+            Stage::Interpreter => "asking the interpreter",
+            Stage::Analyse => "analysing imports",
+            Stage::Collect => "collecting files and compiling bytecode",
+            Stage::Write => "writing the bundle",
+        }
+    }
+}
+
 /// Progress of a build, reported to whoever drives it (the CLI draws it).
 pub trait Progress: ResolveProgress {
-    fn stage(&self, name: &str);
+    fn stage(&self, stage: Stage);
 }
 
 impl Progress for () {
-    fn stage(&self, _: &str) {}
+    fn stage(&self, _: Stage) {}
 }
 
 /// Errors that stop a build.
@@ -60,14 +90,8 @@ pub enum BuildError {
     Report(#[from] crate::report::build_report::ReportError),
 }
 
-/// The result of analysis, before anything is written: shared by `build` and `check`.
-pub struct Analysis {
-    pub interpreter: Interpreter,
-    pub graph: ModuleGraph,
-    /// Distributions reached only through other packages' optional imports.
-    pub optional: Vec<resolve::optional::OptionalIntegration>,
-    pub timings: Vec<(String, f64)>,
-}
+pub use crate::plan::ComponentBuild;
+pub use crate::resolve::facts::{count_modules, fatal_missing, missing_imports, Analysis};
 
 /// Finds and asks the target interpreter, once per command.
 pub fn interpreter(
@@ -75,7 +99,7 @@ pub fn interpreter(
     progress: &dyn Progress,
 ) -> Result<(Interpreter, f64), BuildError> {
     let t = Instant::now();
-    progress.stage("interpreter");
+    progress.stage(Stage::Interpreter);
     let python = Interpreter::locate(settings.python.as_deref())?;
     let interpreter = Interpreter::query(&python)?;
     Ok((interpreter, t.elapsed().as_secs_f64()))
@@ -87,7 +111,7 @@ pub fn analyse(settings: &BuildSettings, progress: &dyn Progress) -> Result<Anal
     let mut analysis = analyse_with(settings, &interpreter, progress)?;
     analysis
         .timings
-        .insert(0, ("interpreter".to_string(), seconds));
+        .insert(0, (Stage::Interpreter.name().to_string(), seconds));
     Ok(analysis)
 }
 
@@ -99,7 +123,7 @@ pub fn analyse_with(
 ) -> Result<Analysis, BuildError> {
     let mut timings = Vec::new();
     let t = Instant::now();
-    progress.stage("analyse");
+    progress.stage(Stage::Analyse);
     let mut hooks = crate::hooks::load(&settings.hook_dirs)?;
     // `package-data` works as a hook of the configuration for each package it names.
     hooks.extend(
@@ -168,7 +192,7 @@ pub fn analyse_with(
     }
     // A cache that cannot be written only costs speed next time.
     let _ = analysis_cache.save();
-    timings.push(("analyse".to_string(), t.elapsed().as_secs_f64()));
+    timings.push((Stage::Analyse.name().to_string(), t.elapsed().as_secs_f64()));
     for o in &mut optional {
         o.skipped = skipped;
     }
@@ -208,43 +232,6 @@ fn check_entry_attribute(
         }),
         _ => Ok(()),
     }
-}
-
-/// Imports that cannot be found, most certain first.
-pub fn missing_imports(graph: &ModuleGraph) -> Vec<MissingImport> {
-    let mut out: Vec<MissingImport> = graph
-        .missing
-        .iter()
-        .map(|m| {
-            let importer = &graph.modules[m.importer];
-            MissingImport {
-                name: m.name.clone(),
-                importer: importer.name.clone(),
-                file: importer.file().map(Path::to_path_buf),
-                line: m.line,
-                condition: m.condition,
-                app: importer.origin == Origin::App || m.required,
-                reason: m.reason.clone(),
-            }
-        })
-        .collect();
-    out.sort_by(|a, b| {
-        (a.condition, !a.app, &a.name, &a.importer).cmp(&(
-            b.condition,
-            !b.app,
-            &b.name,
-            &b.importer,
-        ))
-    });
-    out
-}
-
-/// Missing imports that fail a build: the app's own unconditional imports.
-pub fn fatal_missing(missing: &[MissingImport]) -> Vec<&MissingImport> {
-    missing
-        .iter()
-        .filter(|m| m.app && m.condition == Condition::Always)
-        .collect()
 }
 
 /// Refuses, before anything is collected, an output that would replace what kiln did not write
@@ -352,14 +339,6 @@ pub enum Outcome {
     Suite(Box<crate::suite::SuiteSummary>),
 }
 
-/// One component as it is built: a single app is a suite of one component named after it.
-pub struct ComponentBuild {
-    pub name: String,
-    pub settings: BuildSettings,
-    pub analysis: Analysis,
-    pub collection: Collection,
-}
-
 /// Runs a whole build: the interpreter once, then per component analyse, check and collect;
 /// the union of the components' files, the boot script and the launchers; write; report.
 pub fn build(settings: &BuildSettings, progress: &dyn Progress) -> Result<Outcome, BuildError> {
@@ -372,8 +351,14 @@ pub fn build(settings: &BuildSettings, progress: &dyn Progress) -> Result<Outcom
     }
 
     let t = Instant::now();
-    progress.stage("write");
-    let plan = crate::plan::plan(settings, &interpreter, &components, work.path())?;
+    progress.stage(Stage::Write);
+    let plan = crate::plan::plan(
+        settings,
+        &interpreter,
+        &components,
+        &cache_dir(),
+        work.path(),
+    )?;
     let written = match settings.output {
         OutputMode::Onedir => write::write_onedir(&plan.write_input())?,
         OutputMode::Onefile => {
@@ -382,14 +367,14 @@ pub fn build(settings: &BuildSettings, progress: &dyn Progress) -> Result<Outcom
     };
     let write_seconds = t.elapsed().as_secs_f64();
 
-    let mut timings = vec![("interpreter".to_string(), interpreter_seconds)];
+    let mut timings = vec![(Stage::Interpreter.name().to_string(), interpreter_seconds)];
     for (stage, seconds) in components.iter().flat_map(|c| &c.analysis.timings) {
         match timings.iter_mut().find(|(s, _)| s == stage) {
             Some((_, total)) => *total += seconds,
             None => timings.push((stage.clone(), *seconds)),
         }
     }
-    timings.push(("write".to_string(), write_seconds));
+    timings.push((Stage::Write.name().to_string(), write_seconds));
     let graphs: Vec<&ModuleGraph> = components.iter().map(|c| &c.analysis.graph).collect();
     let missing: Vec<MissingImport> = graphs.iter().flat_map(|g| missing_imports(g)).collect();
     let optional: Vec<_> = components
@@ -519,12 +504,18 @@ fn build_component(
     if suite {
         let own = settings.components.iter().find(|c| c.name == name);
         let excluded = own.map_or(&[][..], |c| &c.rules.exclude[..]);
-        crate::suite::check_excluded_reached(&name, excluded, graph)?;
+        let reached = crate::resolve::facts::excluded_reached(excluded, graph);
+        if !reached.is_empty() {
+            return Err(BuildError::ExcludedReached {
+                component: name,
+                list: reached,
+            });
+        }
     }
     check_outputs(settings, interpreter, &[graph])?;
 
     let t = Instant::now();
-    progress.stage("collect");
+    progress.stage(Stage::Collect);
     let collection = collect::collect(&CollectInput {
         interpreter,
         graph,
@@ -536,27 +527,13 @@ fn build_component(
     })?;
     analysis
         .timings
-        .push(("collect".to_string(), t.elapsed().as_secs_f64()));
+        .push((Stage::Collect.name().to_string(), t.elapsed().as_secs_f64()));
     Ok(ComponentBuild {
         name,
         settings: one,
         analysis,
         collection,
     })
-}
-
-/// Module counts by origin.
-pub fn count_modules(graph: &ModuleGraph) -> ModuleCounts {
-    let mut c = ModuleCounts::default();
-    for (_, m) in graph.included() {
-        c.total += 1;
-        match m.origin {
-            Origin::App => c.app += 1,
-            Origin::ThirdParty => c.third_party += 1,
-            Origin::Stdlib => c.stdlib += 1,
-        }
-    }
-    c
 }
 
 fn count_role(c: &Collection, role: FileRole) -> usize {

@@ -6,11 +6,20 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use crate::collect::CollectError;
 use crate::collect::{self, BootComponent, Collection, ShippedEntry};
 use crate::config::BuildSettings;
 use crate::interpreter::Interpreter;
-use crate::pipeline::{cache_dir, BuildError, ComponentBuild};
+use crate::resolve::facts::Analysis;
 use crate::write::WriteInput;
+
+/// One component as it is built: a single app is a suite of one component named after it.
+pub struct ComponentBuild {
+    pub name: String,
+    pub settings: BuildSettings,
+    pub analysis: Analysis,
+    pub collection: Collection,
+}
 
 /// Everything the write stage needs, decided.
 pub struct BundlePlan {
@@ -48,8 +57,9 @@ pub fn plan(
     settings: &BuildSettings,
     interpreter: &Interpreter,
     components: &[ComponentBuild],
+    cache_dir: &Path,
     work_dir: &Path,
-) -> Result<BundlePlan, BuildError> {
+) -> Result<BundlePlan, CollectError> {
     let suite = !settings.components.is_empty();
     let (mut collection, users) = merge(components);
     let boot: Vec<BootComponent<'_>> = components
@@ -69,7 +79,7 @@ pub fn plan(
             _ => None,
         })
         .collect();
-    let boot = collect::boot_file(interpreter, &collection, &boot, &cache_dir(), work_dir)?;
+    let boot = collect::boot_file(interpreter, &collection, &boot, cache_dir, work_dir)?;
     collection.files.push(boot);
     collection.files.sort_by(|a, b| a.dest.cmp(&b.dest));
     let launchers = if suite {

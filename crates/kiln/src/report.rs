@@ -12,44 +12,9 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::analyse::Condition;
+use crate::resolve::optional::OptionalIntegration;
 
-/// Module counts by origin.
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
-pub struct ModuleCounts {
-    pub total: usize,
-    pub app: usize,
-    pub third_party: usize,
-    pub stdlib: usize,
-}
-
-/// An import that names no installed module.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct MissingImport {
-    pub name: String,
-    pub importer: String,
-    #[serde(serialize_with = "crate::lossy::opt_path")]
-    pub file: Option<PathBuf>,
-    pub line: u32,
-    pub condition: Condition,
-    /// Imported by the app's own code.
-    pub app: bool,
-    pub reason: Option<String>,
-}
-
-impl MissingImport {
-    /// `path/to/file.py:12: import of `x` (...)`.
-    pub fn describe(&self) -> String {
-        let place = match &self.file {
-            Some(f) => format!("{}:{}", f.display(), self.line),
-            None => self.importer.clone(),
-        };
-        let detail = match &self.reason {
-            Some(r) => r.clone(),
-            None => "no such module".into(),
-        };
-        format!("  {place}: `{}`: {detail}", self.name)
-    }
-}
+pub use crate::resolve::facts::{MissingImport, ModuleCounts};
 
 /// The outcome of `kiln build`.
 #[derive(Debug, Clone, Serialize)]
@@ -137,10 +102,7 @@ impl BuildSummary {
             s,
             "  missing       {other} third-party unconditional, {optional} optional or conditional"
         );
-        for (i, line) in crate::resolve::optional::render(&self.optional, verbose)
-            .iter()
-            .enumerate()
-        {
+        for (i, line) in render_optional(&self.optional, verbose).iter().enumerate() {
             let label = if i == 0 { "optional" } else { "" };
             let _ = writeln!(s, "  {label:<13} {line}");
         }
@@ -182,6 +144,40 @@ pub fn human_bytes(n: u64) -> String {
     } else {
         format!("{v:.1} {}", UNITS[unit])
     }
+}
+
+/// Summary lines: one per integration, largest first, and what to do about them.
+pub fn render_optional(found: &[OptionalIntegration], verbose: bool) -> Vec<String> {
+    let mut lines = Vec::new();
+    let shown = if verbose {
+        found.len()
+    } else {
+        found.len().min(4)
+    };
+    for o in &found[..shown] {
+        let via = match &o.required_by {
+            Some(by) => format!("required by {by}"),
+            None => format!("via {}:{}", o.via.0, o.via.1),
+        };
+        lines.push(format!(
+            "{} {} ({}, {via}){}",
+            o.distribution,
+            o.version,
+            human_bytes(o.installed_bytes),
+            if o.skipped { ", left out" } else { "" }
+        ));
+    }
+    if shown < found.len() {
+        lines.push(format!("and {} more (-v lists them)", found.len() - shown));
+    }
+    if found.iter().any(|o| !o.skipped) {
+        lines.push(
+            "reached only through other packages' optional imports; `optional-integrations = \"skip\"` \
+             or `exclude` leaves them out"
+                .to_string(),
+        );
+    }
+    lines
 }
 
 #[cfg(test)]
@@ -375,7 +371,7 @@ pub struct CheckReport {
 /// Groups what analysis found for `kiln check`.
 pub fn check_report(
     settings: &crate::config::BuildSettings,
-    analysis: &crate::pipeline::Analysis,
+    analysis: &crate::resolve::facts::Analysis,
 ) -> CheckReport {
     let graph = &analysis.graph;
     let mut report = CheckReport {
@@ -389,7 +385,7 @@ pub fn check_report(
         config: settings.config_path.clone(),
         python: analysis.interpreter.executable.clone(),
         python_version: analysis.interpreter.version_string(),
-        modules: crate::pipeline::count_modules(graph),
+        modules: crate::resolve::facts::count_modules(graph),
         errors: Vec::new(),
         optional: Vec::new(),
         platform_only: Vec::new(),
@@ -402,7 +398,7 @@ pub fn check_report(
         optional_integrations: analysis.optional.clone(),
     };
     let chains = graph.chains();
-    for m in crate::pipeline::missing_imports(graph) {
+    for m in crate::resolve::facts::missing_imports(graph) {
         let chain = graph
             .get(&m.importer)
             .and_then(|id| chains.chain(graph, id))
@@ -491,7 +487,7 @@ impl CheckReport {
                 "{} optional integrations: installed, reached only through other packages' optional imports",
                 self.optional_integrations.len()
             );
-            for line in crate::resolve::optional::render(&self.optional_integrations, verbose) {
+            for line in render_optional(&self.optional_integrations, verbose) {
                 let _ = writeln!(s, "      {line}");
             }
         }
@@ -543,7 +539,7 @@ pub fn graph_json(graph: &crate::resolve::ModuleGraph) -> serde_json::Value {
             })
         })
         .collect();
-    serde_json::json!({ "modules": modules, "edges": edges, "missing": crate::pipeline::missing_imports(graph) })
+    serde_json::json!({ "modules": modules, "edges": edges, "missing": crate::resolve::facts::missing_imports(graph) })
 }
 
 /// The graph in Graphviz DOT.

@@ -10,8 +10,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::config::{BuildSettings, OutputMode};
-use crate::pipeline::{BuildError, ComponentBuild};
-use crate::plan::BundlePlan;
+use crate::plan::{BundlePlan, ComponentBuild};
 use crate::report::human_bytes;
 use crate::write::{self, WriteOutput, RUNTIME_DIR};
 
@@ -127,44 +126,6 @@ impl SuiteSummary {
         );
         s
     }
-}
-
-/// Reaching a module the component excludes is an error: that component would fail.
-pub fn check_excluded_reached(
-    component: &str,
-    excluded: &[String],
-    graph: &crate::resolve::ModuleGraph,
-) -> Result<(), BuildError> {
-    let chains = graph.chains();
-    let mut reached = Vec::new();
-    for e in &graph.excluded {
-        let excluded_here = excluded
-            .iter()
-            .any(|x| e.name == *x || e.name.starts_with(&format!("{x}.")));
-        if !excluded_here || e.condition != crate::analyse::Condition::Always {
-            continue;
-        }
-        let mut chain: Vec<String> = chains
-            .chain(graph, e.importer)
-            .unwrap_or_default()
-            .iter()
-            .map(|edge| graph.modules[edge.from].name.clone())
-            .collect();
-        chain.push(graph.modules[e.importer].name.clone());
-        chain.push(e.name.clone());
-        let file = graph.modules[e.importer]
-            .file()
-            .map(|f| format!("{}:{}", f.display(), e.line))
-            .unwrap_or_default();
-        reached.push(format!("  {file}: {}", chain.join(" -> ")));
-    }
-    if reached.is_empty() {
-        return Ok(());
-    }
-    Err(BuildError::ExcludedReached {
-        component: component.to_string(),
-        list: reached,
-    })
 }
 
 /// The suite's summary: per component, what it alone needs and what it shares, against what

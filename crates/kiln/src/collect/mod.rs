@@ -5,8 +5,8 @@
 //! from, the interpreter and the closure of native libraries they load.
 
 pub mod bytecode;
-pub mod license;
-pub mod metadata;
+pub use crate::installed::metadata::normalize_dist_name;
+pub use crate::installed::{license, metadata};
 pub mod native;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -142,6 +142,23 @@ impl From<&crate::resolve::EntryPoint> for ShippedEntry {
     }
 }
 
+/// The module archive's file name: beside the boot script, in the standard library directory.
+pub const ARCHIVE_FILE: &str = "_kiln_modules.bin";
+/// The `.pth` in the app root that installs the archive's finder in every interpreter.
+pub const ARCHIVE_PTH: &str = "_kiln_archive.pth";
+
+/// How the boot script starts an entry (`ENTRIES` in `python/boot.py`).
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum BootKind {
+    /// Run a script's bytecode by path as `__main__`.
+    Script,
+    /// `runpy` a module as `__main__`.
+    Module,
+    /// Call `module:function` and exit with its result.
+    Call,
+}
+
 /// One component as the boot script starts it.
 pub struct BootComponent<'a> {
     pub name: &'a str,
@@ -159,16 +176,16 @@ pub fn boot_file(
     cache_dir: &Path,
     work_dir: &Path,
 ) -> Result<BundleFile, CollectError> {
-    let mut entries: BTreeMap<&str, (&str, String)> = BTreeMap::new();
+    let mut entries: BTreeMap<&str, (BootKind, String)> = BTreeMap::new();
     let mut env: BTreeMap<&str, &BTreeMap<String, String>> = BTreeMap::new();
     for c in components {
         let target = match &c.entry {
             ShippedEntry::Script(path) => (
-                "script",
+                BootKind::Script,
                 entry_script(layout, path).to_string_lossy().to_string(),
             ),
-            ShippedEntry::Module(m) => ("module", m.clone()),
-            ShippedEntry::Call(target) => ("call", target.clone()),
+            ShippedEntry::Module(m) => (BootKind::Module, m.clone()),
+            ShippedEntry::Call(target) => (BootKind::Call, target.clone()),
         };
         entries.insert(c.name, target);
         if !c.env.is_empty() {
@@ -1007,14 +1024,8 @@ fn check_data_destinations(
     }
     let kiln_files = [
         (c.boot.clone(), "kiln's boot script"),
-        (
-            c.boot.with_file_name(crate::write::archive::FILE_NAME),
-            "kiln's module archive",
-        ),
-        (
-            app_root.join(crate::write::archive::PTH_NAME),
-            "kiln's archive finder",
-        ),
+        (c.boot.with_file_name(ARCHIVE_FILE), "kiln's module archive"),
+        (app_root.join(ARCHIVE_PTH), "kiln's archive finder"),
         (c.executable.clone(), "the bundle's interpreter"),
         (c.interpreter.clone(), "the bundle's interpreter"),
     ];
@@ -1184,21 +1195,6 @@ fn walk_files(src: &Path, dest: &Path) -> Vec<(PathBuf, PathBuf)> {
             (e.path().to_path_buf(), dest.join(rel))
         })
         .collect()
-}
-
-/// PEP 503 normalisation: `Foo_Bar.baz` and `foo-bar-baz` name the same distribution.
-pub fn normalize_dist_name(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            if !out.ends_with('-') {
-                out.push('-');
-            }
-        } else {
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
 }
 
 /// `$ORIGIN/<relative path from the directory of file to dir>` (both relative to the prefix).

@@ -190,13 +190,24 @@ fn parse(text: &str, path: &str) -> Result<Hook, HookError> {
         .iter()
         .chain(&hook.collect)
         .chain(&hook.exclude);
-    if let Some(bad) = names.clone().find(|n| !crate::config::is_dotted_name(n)) {
+    if let Some(bad) = names.clone().find(|n| !is_dotted_name(n)) {
         return Err(HookError::Invalid {
             path: at(bad),
             message: format!("{bad:?} is not a dotted module name"),
         });
     }
     Ok(hook)
+}
+
+/// `a.b.c`: dotted Python identifiers.
+pub fn is_dotted_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.split('.').all(|p| {
+            p.chars()
+                .next()
+                .is_some_and(|c| c.is_alphabetic() || c == '_')
+                && p.chars().all(|c| c.is_alphanumeric() || c == '_')
+        })
 }
 
 /// A name `os.environ` can hold and a shell can set: `[A-Za-z_][A-Za-z0-9_]*`.

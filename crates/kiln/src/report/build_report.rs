@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::{CheckFinding, MissingImport, ModuleCounts};
-use crate::collect::license::License;
 use crate::collect::{BundleFile, Collection, FileRole};
 use crate::config::{BuildSettings, OutputMode};
+use crate::installed::license::License;
 use crate::interpreter::Interpreter;
 use crate::resolve::{EntryPoint, ModuleGraph, Origin};
 use crate::write::{WriteOutput, RUNTIME_DIR};
@@ -278,137 +278,14 @@ fn count_modules(graphs: &[&ModuleGraph]) -> crate::report::ModuleCounts {
 pub fn assemble(input: &ReportInput<'_>) -> BuildReport {
     let c = input.collection;
     let graphs = input.graphs;
-    let runtime = Path::new(RUNTIME_DIR);
-    let by_path: HashMap<PathBuf, &BundleFile> =
-        c.files.iter().map(|f| (runtime.join(&f.dest), f)).collect();
-    let chains: Vec<_> = graphs.iter().map(|g| g.chains()).collect();
-    // A module's facts come from the first component whose graph has it.
-    let find = |module: &str| {
-        graphs
-            .iter()
-            .enumerate()
-            .find_map(|(i, g)| g.get(module).map(|id| (i, id)))
-    };
-    let chain_of = |module: &str| -> Vec<String> {
-        let Some((i, id)) = find(module) else {
-            return Vec::new();
-        };
-        let graph = graphs[i];
-        let Some(edges) = chains[i].chain(graph, id) else {
-            return Vec::new();
-        };
-        let mut names: Vec<String> = edges
-            .iter()
-            .map(|e| graph.modules[e.from].name.clone())
-            .collect();
-        names.push(module.to_string());
-        names
-    };
-    let places = Places {
-        stdlib: runtime.join(input.interpreter.bundle_stdlib()),
-        site: runtime.join(&c.app_root),
-        libpython: input.interpreter.instsoname.clone(),
-    };
-    let launcher_glibc = crate::collect::native::parse_elf(crate::write::LAUNCHER)
-        .and_then(|e| e.glibc)
-        .map(glibc_string);
-
-    let archived: std::collections::HashSet<&PathBuf> = input.written.archived.iter().collect();
-    let mut files: Vec<FileEntry> = input
-        .written
-        .sizes
-        .iter()
-        .map(|(path, size)| match by_path.get(path) {
-            Some(f) => {
-                let origin_kind = f
-                    .module
-                    .as_deref()
-                    .and_then(find)
-                    .map(|(i, id)| graphs[i].modules[id].origin);
-                let distribution = f.distribution.map(|d| c.distributions[d].name.clone());
-                let role = Role::from(f.role);
-                let (group, package) =
-                    places.classify(path, role, distribution.as_deref(), origin_kind);
-                FileEntry {
-                    path: path.clone(),
-                    origin: (f.role != FileRole::Boot).then(|| f.origin.clone()),
-                    role,
-                    size: *size,
-                    distribution,
-                    group,
-                    package,
-                    module: f.module.clone(),
-                    why: f.why.clone(),
-                    chain: if matches!(f.role, FileRole::Module | FileRole::Extension) {
-                        f.module.as_deref().map(chain_of).unwrap_or_default()
-                    } else {
-                        Vec::new()
-                    },
-                    glibc: f.elf.as_ref().and_then(|e| e.glibc).map(glibc_string),
-                    archive: archived
-                        .contains(path)
-                        .then(|| input.written.archive.clone())
-                        .flatten(),
-                }
-            }
-            None if Some(path) == input.written.archive.as_ref() => archive_entry(
-                path,
-                *size,
-                format!(
-                    "the module archive: its index of {} modules (their code is listed under \
-                     their own paths)",
-                    archived.len()
-                ),
-            ),
-            None if path.extension().is_some_and(|x| x == "pth") => archive_entry(
-                path,
-                *size,
-                "installs the module archive's finder in every interpreter of the bundle".into(),
-            ),
-            None => FileEntry {
-                path: path.clone(),
-                origin: None,
-                role: Role::Launcher,
-                size: *size,
-                distribution: None,
-                group: "runtime".into(),
-                package: "launchers".into(),
-                module: None,
-                why: if path.starts_with(runtime) {
-                    "sys.executable: starts the interpreter for child processes".into()
-                } else {
-                    "the app's executable: starts the interpreter on the boot script".into()
-                },
-                chain: Vec::new(),
-                glibc: launcher_glibc.clone(),
-                archive: None,
-            },
-        })
-        .collect();
-    files.sort_by(|a, b| a.path.cmp(&b.path));
-
-    let distributions = c
-        .distributions
-        .iter()
-        .map(|d| {
-            let own = files
-                .iter()
-                .filter(|f| f.distribution.as_deref() == Some(d.name.as_str()));
-            DistributionEntry {
-                name: d.name.clone(),
-                version: d.version.clone(),
-                license: d.license.clone(),
-                files: own.clone().count(),
-                bytes: own.map(|f| f.size).sum(),
-            }
-        })
-        .collect();
-
+    let modules = Modules::new(graphs);
+    let files = file_entries(input, &modules);
+    let distributions = distribution_entries(c, &files);
     let missing = input
         .missing
         .iter()
         .map(|m| {
-            let mut chain = chain_of(&m.importer);
+            let mut chain = modules.chain_of(&m.importer);
             if chain.is_empty() {
                 chain.push(m.importer.clone());
             }
@@ -466,40 +343,204 @@ pub fn assemble(input: &ReportInput<'_>) -> BuildReport {
                 needed_by: by.clone(),
             })
             .collect(),
-        hooks: graphs
-            .iter()
-            .flat_map(|g| &g.applied_hooks)
-            // The configuration applies as a hook to every build; list it when it did something.
-            .filter(|a| {
-                a.source != crate::hooks::HookSource::Config
-                    || !a.added.is_empty()
-                    || !a.hook.exclude.is_empty()
-                    || !a.hook.data.is_empty()
-            })
-            .map(|a| HookEntry {
-                module: a.module.clone(),
-                source: a.source.to_string(),
-                added: a.added.clone(),
-                not_found: a.not_found.clone(),
-                excludes: a.hook.exclude.clone(),
-                env: a.hook.env.clone(),
-            })
-            .collect(),
+        hooks: hook_entries(graphs),
         warnings: input.warnings.to_vec(),
         optional_integrations: input.optional.to_vec(),
-        metrics: Metrics {
-            seconds: input.seconds,
-            timings: input
-                .timings
+        metrics: metrics(input),
+    }
+}
+
+/// Every file of the bundle as it is run, with its role, owner, group and why.
+fn file_entries(input: &ReportInput<'_>, modules: &Modules<'_>) -> Vec<FileEntry> {
+    let c = input.collection;
+    let runtime = Path::new(RUNTIME_DIR);
+    let by_path: HashMap<PathBuf, &BundleFile> =
+        c.files.iter().map(|f| (runtime.join(&f.dest), f)).collect();
+    let places = Places {
+        stdlib: runtime.join(input.interpreter.bundle_stdlib()),
+        site: runtime.join(&c.app_root),
+        libpython: input.interpreter.instsoname.clone(),
+    };
+    let launcher_glibc = crate::installed::elf::parse_elf(crate::write::LAUNCHER)
+        .and_then(|e| e.glibc)
+        .map(glibc_string);
+
+    let archived: std::collections::HashSet<&PathBuf> = input.written.archived.iter().collect();
+    let mut files: Vec<FileEntry> = input
+        .written
+        .sizes
+        .iter()
+        .map(|(path, size)| match by_path.get(path) {
+            Some(f) => {
+                let origin_kind = f.module.as_deref().and_then(|m| modules.origin(m));
+                let distribution = f.distribution.map(|d| c.distributions[d].name.clone());
+                let role = Role::from(f.role);
+                let (group, package) =
+                    places.classify(path, role, distribution.as_deref(), origin_kind);
+                FileEntry {
+                    path: path.clone(),
+                    origin: (f.role != FileRole::Boot).then(|| f.origin.clone()),
+                    role,
+                    size: *size,
+                    distribution,
+                    group,
+                    package,
+                    module: f.module.clone(),
+                    why: f.why.clone(),
+                    chain: if matches!(f.role, FileRole::Module | FileRole::Extension) {
+                        f.module
+                            .as_deref()
+                            .map(|m| modules.chain_of(m))
+                            .unwrap_or_default()
+                    } else {
+                        Vec::new()
+                    },
+                    glibc: f.elf.as_ref().and_then(|e| e.glibc).map(glibc_string),
+                    archive: archived
+                        .contains(path)
+                        .then(|| input.written.archive.clone())
+                        .flatten(),
+                }
+            }
+            None if Some(path) == input.written.archive.as_ref() => archive_entry(
+                path,
+                *size,
+                format!(
+                    "the module archive: its index of {} modules (their code is listed under \
+                     their own paths)",
+                    archived.len()
+                ),
+            ),
+            None if path.extension().is_some_and(|x| x == "pth") => archive_entry(
+                path,
+                *size,
+                "installs the module archive's finder in every interpreter of the bundle".into(),
+            ),
+            None => FileEntry {
+                path: path.clone(),
+                origin: None,
+                role: Role::Launcher,
+                size: *size,
+                distribution: None,
+                group: "runtime".into(),
+                package: "launchers".into(),
+                module: None,
+                why: if path.starts_with(runtime) {
+                    "sys.executable: starts the interpreter for child processes".into()
+                } else {
+                    "the app's executable: starts the interpreter on the boot script".into()
+                },
+                chain: Vec::new(),
+                glibc: launcher_glibc.clone(),
+                archive: None,
+            },
+        })
+        .collect();
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+
+    files
+}
+
+/// Size and licence per distribution.
+fn distribution_entries(c: &Collection, files: &[FileEntry]) -> Vec<DistributionEntry> {
+    c.distributions
+        .iter()
+        .map(|d| {
+            let own = files
                 .iter()
-                .map(|(stage, seconds)| StageTiming {
-                    stage: stage.clone(),
-                    seconds: *seconds,
-                })
-                .collect(),
-            peak_memory_bytes: peak_memory(),
-            peak_child_memory_bytes: peak_child_memory(),
-        },
+                .filter(|f| f.distribution.as_deref() == Some(d.name.as_str()));
+            DistributionEntry {
+                name: d.name.clone(),
+                version: d.version.clone(),
+                license: d.license.clone(),
+                files: own.clone().count(),
+                bytes: own.map(|f| f.size).sum(),
+            }
+        })
+        .collect()
+}
+
+/// The hooks that applied, in every component.
+fn hook_entries(graphs: &[&ModuleGraph]) -> Vec<HookEntry> {
+    graphs
+        .iter()
+        .flat_map(|g| &g.applied_hooks)
+        // The configuration applies as a hook to every build; list it when it did something.
+        .filter(|a| {
+            a.source != crate::hooks::HookSource::Config
+                || !a.added.is_empty()
+                || !a.hook.exclude.is_empty()
+                || !a.hook.data.is_empty()
+        })
+        .map(|a| HookEntry {
+            module: a.module.clone(),
+            source: a.source.to_string(),
+            added: a.added.clone(),
+            not_found: a.not_found.clone(),
+            excludes: a.hook.exclude.clone(),
+            env: a.hook.env.clone(),
+        })
+        .collect()
+}
+
+fn metrics(input: &ReportInput<'_>) -> Metrics {
+    Metrics {
+        seconds: input.seconds,
+        timings: input
+            .timings
+            .iter()
+            .map(|(stage, seconds)| StageTiming {
+                stage: stage.clone(),
+                seconds: *seconds,
+            })
+            .collect(),
+        peak_memory_bytes: peak_memory(),
+        peak_child_memory_bytes: peak_child_memory(),
+    }
+}
+
+/// Modules across the components' graphs: a module's facts come from the first component
+/// whose graph has it.
+struct Modules<'g> {
+    graphs: &'g [&'g ModuleGraph],
+    chains: Vec<crate::resolve::graph::Chains>,
+}
+
+impl<'g> Modules<'g> {
+    fn new(graphs: &'g [&'g ModuleGraph]) -> Modules<'g> {
+        Modules {
+            graphs,
+            chains: graphs.iter().map(|g| g.chains()).collect(),
+        }
+    }
+
+    fn find(&self, module: &str) -> Option<(usize, usize)> {
+        self.graphs
+            .iter()
+            .enumerate()
+            .find_map(|(i, g)| g.get(module).map(|id| (i, id)))
+    }
+
+    fn origin(&self, module: &str) -> Option<Origin> {
+        self.find(module)
+            .map(|(i, id)| self.graphs[i].modules[id].origin)
+    }
+
+    /// The import chain from `__main__` to `module`, both included.
+    fn chain_of(&self, module: &str) -> Vec<String> {
+        let Some((i, id)) = self.find(module) else {
+            return Vec::new();
+        };
+        let graph = self.graphs[i];
+        let Some(edges) = self.chains[i].chain(graph, id) else {
+            return Vec::new();
+        };
+        let mut names: Vec<String> = edges
+            .iter()
+            .map(|e| graph.modules[e.from].name.clone())
+            .collect();
+        names.push(module.to_string());
+        names
     }
 }
 
@@ -771,7 +812,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::collect::license::LicenseSource;
+    use crate::installed::license::LicenseSource;
 
     /// A small report: four distributions (one found twice), three native libraries.
     pub(crate) fn sample() -> BuildReport {

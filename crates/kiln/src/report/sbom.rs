@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use super::build_report::{BuildReport, Role};
-use crate::collect::license::License;
+use crate::installed::license::License;
 
 /// A CycloneDX 1.5 document (the subset kiln fills in).
 #[derive(Debug, Serialize)]
@@ -100,7 +100,7 @@ pub fn cyclonedx(report: &BuildReport) -> Bom {
     for d in &report.distributions {
         let purl = format!(
             "pkg:pypi/{}@{}",
-            crate::collect::normalize_dist_name(&d.name),
+            crate::installed::metadata::normalize_dist_name(&d.name),
             d.version
         );
         components.push(Component {
@@ -319,11 +319,11 @@ mod tests {
     #[test]
     fn names_are_normalised_for_purls() {
         assert_eq!(
-            crate::collect::normalize_dist_name("Foo_Bar.baz"),
+            crate::installed::metadata::normalize_dist_name("Foo_Bar.baz"),
             "foo-bar-baz"
         );
         assert_eq!(
-            crate::collect::normalize_dist_name("typing_extensions"),
+            crate::installed::metadata::normalize_dist_name("typing_extensions"),
             "typing-extensions"
         );
     }

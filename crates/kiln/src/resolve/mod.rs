@@ -6,6 +6,7 @@
 //! relative imports against the importing module's package.
 
 pub mod cache;
+pub mod facts;
 pub mod finder;
 pub mod graph;
 pub mod optional;
@@ -137,7 +138,7 @@ struct Resolver<'a> {
     /// Entry point group -> target modules, read from installed distributions when first asked.
     entry_points: Option<HashMap<String, Vec<(String, String)>>>,
     /// Installed distributions, read when first needed.
-    distributions: Option<crate::collect::metadata::DistIndex>,
+    distributions: Option<crate::installed::metadata::DistIndex>,
 }
 
 impl<'a> Resolver<'a> {
@@ -194,7 +195,8 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    fn run(&mut self, progress: &dyn ResolveProgress) -> Result<(), ResolveError> {
+    /// The entry, what the interpreter imports before it, and the configuration's rules.
+    fn add_roots(&mut self) -> Result<(), ResolveError> {
         let root = match self.input.entry {
             EntryPoint::Script(path) => {
                 let id = self.graph.add(Module {
@@ -256,7 +258,12 @@ impl<'a> Resolver<'a> {
                 self.collect_submodules(id, "the standard library looks codecs up by name");
             }
         }
+        Ok(())
+    }
 
+    fn run(&mut self, progress: &dyn ResolveProgress) -> Result<(), ResolveError> {
+        self.add_roots()?;
+        let interp = self.input.interpreter;
         loop {
             let mut batch = std::mem::take(&mut self.pending);
             if batch.is_empty() {
@@ -295,72 +302,15 @@ impl<'a> Resolver<'a> {
                         return (id, Ok(hit));
                     }
                     let result = if m.file_kind() == Some(FileKind::Extension) {
-                        let top = m.name.split('.').next().unwrap_or_default();
-                        // Cython stores a relative import's name alone (`._validation` is
-                        // "_validation"): other modules of the same package, named exactly.
-                        let package = if m.is_package() {
-                            m.name.clone()
-                        } else {
-                            m.name
-                                .rsplit_once('.')
-                                .map_or(String::new(), |(p, _)| p.to_string())
-                        };
-                        let own = path
-                            .file_name()
-                            .and_then(|f| f.to_str())
-                            .unwrap_or_default();
-                        // (stem, is a compiled module) for the other modules of the package.
-                        let locals: Vec<(String, bool)> = path
-                            .parent()
-                            .filter(|_| !package.is_empty())
-                            .and_then(|d| finder.listing(d))
-                            .map(|l| {
-                                l.iter()
-                                    .filter(|f| f.as_str() != own)
-                                    .filter_map(|f| finder.module_file_kind(f))
-                                    .filter(|(stem, _)| !matches!(*stem, "__init__" | "conftest"))
-                                    .map(|(stem, kind)| {
-                                        (stem.to_string(), kind == FileKind::Extension)
-                                    })
-                                    .collect()
-                            })
-                            .unwrap_or_default();
-                        let compiled_locals: Vec<String> = locals
-                            .iter()
-                            .filter(|(_, c)| *c)
-                            .map(|(n, _)| n.clone())
-                            .collect();
-                        let exact: Vec<String> =
-                            siblings.iter().chain(&compiled_locals).cloned().collect();
-                        let found =
-                            analyse::compiled::scan_binary(path, &[format!("{top}.")], &exact)
-                                .unwrap_or_default();
-                        let mut names = found.dotted;
-                        for name in found.exact {
-                            if compiled_locals.contains(&name) {
-                                names.push(format!("{package}.{name}"));
-                            } else {
-                                names.push(name);
-                            }
-                        }
-                        // Cython 3 may compress its string constants, hiding what it imports.
-                        // Its own package's Python modules ship with it (below); so do the
-                        // standard library's self-contained extension modules (`cmath`,
-                        // `_bisect`), which no Python module might import otherwise.
-                        if found.hides_strings {
-                            names.extend(hidden_stdlib.iter().cloned());
-                        }
-                        names.extend(
-                            locals
-                                .iter()
-                                .filter(|(_, compiled)| !compiled)
-                                .map(|(stem, _)| format!("{package}.{stem}")),
-                        );
-                        // mypyc and Cython's pure-Python mode compile a .py that often ships
-                        // beside the binary: its imports are the compiled module's imports.
-                        let source = compiled_source(path, &interp.extension_suffixes)
-                            .and_then(|py| analyse::analyse_file(&py, ctx).ok());
-                        Ok(Analysed::Compiled(names, source, found.hides_strings))
+                        Ok(analyse_extension(
+                            m,
+                            path,
+                            ctx,
+                            siblings,
+                            finder,
+                            hidden_stdlib,
+                            interp,
+                        ))
                     } else {
                         analyse::analyse_file(path, ctx).map(Analysed::Source)
                     };
@@ -803,7 +753,7 @@ impl<'a> Resolver<'a> {
                 {
                     continue;
                 }
-                let self_contained = crate::collect::native::read_elf(&entry.dir.join(file))
+                let self_contained = crate::installed::elf::read_elf(&entry.dir.join(file))
                     .ok()
                     .flatten()
                     .is_some_and(|elf| {
@@ -1143,7 +1093,7 @@ impl<'a> Resolver<'a> {
             let dirs = self.graph.site_dirs();
             let dists = self
                 .distributions
-                .get_or_insert_with(|| crate::collect::metadata::DistIndex::scan(&dirs));
+                .get_or_insert_with(|| crate::installed::metadata::DistIndex::scan(&dirs));
             if let Some(dist) = dists.owner(&file, entry, Some(&name)) {
                 let top = name.split('.').next().unwrap_or_default();
                 let others: Vec<String> = dists.distributions[dist]
@@ -1273,7 +1223,7 @@ impl<'a> Resolver<'a> {
         };
         let origin = self.graph.modules[importer].origin;
         for reference in paths {
-            let path = crate::collect::metadata::normalize(&dir.join(&reference.path));
+            let path = crate::installed::metadata::normalize(&dir.join(&reference.path));
             if !path.exists() {
                 continue;
             }
@@ -1406,6 +1356,82 @@ impl<'a> Resolver<'a> {
             required: false,
         });
     }
+}
+
+/// What an extension module imports: the dotted names and sibling names found in its binary,
+/// its package's Python modules, and the imports of a source compiled into it (mypyc, Cython's
+/// pure-Python mode) when that ships beside it.
+fn analyse_extension(
+    m: &Module,
+    path: &Path,
+    ctx: SourceContext<'_>,
+    siblings: &[String],
+    finder: &finder::Finder,
+    hidden_stdlib: &[String],
+    interp: &Interpreter,
+) -> Analysed {
+    let top = m.name.split('.').next().unwrap_or_default();
+    // Cython stores a relative import's name alone (`._validation` is
+    // "_validation"): other modules of the same package, named exactly.
+    let package = if m.is_package() {
+        m.name.clone()
+    } else {
+        m.name
+            .rsplit_once('.')
+            .map_or(String::new(), |(p, _)| p.to_string())
+    };
+    let own = path
+        .file_name()
+        .and_then(|f| f.to_str())
+        .unwrap_or_default();
+    // (stem, is a compiled module) for the other modules of the package.
+    let locals: Vec<(String, bool)> = path
+        .parent()
+        .filter(|_| !package.is_empty())
+        .and_then(|d| finder.listing(d))
+        .map(|l| {
+            l.iter()
+                .filter(|f| f.as_str() != own)
+                .filter_map(|f| finder.module_file_kind(f))
+                .filter(|(stem, _)| !matches!(*stem, "__init__" | "conftest"))
+                .map(|(stem, kind)| (stem.to_string(), kind == FileKind::Extension))
+                .collect()
+        })
+        .unwrap_or_default();
+    let compiled_locals: Vec<String> = locals
+        .iter()
+        .filter(|(_, c)| *c)
+        .map(|(n, _)| n.clone())
+        .collect();
+    let exact: Vec<String> = siblings.iter().chain(&compiled_locals).cloned().collect();
+    let found =
+        analyse::compiled::scan_binary(path, &[format!("{top}.")], &exact).unwrap_or_default();
+    let mut names = found.dotted;
+    for name in found.exact {
+        if compiled_locals.contains(&name) {
+            names.push(format!("{package}.{name}"));
+        } else {
+            names.push(name);
+        }
+    }
+    // Cython 3 may compress its string constants, hiding what it imports.
+    // Its own package's Python modules ship with it (below); so do the
+    // standard library's self-contained extension modules (`cmath`,
+    // `_bisect`), which no Python module might import otherwise.
+    if found.hides_strings {
+        names.extend(hidden_stdlib.iter().cloned());
+    }
+    names.extend(
+        locals
+            .iter()
+            .filter(|(_, compiled)| !compiled)
+            .map(|(stem, _)| format!("{package}.{stem}")),
+    );
+    // mypyc and Cython's pure-Python mode compile a .py that often ships
+    // beside the binary: its imports are the compiled module's imports.
+    let source = compiled_source(path, &interp.extension_suffixes)
+        .and_then(|py| analyse::analyse_file(&py, ctx).ok());
+    Analysed::Compiled(names, source, found.hides_strings)
 }
 
 /// The `.py` an extension module was compiled from, when it sits beside the binary.

@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use super::graph::{EdgeKind, ModuleGraph, ModuleId, Origin};
 use crate::analyse::Condition;
-use crate::collect::metadata::{DistIndex, Requirement};
-use crate::collect::normalize_dist_name;
+use crate::installed::metadata::normalize_dist_name;
+use crate::installed::metadata::{DistIndex, Requirement};
 
 /// One distribution reached only through optional imports.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -194,38 +194,4 @@ pub fn find(graph: &ModuleGraph, declared: Option<&[String]>) -> Vec<OptionalInt
     }
     out.sort_by_key(|o| std::cmp::Reverse(o.installed_bytes));
     out
-}
-
-/// Summary lines: one per integration, largest first, and what to do about them.
-pub fn render(found: &[OptionalIntegration], verbose: bool) -> Vec<String> {
-    let mut lines = Vec::new();
-    let shown = if verbose {
-        found.len()
-    } else {
-        found.len().min(4)
-    };
-    for o in &found[..shown] {
-        let via = match &o.required_by {
-            Some(by) => format!("required by {by}"),
-            None => format!("via {}:{}", o.via.0, o.via.1),
-        };
-        lines.push(format!(
-            "{} {} ({}, {via}){}",
-            o.distribution,
-            o.version,
-            crate::report::human_bytes(o.installed_bytes),
-            if o.skipped { ", left out" } else { "" }
-        ));
-    }
-    if shown < found.len() {
-        lines.push(format!("and {} more (-v lists them)", found.len() - shown));
-    }
-    if found.iter().any(|o| !o.skipped) {
-        lines.push(
-            "reached only through other packages' optional imports; `optional-integrations = \"skip\"` \
-             or `exclude` leaves them out"
-                .to_string(),
-        );
-    }
-    lines
 }

@@ -30,9 +30,9 @@ use std::path::{Path, PathBuf};
 use crate::collect::{Collection, FileRole};
 
 /// The archive's file name, beside the boot script.
-pub const FILE_NAME: &str = "_kiln_modules.bin";
+pub const FILE_NAME: &str = crate::collect::ARCHIVE_FILE;
 /// The `.pth` file in site-packages that installs the archive's finder at start-up.
-pub const PTH_NAME: &str = "_kiln_archive.pth";
+pub const PTH_NAME: &str = crate::collect::ARCHIVE_PTH;
 const MAGIC: &[u8; 8] = b"KILNMOD2";
 const PYC_HEADER: usize = 16;
 

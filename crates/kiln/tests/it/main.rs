@@ -180,7 +180,11 @@ fn bundle_is_frozen_and_isolated_from_the_host(mode: Mode) {
         hidden.exe.to_str().unwrap(),
         "sys.argv[0] is the path the bundle was started with\n{context}"
     );
-    assert!(argv0.ends_with("/frozenfacts"), "{context}");
+    let launcher = match mode {
+        Mode::Suite => "/frozenfacts-main",
+        _ => "/frozenfacts",
+    };
+    assert!(argv0.ends_with(launcher), "{context}");
     assert_eq!(
         facts["argv"],
         serde_json::json!(["first arg", "second"]),

@@ -17,7 +17,7 @@ pub struct Distribution {
     /// Index of the search entry it was found in.
     pub entry: usize,
     /// Its licence: from `License-Expression`, `License` or classifiers, else its licence files.
-    pub license: Option<super::license::License>,
+    pub license: Option<crate::installed::license::License>,
     /// Top-level import names it provides.
     pub top_level: Vec<String>,
     /// Its `Requires-Dist` entries.
@@ -57,7 +57,7 @@ impl Requirement {
             .map(|(inside, _)| {
                 inside
                     .split(',')
-                    .map(|e| super::normalize_dist_name(e.trim()))
+                    .map(|e| normalize_dist_name(e.trim()))
                     .filter(|e| !e.is_empty())
                     .collect()
             })
@@ -75,11 +75,11 @@ impl Requirement {
                 continue;
             };
             if let Some((value, _)) = after[1..].split_once(quote) {
-                when_extras.push(super::normalize_dist_name(value));
+                when_extras.push(normalize_dist_name(value));
             }
         }
         Some(Requirement {
-            name: super::normalize_dist_name(name),
+            name: normalize_dist_name(name),
             extras,
             when_extras,
         })
@@ -118,7 +118,7 @@ impl DistIndex {
                 let meta_file = path.join(if is_dist { "METADATA" } else { "PKG-INFO" });
                 let meta = std::fs::read_to_string(&meta_file).unwrap_or_default();
                 let (name, version) = parse_metadata(&meta);
-                let license = super::license::detect(&meta, &path);
+                let license = crate::installed::license::detect(&meta, &path);
                 let id = index.distributions.len();
                 let mut top_level: Vec<String> =
                     std::fs::read_to_string(path.join("top_level.txt"))
@@ -228,6 +228,21 @@ pub fn normalize(path: &Path) -> PathBuf {
                 out.pop();
             }
             other => out.push(other),
+        }
+    }
+    out
+}
+
+/// PEP 503 normalisation: `Foo_Bar.baz` and `foo-bar-baz` name the same distribution.
+pub fn normalize_dist_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            if !out.ends_with('-') {
+                out.push('-');
+            }
+        } else {
+            out.push(c.to_ascii_lowercase());
         }
     }
     out
