@@ -76,6 +76,47 @@ pub struct BundleFile {
     pub strip: bool,
 }
 
+impl BundleFile {
+    /// A file of the bundle: where it goes, the bytes that ship, the file it stands for, its
+    /// role and why it is in; no module, distribution or ELF facts, no search path change, not
+    /// stripped (the setters and the native closure add those).
+    pub fn new(
+        dest: PathBuf,
+        source: PathBuf,
+        origin: PathBuf,
+        role: FileRole,
+        why: impl Into<String>,
+    ) -> BundleFile {
+        BundleFile {
+            dest,
+            source,
+            origin,
+            role,
+            module: None,
+            distribution: None,
+            why: why.into(),
+            elf: None,
+            rpath_fix: None,
+            strip: false,
+        }
+    }
+
+    pub fn module(mut self, module: Option<String>) -> BundleFile {
+        self.module = module;
+        self
+    }
+
+    pub fn distribution(mut self, distribution: Option<usize>) -> BundleFile {
+        self.distribution = distribution;
+        self
+    }
+
+    pub fn elf(mut self, elf: Option<ElfInfo>) -> BundleFile {
+        self.elf = elf;
+        self
+    }
+}
+
 /// What the collect stage found.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Collection {
@@ -228,18 +269,13 @@ pub fn boot_file(
         .map_err(|message| {
             CollectError::Compile(format!("cannot compile the boot script: {message}"))
         })?;
-    Ok(BundleFile {
-        dest: layout.boot.clone(),
-        source: pyc,
-        origin: boot_source,
-        role: FileRole::Boot,
-        module: None,
-        distribution: None,
-        why: "starts the app".into(),
-        elf: None,
-        rpath_fix: None,
-        strip: false,
-    })
+    Ok(BundleFile::new(
+        layout.boot.clone(),
+        pyc,
+        boot_source,
+        FileRole::Boot,
+        "starts the app",
+    ))
 }
 
 /// Where the bytecode of entry script `path` lies in the bundle, relative to the prefix.
@@ -407,18 +443,17 @@ impl<'a> Gather<'a> {
                     // `co_filename` naming the source, so inspect and tracebacks read it.
                     let (dest, why) = match &keep {
                         Some(reason) => {
-                            copies.push(BundleFile {
-                                dest: placed.clone(),
-                                source: file.to_path_buf(),
-                                origin: file.to_path_buf(),
-                                role: FileRole::Module,
-                                module: Some(module.name.clone()),
-                                distribution,
-                                why: format!("source of module {}, kept: {reason}", module.name),
-                                elf: None,
-                                rpath_fix: None,
-                                strip: false,
-                            });
+                            copies.push(
+                                BundleFile::new(
+                                    placed.clone(),
+                                    file.to_path_buf(),
+                                    file.to_path_buf(),
+                                    FileRole::Module,
+                                    format!("source of module {}, kept: {reason}", module.name),
+                                )
+                                .module(Some(module.name.clone()))
+                                .distribution(distribution),
+                            );
                             let dest = bytecode::cached_path(&placed, &interp.cache_tag);
                             cached_beside_source.insert(dest.clone());
                             (dest, format!("bytecode beside the kept source; {why}"))
@@ -432,52 +467,47 @@ impl<'a> Gather<'a> {
                             display,
                             optimize,
                         },
-                        BundleFile {
+                        BundleFile::new(
                             dest,
-                            source: PathBuf::new(),
-                            origin: file.to_path_buf(),
-                            role: FileRole::Module,
-                            module: Some(module.name.clone()),
-                            distribution,
+                            PathBuf::new(),
+                            file.to_path_buf(),
+                            FileRole::Module,
                             why,
-                            elf: None,
-                            rpath_fix: None,
-                            strip: false,
-                        },
+                        )
+                        .module(Some(module.name.clone()))
+                        .distribution(distribution),
                     ));
                 }
-                FileKind::Bytecode | FileKind::Extension => copies.push(BundleFile {
-                    dest: placed,
-                    source: file.to_path_buf(),
-                    origin: file.to_path_buf(),
-                    role: if kind == FileKind::Extension {
-                        FileRole::Extension
-                    } else {
-                        FileRole::Module
-                    },
-                    module: Some(module.name.clone()),
-                    distribution,
-                    why,
-                    elf: None,
-                    rpath_fix: None,
-                    strip: false,
-                }),
+                FileKind::Bytecode | FileKind::Extension => copies.push(
+                    BundleFile::new(
+                        placed,
+                        file.to_path_buf(),
+                        file.to_path_buf(),
+                        if kind == FileKind::Extension {
+                            FileRole::Extension
+                        } else {
+                            FileRole::Module
+                        },
+                        why,
+                    )
+                    .module(Some(module.name.clone()))
+                    .distribution(distribution),
+                ),
             }
             if module.is_package() {
                 for (dir, entry) in &module.package_dirs {
                     for data in package_data(dir, interp) {
-                        copies.push(BundleFile {
-                            dest: layout.place(*entry, &data),
-                            distribution: dists.owner(&data, *entry, Some(&module.name)),
-                            source: data.clone(),
-                            origin: data,
-                            role: FileRole::Data,
-                            module: None,
-                            why: format!("data of package {}", module.name),
-                            elf: None,
-                            rpath_fix: None,
-                            strip: false,
-                        });
+                        let owner = dists.owner(&data, *entry, Some(&module.name));
+                        copies.push(
+                            BundleFile::new(
+                                layout.place(*entry, &data),
+                                data.clone(),
+                                data,
+                                FileRole::Data,
+                                format!("data of package {}", module.name),
+                            )
+                            .distribution(owner),
+                        );
                     }
                 }
             }
@@ -497,18 +527,13 @@ impl<'a> Gather<'a> {
         for (src, dest) in input.data {
             for (from, to) in walk_files(src, dest) {
                 configured.insert(app_root.join(&to), from.clone());
-                copies.push(BundleFile {
-                    dest: app_root.join(to),
-                    source: from.clone(),
-                    origin: from,
-                    role: FileRole::Data,
-                    module: None,
-                    distribution: None,
-                    why: "listed in `data` of the configuration".into(),
-                    elf: None,
-                    rpath_fix: None,
-                    strip: false,
-                });
+                copies.push(BundleFile::new(
+                    app_root.join(to),
+                    from.clone(),
+                    from,
+                    FileRole::Data,
+                    "listed in `data` of the configuration",
+                ));
             }
         }
         Ok(())
@@ -568,18 +593,11 @@ impl<'a> Gather<'a> {
                 });
             }
             for (from, to) in files {
-                copies.push(BundleFile {
-                    dest: to,
-                    distribution: dists.owner(&from, entry, Some(&module.name)),
-                    source: from.clone(),
-                    origin: from,
-                    role: FileRole::Data,
-                    module: None,
-                    why: why.clone(),
-                    elf: None,
-                    rpath_fix: None,
-                    strip: false,
-                });
+                let owner = dists.owner(&from, entry, Some(&module.name));
+                copies.push(
+                    BundleFile::new(to, from.clone(), from, FileRole::Data, why.clone())
+                        .distribution(owner),
+                );
             }
         }
         Ok(())
@@ -609,18 +627,17 @@ impl<'a> Gather<'a> {
             };
             for (dir, entry) in &graph.modules[id].package_dirs {
                 for file in crate::hooks::data_matches(dir, &applied.hook.data) {
-                    copies.push(BundleFile {
-                        dest: layout.place(*entry, &file),
-                        distribution: dists.owner(&file, *entry, Some(&applied.module)),
-                        source: file.clone(),
-                        origin: file,
-                        role: FileRole::Data,
-                        module: None,
-                        why: format!("data named by the {}", applied.source),
-                        elf: None,
-                        rpath_fix: None,
-                        strip: false,
-                    });
+                    let owner = dists.owner(&file, *entry, Some(&applied.module));
+                    copies.push(
+                        BundleFile::new(
+                            layout.place(*entry, &file),
+                            file.clone(),
+                            file,
+                            FileRole::Data,
+                            format!("data named by the {}", applied.source),
+                        )
+                        .distribution(owner),
+                    );
                 }
             }
         }
@@ -716,18 +733,16 @@ impl<'a> Gather<'a> {
                 let Ok(entry) = entry else { continue };
                 if entry.file_type().is_file() {
                     let path = entry.path().to_path_buf();
-                    copies.push(BundleFile {
-                        dest: layout.place(dist.entry, &path),
-                        source: path.clone(),
-                        origin: path,
-                        role: FileRole::Metadata,
-                        module: None,
-                        distribution: Some(id),
-                        why: format!("metadata of {} {}", dist.name, dist.version),
-                        elf: None,
-                        rpath_fix: None,
-                        strip: false,
-                    });
+                    copies.push(
+                        BundleFile::new(
+                            layout.place(dist.entry, &path),
+                            path.clone(),
+                            path,
+                            FileRole::Metadata,
+                            format!("metadata of {} {}", dist.name, dist.version),
+                        )
+                        .distribution(Some(id)),
+                    );
                 }
             }
         }
@@ -750,18 +765,13 @@ impl<'a> Gather<'a> {
         } = self;
         let interp = input.interpreter;
         // The interpreter and the closure of native libraries.
-        copies.push(BundleFile {
-            dest: c.interpreter.clone(),
-            source: interp.base_executable.clone(),
-            origin: interp.base_executable.clone(),
-            role: FileRole::Interpreter,
-            module: None,
-            distribution: None,
-            why: "the Python interpreter".into(),
-            elf: None,
-            rpath_fix: None,
-            strip: false,
-        });
+        copies.push(BundleFile::new(
+            c.interpreter.clone(),
+            interp.base_executable.clone(),
+            interp.base_executable.clone(),
+            FileRole::Interpreter,
+            "the Python interpreter",
+        ));
         native_closure(copies, layout, c)?;
         for f in copies.iter_mut() {
             f.strip = input.strip && f.elf.is_some();
@@ -1120,18 +1130,16 @@ fn native_closure(
             };
             let elf = native::read_elf(&found).map_err(io_err(&found))?;
             let j = files.len();
-            files.push(BundleFile {
-                dest,
-                source: found.clone(),
-                origin: key.clone(),
-                role: FileRole::NativeLibrary,
-                module: None,
-                distribution: None,
-                why: format!("needed by {}", requester.display()),
-                elf,
-                rpath_fix: None,
-                strip: false,
-            });
+            files.push(
+                BundleFile::new(
+                    dest,
+                    found.clone(),
+                    key.clone(),
+                    FileRole::NativeLibrary,
+                    format!("needed by {}", requester.display()),
+                )
+                .elf(elf),
+            );
             by_origin.insert(key, j);
             if goes_to_lib {
                 in_lib.insert(needed.clone(), j);

@@ -430,3 +430,129 @@ fn report_names_cannot_point_elsewhere() {
         assert!(!Path::new("/tmp/kiln-absolute-escape.report.html").exists());
     }
 }
+
+/// Source nested deeper than any default thread stack, in a third-party module the app imports
+/// only inside a function (python runs the app; the module is never compiled): the build
+/// succeeds and says it skipped the module. The app's own module nested that deep fails the
+/// build naming it (CPython cannot compile it either), without a crash.
+#[test]
+fn deeply_nested_sources_do_not_crash_kiln() {
+    let root = tempfile::Builder::new()
+        .prefix("kiln-deep-")
+        .tempdir()
+        .unwrap();
+    let site = root.path().join("site");
+    let project = root.path().join("project");
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::create_dir_all(&project).unwrap();
+    let deep = format!("x = {}\n", vec!["1"; 100_000].join("+"));
+    std::fs::write(site.join("deeplib.py"), &deep).unwrap();
+    // A venv of its own whose site-packages holds the deep module.
+    let venv = root.path().join("venv");
+    let made = Command::new(&test_venv().python)
+        .args(["-m", "venv", "--without-pip"])
+        .arg(&venv)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let pth = std::fs::read_dir(venv.join("lib"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+        .join("site-packages/deep.pth");
+    std::fs::write(&pth, format!("{}\n", site.display())).unwrap();
+    std::fs::write(
+        project.join("main.py"),
+        "print('shallow ok')\n\ndef later():\n    import deeplib\n    return deeplib.x\n",
+    )
+    .unwrap();
+    let build = |entry: &str| {
+        Command::new(KILN)
+            .args(["build", entry, "--python"])
+            .arg(venv.join("bin/python"))
+            .current_dir(&project)
+            .output()
+            .unwrap()
+    };
+    let out = build("main.py");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let run = Command::new(project.join("dist/main/main"))
+        .current_dir(root.path())
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&run.stdout), "shallow ok\n");
+
+    std::fs::write(project.join("own.py"), &deep).unwrap();
+    std::fs::write(project.join("app.py"), "import own\n").unwrap();
+    let out = build("app.py");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("own.py"), "{stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("overflow"),
+        "{stderr}"
+    );
+}
+
+/// `collect` over a package whose directory holds symbolic links back up the tree (two loops)
+/// finishes, and walks each real directory once: no nested copies.
+#[test]
+fn symlink_loops_in_a_collected_package_are_walked_once() {
+    let root = tempfile::Builder::new()
+        .prefix("kiln-loops-")
+        .tempdir()
+        .unwrap();
+    let project = root.path().join("project");
+    std::fs::create_dir_all(project.join("pkg/a")).unwrap();
+    std::fs::create_dir_all(project.join("pkg/b")).unwrap();
+    for f in ["pkg/__init__.py", "pkg/a/__init__.py", "pkg/b/__init__.py"] {
+        std::fs::write(project.join(f), "").unwrap();
+    }
+    std::fs::write(project.join("pkg/a/mod.py"), "X = 1\n").unwrap();
+    std::os::unix::fs::symlink("..", project.join("pkg/a/up")).unwrap();
+    std::os::unix::fs::symlink("../..", project.join("pkg/b/top")).unwrap();
+    std::fs::write(
+        project.join("main.py"),
+        "import pkg.a.mod\nprint(pkg.a.mod.X)\n",
+    )
+    .unwrap();
+    std::fs::write(project.join("kiln.toml"), "collect = [\"pkg\"]\n").unwrap();
+    let mut child = Command::new(KILN)
+        .args(["build", "main.py", "--json", "--python"])
+        .arg(&test_venv().python)
+        .current_dir(&project)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            panic!("kiln did not finish collecting a package with symlink loops");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success());
+    let report: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(project.join("dist/main.build-report.json")).unwrap(),
+    )
+    .unwrap();
+    let modules: Vec<&str> = report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["module"].as_str())
+        .filter(|m| m.starts_with("pkg"))
+        .collect();
+    assert!(modules.contains(&"pkg.a.mod"), "{modules:?}");
+    assert!(
+        modules.iter().all(|m| m.split('.').count() <= 4),
+        "nested copies through the loops: {modules:?}"
+    );
+}
