@@ -12,6 +12,9 @@ pub struct CompiledNames {
     pub dotted: Vec<String>,
     /// Which of the exact names occur as whole tokens.
     pub exact: Vec<String>,
+    /// Which of the standalone names occur as whole C strings (NUL on both sides), as Cython
+    /// 3.0 and older store the names a module imports.
+    pub standalone: Vec<String>,
     /// The binary keeps its string constants compressed (Cython 3.1+), so the names it
     /// imports cannot be read from it.
     pub hides_strings: bool,
@@ -27,11 +30,13 @@ pub fn scan_binary(
     path: &Path,
     prefixes: &[String],
     exact: &[String],
+    standalone: &[String],
 ) -> std::io::Result<CompiledNames> {
     let bytes = std::fs::read(path)?;
     Ok(CompiledNames {
         dotted: names_in_bytes(&bytes, prefixes),
         exact: exact_names_in_bytes(&bytes, exact),
+        standalone: c_strings_in_bytes(&bytes, standalone),
         hides_strings: memchr::memmem::find(&bytes, COMPRESSED_STRINGS_MARK).is_some(),
     })
 }
@@ -46,6 +51,20 @@ pub fn exact_names_in_bytes(bytes: &[u8], names: &[String]) -> Vec<String> {
                 let end = start + name.len();
                 (start == 0 || !is_name_byte(bytes[start - 1]))
                     && bytes.get(end).is_none_or(|&b| !is_name_byte(b))
+            })
+        })
+        .cloned()
+        .collect()
+}
+
+/// The `names` that occur in `bytes` as a whole C string: a NUL before and after.
+pub fn c_strings_in_bytes(bytes: &[u8], names: &[String]) -> Vec<String> {
+    names
+        .iter()
+        .filter(|name| {
+            memchr::memmem::find_iter(bytes, name.as_bytes()).any(|start| {
+                let end = start + name.len();
+                start > 0 && bytes[start - 1] == 0 && bytes.get(end) == Some(&0)
             })
         })
         .cloned()
@@ -83,6 +102,19 @@ pub fn names_in_bytes(bytes: &[u8], prefixes: &[String]) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn standalone_names_are_whole_c_strings() {
+        let bytes = b"\0secrets\0http://example.org\0timeout\0json\0";
+        let names: Vec<String> = ["secrets", "http", "time", "json", "os"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            super::c_strings_in_bytes(bytes, &names),
+            ["secrets", "json"]
+        );
+    }
+
     #[test]
     fn finds_dotted_names_under_the_prefix() {
         let bytes = b"\0numpy._core._exceptions\0xnumpy.no\0numpy.\0numpy.linalg._umath_linalg.\0numpy.1bad\0";

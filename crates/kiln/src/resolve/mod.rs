@@ -1404,9 +1404,24 @@ fn analyse_extension(
         .map(|(n, _)| n.clone())
         .collect();
     let exact: Vec<String> = siblings.iter().chain(&compiled_locals).cloned().collect();
-    let found =
-        analyse::compiled::scan_binary(path, &[format!("{top}.")], &exact).unwrap_or_default();
+    // Cython 3.0 and older keep the names a module imports as plain C strings: the standard
+    // library's modules among them are imports too (`numpy.random.bit_generator` imports
+    // `secrets` from C).
+    let stdlib: Vec<String> = if m.origin == Origin::Stdlib {
+        Vec::new()
+    } else {
+        interp
+            .stdlib_module_names
+            .iter()
+            .filter(|n| !n.starts_with('_') && !STDLIB_DEV_ONLY.contains(&n.as_str()))
+            .filter(|n| !matches!(n.as_str(), "this" | "antigravity"))
+            .cloned()
+            .collect()
+    };
+    let found = analyse::compiled::scan_binary(path, &[format!("{top}.")], &exact, &stdlib)
+        .unwrap_or_default();
     let mut names = found.dotted;
+    names.extend(found.standalone);
     for name in found.exact {
         if compiled_locals.contains(&name) {
             names.push(format!("{package}.{name}"));

@@ -61,7 +61,6 @@ in_each_mode!(
     failed_build_keeps_the_previous_bundle,
     stdlib_extensions_with_shared_libpython,
     stdlib_extensions_with_static_debian_python,
-    stdlib_extensions_with_python39,
     bundled_libraries_win_over_ld_library_path,
     fastapi_server_answers_and_stops_on_sigterm,
 );
@@ -347,21 +346,62 @@ fn stdlib_extensions_with_static_debian_python(mode: Mode) {
     assert_same_run("stdlibapp (static interpreter)", &plain, &frozen.run);
 }
 
-/// CPython 3.9 has no `sys.stdlib_module_names`; its bundles must find their prefix anyway.
-fn stdlib_extensions_with_python39(mode: Mode) {
-    let Some(venv) = support::python39_venv() else {
-        eprintln!("note: {} is not installed; skipping", support::PYTHON39);
+/// Every CPython pyenv has besides the suite's own 3.11: the core set of apps frozen and run
+/// with the host's Pythons hidden, compared with the same interpreter's plain run. Versions the
+/// machine lacks are skipped with a note.
+macro_rules! version_matrix {
+    ($($name:ident => $minor:expr),* $(,)?) => {
+        $(mod $name {
+            #[test]
+            fn onedir() {
+                super::core_set_on(super::Mode::Onedir, $minor)
+            }
+            #[test]
+            fn onefile() {
+                super::core_set_on(super::Mode::Onefile, $minor)
+            }
+        })*
+    };
+}
+
+version_matrix!(cpython39 => 9, cpython310 => 10, cpython312 => 12, cpython313 => 13);
+
+/// Standard-library extension modules, multiprocessing's spawn, `sys.executable -c/-m`, numpy's
+/// vendored libraries, and a FastAPI server on its health URL, stopped with SIGTERM.
+fn core_set_on(mode: Mode, minor: u32) {
+    let Some(venv) = support::pyenv_venv(minor) else {
+        eprintln!("note: no CPython 3.{minor} from pyenv on this machine; skipping");
         return;
     };
-    let build = Build::new("stdlibapp")
+    for app in ["stdlibapp", "mpapp", "subproc", "nativeapp"] {
+        let build = Build::new(app)
+            .mode(mode)
+            .args(["main.py"])
+            .python(&venv.python)
+            .success();
+        let plain = run_plain_with(venv, app, &["main.py"]);
+        plain.assert_success(&format!("plain {app} with CPython 3.{minor}"));
+        let frozen = Hidden::new(&build)
+            .timeout(Duration::from_secs(90))
+            .output();
+        assert_same_run(&format!("{app} (CPython 3.{minor})"), &plain, &frozen.run);
+    }
+    let port = free_port();
+    let (plain, _) = spawn_plain_with(venv, "server", &["main.py", &port.to_string()]);
+    let plain = check_server(plain, port, "the server under plain python");
+    let build = Build::new("server")
         .mode(mode)
         .args(["main.py"])
         .python(&venv.python)
         .success();
-    let plain = run_plain_with(venv, "stdlibapp", &["main.py"]);
-    plain.assert_success("plain stdlibapp with CPython 3.9");
-    let frozen = run_hidden(&build, &[]);
-    assert_same_run("stdlibapp (CPython 3.9)", &plain, &frozen.run);
+    let port = free_port();
+    let (frozen, _) = Hidden::new(&build).args([port.to_string()]).spawn();
+    let frozen = check_server(
+        frozen,
+        port,
+        &format!("the frozen server (CPython 3.{minor})"),
+    );
+    assert_eq!(version_lines(&plain), version_lines(&frozen));
 }
 
 /// Conda and CUDA shells set LD_LIBRARY_PATH: libraries found there must not replace the

@@ -171,20 +171,43 @@ pub fn static_venv() -> Option<&'static Venv> {
     .as_ref()
 }
 
-/// A venv without packages based on pyenv's CPython 3.9 (the oldest version kiln supports), or
-/// `None` where the machine has none.
-pub fn python39_venv() -> Option<&'static Venv> {
-    static VENV: OnceLock<Option<Venv>> = OnceLock::new();
-    VENV.get_or_init(|| {
-        let base = Path::new(PYTHON39);
-        base.exists()
-            .then(|| ensure_venv(&target_dir().join("kiln-test-venv-py39"), base, None))
+/// The venv of the version matrix for CPython 3.`minor` from pyenv (the newest 3.`minor`.x it
+/// has), with `tests/fixtures/requirements-py3MINOR.txt` installed; `None` where the machine
+/// has no such interpreter.
+pub fn pyenv_venv(minor: u32) -> Option<&'static Venv> {
+    static VENVS: [OnceLock<Option<Venv>>; 8] = [const { OnceLock::new() }; 8];
+    let slot = VENVS.get(minor.checked_sub(9)? as usize)?;
+    slot.get_or_init(|| {
+        let base = pyenv_python(minor)?;
+        let requirements = fixtures_dir().join(format!("requirements-py3{minor}.txt"));
+        Some(ensure_venv(
+            &target_dir().join(format!("kiln-test-venv-py3{minor}")),
+            &base,
+            requirements.is_file().then_some(requirements.as_path()),
+        ))
     })
     .as_ref()
 }
 
-/// pyenv's CPython 3.9.
-pub const PYTHON39: &str = "/root/.pyenv/versions/3.9.18/bin/python3.9";
+/// pyenv's newest CPython 3.`minor`, if it has one.
+pub fn pyenv_python(minor: u32) -> Option<PathBuf> {
+    let root = std::env::var_os("PYENV_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/root/.pyenv"));
+    let prefix = format!("3.{minor}.");
+    let mut versions: Vec<(u32, PathBuf)> = fs::read_dir(root.join("versions"))
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            let micro = name.strip_prefix(&prefix)?.parse::<u32>().ok()?;
+            let python = e.path().join(format!("bin/python3.{minor}"));
+            python.is_file().then_some((micro, python))
+        })
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, python)| python)
+}
 
 fn static_venv_dir() -> PathBuf {
     target_dir().join("kiln-test-venv-static")
