@@ -163,6 +163,10 @@ pub struct BuildCmd {
     /// see the README for the trade-offs).
     #[arg(long)]
     pub upx: bool,
+    /// Fail when anything bundled needs a newer glibc than this, e.g. 2.28 (see the README's
+    /// portability section).
+    #[arg(long, value_name = "VERSION")]
+    pub min_glibc: Option<String>,
     /// Build only this component of the suite, on its own: a bundle named after the component,
     /// with the suite's settings and the component's own rules.
     #[arg(long, value_name = "NAME")]

@@ -62,6 +62,8 @@ pub struct RawConfig {
     pub keep_source: Option<Vec<String>>,
     /// Compress bundled extension modules and shared libraries with UPX (default false).
     pub upx: Option<bool>,
+    /// Fail the build when anything bundled needs a newer glibc than this (`"2.28"`).
+    pub min_glibc: Option<String>,
 }
 
 /// What to do with optional integrations (`resolve::optional`).
@@ -328,6 +330,8 @@ pub struct BuildArgs {
     pub compression_level: Option<i32>,
     /// `--upx`.
     pub upx: bool,
+    /// `--min-glibc`.
+    pub min_glibc: Option<String>,
 }
 
 /// Settings of one build, resolved and ready to use.
@@ -368,6 +372,18 @@ pub struct BuildSettings {
     pub archive: bool,
     /// The UPX program that compresses bundled native files (`upx` / `--upx`), if asked for.
     pub upx: Option<PathBuf>,
+    /// The oldest glibc the bundle must run with (`min-glibc` / `--min-glibc`), and where it
+    /// was set (the flag or the key).
+    pub min_glibc: Option<GlibcFloor>,
+}
+
+/// `min-glibc`: the oldest glibc a bundle must run with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GlibcFloor {
+    /// (2, 28) for "2.28".
+    pub version: (u32, u32),
+    /// Where it was set: `--min-glibc` or the config key.
+    pub key: String,
 }
 
 /// What `kiln build` writes.
@@ -431,6 +447,7 @@ pub fn resolve_settings(
     let hook_dirs = hook_dirs(&cx)?;
     let (output, compression_level) = output_mode(&cx)?;
     let upx = upx_program(&cx)?;
+    let min_glibc = min_glibc(&cx)?;
     let components = components(&cx)?;
     let raw = cx.raw;
     let base = &cx.base;
@@ -465,6 +482,7 @@ pub fn resolve_settings(
         declared_dependencies: config.project_dependencies.clone(),
         archive: raw.archive.unwrap_or(true),
         upx,
+        min_glibc,
     })
 }
 
@@ -800,6 +818,26 @@ fn output_mode(cx: &Cx<'_>) -> Result<(OutputMode, i32), ConfigError> {
         });
     }
     Ok((output, compression_level))
+}
+
+fn min_glibc(cx: &Cx<'_>) -> Result<Option<GlibcFloor>, ConfigError> {
+    let (value, key) = match (&cx.args.min_glibc, &cx.raw.min_glibc) {
+        (Some(v), _) => (v.clone(), "--min-glibc".to_string()),
+        (None, Some(v)) => (v.clone(), cx.key("min-glibc")),
+        (None, None) => return Ok(None),
+    };
+    let parsed = value
+        .split_once('.')
+        .and_then(|(a, b)| Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?)))
+        .filter(|(major, _)| *major == 2);
+    match parsed {
+        Some(version) => Ok(Some(GlibcFloor { version, key })),
+        None => Err(ConfigError::Value {
+            key,
+            value: format!("{value:?}"),
+            message: "a glibc version such as \"2.28\"".into(),
+        }),
+    }
 }
 
 fn upx_program(cx: &Cx<'_>) -> Result<Option<PathBuf>, ConfigError> {

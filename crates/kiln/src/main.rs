@@ -236,6 +236,7 @@ fn build(cmd: BuildCmd) -> anyhow::Result<ExitCode> {
         a.onefile = cmd.onefile.then_some(true);
         a.compression_level = cmd.compression_level;
         a.upx = cmd.upx;
+        a.min_glibc = cmd.min_glibc;
     })?;
     let settings = match &cmd.component {
         Some(component) => config::only_component(settings, component)?,

@@ -74,6 +74,17 @@ pub enum BuildError {
     #[error("{0}")]
     Unsupported(String),
     #[error(
+        "the bundle would need a newer glibc than {}.{} (`{key}`):\n{}",
+        floor.0,
+        floor.1,
+        list.join("\n")
+    )]
+    GlibcFloor {
+        floor: (u32, u32),
+        key: String,
+        list: Vec<String>,
+    },
+    #[error(
         "entry point `{module}:{function}`: {module} ({}) binds no `{name}` at its top level; \
          name a function it defines",
         file.display()
@@ -359,6 +370,7 @@ pub fn build(settings: &BuildSettings, progress: &dyn Progress) -> Result<Outcom
         &cache_dir(),
         work.path(),
     )?;
+    check_glibc_floor(settings, &plan)?;
     let written = match settings.output {
         OutputMode::Onedir => write::write_onedir(&plan.write_input())?,
         OutputMode::Onefile => {
@@ -442,6 +454,45 @@ pub fn build(settings: &BuildSettings, progress: &dyn Progress) -> Result<Outcom
         sbom: report_files.sbom,
         optional,
     })))
+}
+
+/// With `min-glibc`, refuses before anything is written a bundle whose files (the launcher
+/// among them) need a newer `GLIBC_` symbol version, naming each file and the version.
+fn check_glibc_floor(
+    settings: &BuildSettings,
+    plan: &crate::plan::BundlePlan,
+) -> Result<(), BuildError> {
+    let Some(crate::config::GlibcFloor {
+        version: floor,
+        key,
+    }) = &settings.min_glibc
+    else {
+        return Ok(());
+    };
+    let launcher = crate::installed::elf::parse_elf(write::LAUNCHER).and_then(|e| e.glibc);
+    let mut list: Vec<String> = plan
+        .collection
+        .files
+        .iter()
+        .filter_map(|f| Some((f.dest.display().to_string(), f.elf.as_ref()?.glibc?)))
+        .chain(launcher.map(|g| {
+            (
+                "the launcher (every executable of the bundle)".to_string(),
+                g,
+            )
+        }))
+        .filter(|(_, needed)| needed > floor)
+        .map(|(file, (major, minor))| format!("  {file}: GLIBC_{major}.{minor}"))
+        .collect();
+    list.sort();
+    if list.is_empty() {
+        return Ok(());
+    }
+    Err(BuildError::GlibcFloor {
+        floor: *floor,
+        key: key.clone(),
+        list,
+    })
 }
 
 /// The settings each component is built with: the build's own for a single app, else the

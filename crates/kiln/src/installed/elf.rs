@@ -14,6 +14,10 @@ pub struct ElfInfo {
     pub is_64: bool,
     /// Highest `GLIBC_x.y` symbol version the object requires, as (x, y).
     pub glibc: Option<(u32, u32)>,
+    /// Highest `GLIBCXX_` and `CXXABI_` versions it requires of the system's libstdc++ (which
+    /// is never bundled), as their dotted numbers.
+    pub glibcxx: Option<Vec<u32>>,
+    pub cxxabi: Option<Vec<u32>>,
 }
 
 /// Reads the dynamic section of `path`. `Ok(None)` when the file is not an ELF object.
@@ -62,10 +66,21 @@ pub fn parse_elf(bytes: &[u8]) -> Option<ElfInfo> {
                 if let Some(v) = name.strip_prefix("GLIBC_").and_then(parse_version) {
                     info.glibc = info.glibc.max(Some(v));
                 }
+                if let Some(v) = name.strip_prefix("GLIBCXX_").and_then(parse_numbers) {
+                    info.glibcxx = info.glibcxx.take().max(Some(v));
+                }
+                if let Some(v) = name.strip_prefix("CXXABI_").and_then(parse_numbers) {
+                    info.cxxabi = info.cxxabi.take().max(Some(v));
+                }
             }
         }
     }
     Some(info)
+}
+
+/// `3.4.29` -> [3, 4, 29].
+fn parse_numbers(v: &str) -> Option<Vec<u32>> {
+    v.split('.').map(|p| p.parse().ok()).collect()
 }
 
 fn parse_version(v: &str) -> Option<(u32, u32)> {

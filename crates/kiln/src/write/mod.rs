@@ -368,3 +368,25 @@ fn remove_stale_staging(out_dir: &Path, name: &str) {
         }
     }
 }
+
+#[cfg(test)]
+mod launcher_tests {
+    /// Every bundle carries the launcher: it must add nothing to a bundle's glibc floor beyond
+    /// what libpython needs on any system kiln targets (glibc 2.17, manylinux2014).
+    #[test]
+    fn the_launcher_needs_glibc_2_17_at_most() {
+        assert_eq!(
+            env!("KILN_LAUNCHER_GLIBC"),
+            "2.17",
+            "the launcher was built without cargo-zigbuild (scripts/test installs it)"
+        );
+        let elf = crate::installed::elf::parse_elf(super::LAUNCHER).expect("the launcher is ELF");
+        let needed = elf.glibc.expect("the launcher links glibc");
+        assert!(
+            needed <= (2, 17),
+            "the launcher needs GLIBC_{}.{}",
+            needed.0,
+            needed.1
+        );
+    }
+}

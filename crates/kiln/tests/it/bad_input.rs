@@ -79,6 +79,8 @@ fn cases() -> Vec<Case> {
         case!("hidden name", files: NONE, args: &["build", "main.py", "--name", ".app", "--python", "{py}"], expect: &["--name", ".app"]),
         case!("name python", files: NONE, args: &["build", "main.py", "--name", "python", "--python", "{py}"], expect: &["--name", "python"]),
         case!("name too long", files: NONE, args: &["build", "main.py", "--name", "{long}", "--python", "{py}"], expect: &["--name", "too long", "200 bytes"]),
+        case!("min-glibc not a version", files: NONE, args: &["build", "main.py", "--min-glibc", "3", "--python", "{py}"], expect: &["--min-glibc", "glibc version"]),
+        case!("config min-glibc not a version", files: &[("kiln.toml", "entry = \"main.py\"\nmin-glibc = \"two\"\n")], args: &["build", "--python", "{py}"], expect: &["min-glibc", "two"]),
         case!("interpreter missing", files: NONE, args: &["build", "main.py", "--python", "/nonexistent/python3"], expect: &["/nonexistent/python3", "does not exist"]),
         case!("interpreter prints nothing", files: NONE, args: &["build", "main.py", "--python", "/bin/true"], expect: &["/bin/true", "printed nothing"]),
         case!("interpreter fails", files: NONE, args: &["build", "main.py", "--python", "/bin/false"], expect: &["/bin/false", "exited"]),

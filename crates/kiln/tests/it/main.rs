@@ -15,6 +15,7 @@ mod fuzz_onefile;
 mod hooks;
 mod inference;
 mod onefile;
+mod portability;
 mod reports;
 mod size;
 mod suite;

@@ -1,0 +1,45 @@
+//! The glibc a bundle needs: the launcher adds nothing (it is linked for glibc 2.17), and
+//! `--min-glibc` refuses, before anything is written, a bundle that needs more.
+
+use std::fs;
+
+use crate::support::Build;
+
+#[test]
+fn min_glibc_refuses_a_bundle_that_needs_more_and_keeps_the_previous_one() {
+    let good = Build::new("stdlibapp").args(["main.py"]).success();
+    let exe = good.exe();
+    let before = fs::metadata(&exe).unwrap().modified().unwrap();
+    let summary = &good.result.stdout;
+    // The summary names the floor and the file that sets it; pyenv's libpython needs far more
+    // than 2.17, and it must be named, not the launcher.
+    assert!(summary.contains("glibc"), "{summary}");
+    assert!(!summary.contains("set by stdlibapp"), "{summary}");
+
+    let refused = Build::new("stdlibapp")
+        .args(["main.py", "--min-glibc", "2.17"])
+        .out(&good.out_dir)
+        .run();
+    assert_eq!(refused.result.status.code(), Some(1), "{}", refused.result);
+    let stderr = &refused.result.stderr;
+    assert!(stderr.contains("newer glibc than 2.17"), "{stderr}");
+    assert!(stderr.contains("`--min-glibc`"), "{stderr}");
+    assert!(
+        stderr.contains("libpython3") && stderr.contains("GLIBC_2."),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("the launcher"),
+        "the launcher needs 2.17 at most: {stderr}"
+    );
+    assert_eq!(
+        fs::metadata(&exe).unwrap().modified().unwrap(),
+        before,
+        "a refused build leaves the previous bundle as it was"
+    );
+
+    let roomy = Build::new("stdlibapp")
+        .args(["main.py", "--min-glibc", "2.99"])
+        .run();
+    roomy.assert_success();
+}
