@@ -226,6 +226,7 @@ fn populate(staging: &Path, input: &WriteInput<'_>) -> Result<WriteOutput, Write
         write_launcher(&exe, &settings("app", RUNTIME_DIR, c, component))?;
         executables.push(exe);
     }
+    normalize_modes(staging)?;
     let sizes: Vec<(PathBuf, u64)> = c
         .files
         .iter()
@@ -256,6 +257,38 @@ fn populate(staging: &Path, input: &WriteInput<'_>) -> Result<WriteOutput, Write
             .map(|&i| PathBuf::from(RUNTIME_DIR).join(&c.files[i].dest))
             .collect(),
     })
+}
+
+/// Gives every directory mode 0755 and every file 0755 or 0644 (by whether anyone may execute
+/// it), whatever the umask and the modes of the files copied in: the same inputs make the same
+/// bundle, modes included.
+fn normalize_modes(root: &Path) -> Result<(), WriteError> {
+    use std::os::unix::fs::PermissionsExt;
+    for entry in walkdir::WalkDir::new(root) {
+        let entry = entry.map_err(|e| WriteError::Io {
+            path: root.to_path_buf(),
+            source: e.into(),
+        })?;
+        let ft = entry.file_type();
+        if ft.is_symlink() {
+            continue;
+        }
+        let path = entry.path();
+        let meta = entry.metadata().map_err(|e| WriteError::Io {
+            path: path.to_path_buf(),
+            source: e.into(),
+        })?;
+        let mode = if ft.is_dir() || meta.permissions().mode() & 0o111 != 0 {
+            0o755
+        } else {
+            0o644
+        };
+        if meta.permissions().mode() & 0o7777 != mode {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+                .map_err(io_err(path))?;
+        }
+    }
+    Ok(())
 }
 
 /// Launcher settings of a bundle without payload: `mode` is `app` (a onedir executable) or

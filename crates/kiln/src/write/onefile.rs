@@ -24,8 +24,8 @@ use kiln_bundle::payload::{self, PackOptions};
 use kiln_bundle::Mode;
 
 use super::{
-    io_err, populate, remove_stale_staging, settings, staging_dir, swap_into_place, write_launcher,
-    WriteError, WriteInput, WriteOutput, LAUNCHER, RUNTIME_DIR,
+    io_err, normalize_modes, populate, remove_stale_staging, settings, staging_dir,
+    swap_into_place, write_launcher, WriteError, WriteInput, WriteOutput, LAUNCHER, RUNTIME_DIR,
 };
 
 /// Writes the onefile executable `out_dir/name` for the only one of `input.launchers`, or for
@@ -69,7 +69,10 @@ pub fn write_onefile(
             }
         });
     let final_path = input.out_dir.join(input.name);
-    let result = result.and_then(|written| swap_into_place(&built, &final_path).map(|()| written));
+    let result = result.and_then(|written| {
+        normalize_modes(&built)?;
+        swap_into_place(&built, &final_path).map(|()| written)
+    });
     let _ = std::fs::remove_dir_all(&staging);
     let written = result?;
     let moved = |path: &PathBuf| match path.strip_prefix(&built) {

@@ -43,3 +43,24 @@ fn min_glibc_refuses_a_bundle_that_needs_more_and_keeps_the_previous_one() {
         .run();
     roomy.assert_success();
 }
+
+/// Same inputs, same bytes: two builds of the same app from copies in different directories,
+/// a second apart, under umask 022 and 077, ship identical files with identical modes, onedir,
+/// onefile and as a suite (`scripts/compare-builds`, which the note on reproducibility cites).
+#[test]
+fn builds_are_reproducible_across_directories_times_and_umasks() {
+    let out =
+        std::process::Command::new(crate::support::workspace_root().join("scripts/compare-builds"))
+            .arg(crate::support::KILN)
+            .args(["--", "pkgapp", "suiteapp"])
+            .env("PYTHON", &crate::support::test_venv().python)
+            .output()
+            .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(text.matches("identical").count(), 4, "{text}");
+}
