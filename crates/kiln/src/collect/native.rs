@@ -63,15 +63,36 @@ pub struct LibraryResolver {
     cache: OnceLock<HashMap<String, Vec<PathBuf>>>,
 }
 
-/// Directories the loader searches last, after its cache.
-const DEFAULT_DIRS: &[&str] = &[
-    "/lib/x86_64-linux-gnu",
-    "/usr/lib/x86_64-linux-gnu",
-    "/lib64",
-    "/usr/lib64",
-    "/lib",
-    "/usr/lib",
-];
+/// The dynamic loader's default directories for an object of `info`'s machine: Debian's
+/// multiarch directory for that machine, then the `lib64` (64-bit objects) and `lib`
+/// directories.
+pub fn default_dirs(info: &ElfInfo) -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(triple) = multiarch(info.machine) {
+        dirs.push(PathBuf::from(format!("/lib/{triple}")));
+        dirs.push(PathBuf::from(format!("/usr/lib/{triple}")));
+    }
+    if info.is_64 {
+        dirs.extend(["/lib64", "/usr/lib64"].map(PathBuf::from));
+    }
+    dirs.extend(["/lib", "/usr/lib"].map(PathBuf::from));
+    dirs
+}
+
+/// Debian's multiarch triple for an ELF machine (`e_machine`).
+fn multiarch(machine: u16) -> Option<&'static str> {
+    use goblin::elf::header::{EM_386, EM_AARCH64, EM_ARM, EM_PPC64, EM_RISCV, EM_S390, EM_X86_64};
+    Some(match machine {
+        EM_X86_64 => "x86_64-linux-gnu",
+        EM_AARCH64 => "aarch64-linux-gnu",
+        EM_386 => "i386-linux-gnu",
+        EM_ARM => "arm-linux-gnueabihf",
+        EM_PPC64 => "powerpc64le-linux-gnu",
+        EM_S390 => "s390x-linux-gnu",
+        EM_RISCV => "riscv64-linux-gnu",
+        _ => return None,
+    })
+}
 
 impl LibraryResolver {
     /// Finds `needed` for the object at `object_path` (its real location) described by `info`.
@@ -115,9 +136,9 @@ impl LibraryResolver {
                 return Some(p.clone());
             }
         }
-        DEFAULT_DIRS
+        default_dirs(info)
             .iter()
-            .map(|d| Path::new(d).join(needed))
+            .map(|d| d.join(needed))
             .find(|p| matches(p))
     }
 
@@ -190,6 +211,26 @@ fn read_ld_cache() -> HashMap<String, Vec<PathBuf>> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn default_directories_follow_the_object_machine() {
+        use goblin::elf::header::{EM_AARCH64, EM_X86_64};
+        let dirs = |machine, is_64| {
+            super::default_dirs(&super::ElfInfo {
+                machine,
+                is_64,
+                ..Default::default()
+            })
+        };
+        let arm = dirs(EM_AARCH64, true);
+        assert_eq!(arm[0], std::path::Path::new("/lib/aarch64-linux-gnu"));
+        assert!(arm.iter().all(|d| !d.to_string_lossy().contains("x86_64")));
+        assert_eq!(
+            dirs(EM_X86_64, true)[1],
+            std::path::Path::new("/usr/lib/x86_64-linux-gnu")
+        );
+        assert!(!dirs(3, false).iter().any(|d| d.ends_with("lib64")));
+    }
+
     use super::*;
 
     #[test]
