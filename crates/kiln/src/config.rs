@@ -991,6 +991,17 @@ fn find_program(names: &[&str], path: Option<&std::ffi::OsStr>) -> Option<PathBu
 
 #[cfg(test)]
 mod tests {
+    /// The README's configuration example uses only keys the code knows, with their types.
+    #[test]
+    fn the_readme_configuration_example_parses() {
+        let readme = include_str!("../../../README.md");
+        let section = &readme[readme.find("### Configuration").unwrap()..];
+        let start = section.find("```toml\n").unwrap() + "```toml\n".len();
+        let example = &section[start..start + section[start..].find("```").unwrap()];
+        let parsed: Result<RawConfig, _> = toml::from_str(example);
+        assert!(parsed.is_ok(), "{parsed:?}\n{example}");
+    }
+
     use super::*;
 
     #[test]
