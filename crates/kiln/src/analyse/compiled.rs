@@ -59,14 +59,25 @@ pub fn exact_names_in_bytes(bytes: &[u8], names: &[String]) -> Vec<String> {
 
 /// The `names` that occur in `bytes` as a whole C string: a NUL before and after.
 pub fn c_strings_in_bytes(bytes: &[u8], names: &[String]) -> Vec<String> {
+    // One pass over the NUL positions, not one search per name: extension modules run to
+    // tens of MiB, and the standard library has hundreds of module names.
+    let longest = names.iter().map(String::len).max().unwrap_or(0);
+    let wanted: std::collections::HashSet<&[u8]> = names.iter().map(|n| n.as_bytes()).collect();
+    let mut found = BTreeSet::new();
+    let mut nuls = memchr::memchr_iter(0, bytes);
+    let Some(mut previous) = nuls.next() else {
+        return Vec::new();
+    };
+    for next in nuls {
+        let segment = &bytes[previous + 1..next];
+        if !segment.is_empty() && segment.len() <= longest && wanted.contains(segment) {
+            found.insert(String::from_utf8_lossy(segment).into_owned());
+        }
+        previous = next;
+    }
     names
         .iter()
-        .filter(|name| {
-            memchr::memmem::find_iter(bytes, name.as_bytes()).any(|start| {
-                let end = start + name.len();
-                start > 0 && bytes[start - 1] == 0 && bytes.get(end) == Some(&0)
-            })
-        })
+        .filter(|n| found.contains(*n))
         .cloned()
         .collect()
 }

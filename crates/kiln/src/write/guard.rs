@@ -92,15 +92,8 @@ pub fn check_protected(dest: &Path, protected: &[Protected]) -> Result<(), Guard
 
 /// Checks only what is at `dest`: absent, empty, or written by kiln.
 pub fn check_replaceable(dest: &Path) -> Result<(), GuardError> {
-    let meta = match std::fs::symlink_metadata(dest) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(source) => {
-            return Err(GuardError::Io {
-                path: dest.to_path_buf(),
-                source,
-            })
-        }
+    let Some(meta) = existing(dest)? else {
+        return Ok(());
     };
     let not_ours = |what| GuardError::NotOurs {
         path: dest.to_path_buf(),
@@ -138,15 +131,8 @@ pub fn check_replaceable(dest: &Path) -> Result<(), GuardError> {
 
 /// Checks a report file beside the bundle: absent, or a report kiln wrote.
 pub fn check_report(path: &Path) -> Result<(), GuardError> {
-    let meta = match std::fs::symlink_metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(source) => {
-            return Err(GuardError::Io {
-                path: path.to_path_buf(),
-                source,
-            })
-        }
+    let Some(meta) = existing(path)? else {
+        return Ok(());
     };
     let not_ours = |what| GuardError::NotOurs {
         path: path.to_path_buf(),
@@ -159,6 +145,18 @@ pub fn check_report(path: &Path) -> Result<(), GuardError> {
         Ok(())
     } else {
         Err(not_ours("not a report written by kiln"))
+    }
+}
+
+/// What is at `path` (not following a symbolic link), or `None` when nothing is.
+fn existing(path: &Path) -> Result<Option<std::fs::Metadata>, GuardError> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) => Ok(Some(m)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(GuardError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
     }
 }
 
