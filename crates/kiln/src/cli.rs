@@ -28,6 +28,27 @@ pub enum Command {
     Hooks(HooksCmd),
     /// Show a build's largest packages and write its HTML report.
     Report(ReportCmd),
+    /// Run the app under the target interpreter and record what it imports and opens
+    /// (kiln-trace.json beside the entry), as evidence for later builds.
+    Trace(TraceCmd),
+}
+
+#[derive(Debug, Args)]
+pub struct TraceCmd {
+    #[command(flatten)]
+    pub app: AppArgs,
+    /// A server: stop it with SIGTERM once this URL answers 2xx (http://HOST:PORT/PATH).
+    #[arg(long, value_name = "URL")]
+    pub health: Option<String>,
+    /// Seconds to wait for the health URL.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub timeout: u64,
+    /// Replace the recorded trace instead of adding this run to it.
+    #[arg(long)]
+    pub fresh: bool,
+    /// Arguments for the app, after `--`.
+    #[arg(last = true, value_name = "ARGS")]
+    pub args: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -134,6 +155,9 @@ pub struct AppArgs {
     /// Read this config file instead of ./kiln.toml or ./pyproject.toml.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Include this module as if the entry imported it (repeatable; adds to `hidden-imports`).
+    #[arg(long = "hidden-import", value_name = "MODULE")]
+    pub hidden_imports: Vec<String>,
 }
 
 #[derive(Debug, Args)]

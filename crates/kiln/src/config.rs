@@ -46,9 +46,9 @@ pub struct RawConfig {
     pub package_data: Option<std::collections::BTreeMap<String, Vec<String>>>,
     /// A suite: several executables sharing one runtime, `[components.NAME]` tables.
     pub components: Option<std::collections::BTreeMap<String, RawComponent>>,
-    /// Distributions reached only through other packages' optional imports: `"auto"`
-    /// (leave out the undeclared ones when the project declares its dependencies),
-    /// `"include"` or `"skip"`.
+    /// Distributions reached only through other packages' optional imports or guesses:
+    /// `"auto"` (leave out what the project's dependencies do not name; without a dependency
+    /// list, what no extra of a reached distribution names), `"include"` or `"skip"`.
     pub optional_integrations: Option<OptionalPolicy>,
     /// Serve pure-Python modules from one indexed archive (default true); `false` ships each
     /// module as its own `.pyc` file.
@@ -70,7 +70,9 @@ pub struct RawConfig {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum OptionalPolicy {
-    /// Skip them when `[project].dependencies` says what the app needs; else include them.
+    /// Skip those the declared dependencies (`[project].dependencies`, else a
+    /// `requirements.txt` beside the entry) do not name; without a declaration, those no
+    /// non-development extra of a reached distribution names.
     #[default]
     Auto,
     Include,
@@ -332,6 +334,8 @@ pub struct BuildArgs {
     pub upx: bool,
     /// `--min-glibc`.
     pub min_glibc: Option<String>,
+    /// `--hidden-import`, added to the configuration's `hidden-imports`.
+    pub hidden_imports: Vec<String>,
 }
 
 /// Settings of one build, resolved and ready to use.
@@ -449,6 +453,10 @@ pub fn resolve_settings(
     let upx = upx_program(&cx)?;
     let min_glibc = min_glibc(&cx)?;
     let components = components(&cx)?;
+    let declared_dependencies = config
+        .project_dependencies
+        .clone()
+        .or_else(|| requirements_file(&app_dir));
     let raw = cx.raw;
     let base = &cx.base;
     let name = if components.is_empty() || args.name.is_some() || raw.name.is_some() {
@@ -479,11 +487,32 @@ pub fn resolve_settings(
         output,
         compression_level,
         optional_integrations: raw.optional_integrations.unwrap_or_default(),
-        declared_dependencies: config.project_dependencies.clone(),
+        declared_dependencies,
         archive: raw.archive.unwrap_or(true),
         upx,
         min_glibc,
     })
+}
+
+/// The requirements a `requirements.txt` in the app's directory names, as PEP 508 strings:
+/// pip's options, includes, editable and URL lines name no distribution by itself and are
+/// skipped. None when there is no such file (or it names nothing).
+fn requirements_file(app_dir: &Path) -> Option<Vec<String>> {
+    let text = std::fs::read_to_string(app_dir.join("requirements.txt")).ok()?;
+    let found: Vec<String> = text
+        .lines()
+        .map(|l| l.split(" #").next().unwrap_or(l).trim())
+        .filter(|l| {
+            !l.is_empty()
+                && !l.starts_with('#')
+                && !l.starts_with('-')
+                && !l.starts_with('.')
+                && !l.starts_with('/')
+                && (!l.contains("://") || l.contains(" @ "))
+        })
+        .map(str::to_string)
+        .collect();
+    (!found.is_empty()).then_some(found)
 }
 
 fn entry_point(cx: &Cx<'_>) -> Result<(EntryPoint, PathBuf, String), ConfigError> {
@@ -715,9 +744,23 @@ fn project_rules(cx: &Cx<'_>) -> Result<crate::hooks::Hook, ConfigError> {
             })?;
         bytecode.optimize.insert(name.clone(), level);
     }
+    if let Some(bad) = cx
+        .args
+        .hidden_imports
+        .iter()
+        .find(|n| !crate::hooks::is_dotted_name(n))
+    {
+        return Err(ConfigError::Value {
+            key: "--hidden-import".into(),
+            value: format!("{bad:?}"),
+            message: "not a dotted module name".into(),
+        });
+    }
+    let mut hidden_imports = raw.hidden_imports.clone().unwrap_or_default();
+    hidden_imports.extend(cx.args.hidden_imports.iter().cloned());
     let rules = crate::hooks::Hook {
         module: "__main__".into(),
-        hidden_imports: raw.hidden_imports.clone().unwrap_or_default(),
+        hidden_imports,
         collect: raw.collect.clone().unwrap_or_default(),
         exclude: raw.exclude.clone().unwrap_or_default(),
         bytecode,

@@ -23,4 +23,5 @@ pub mod process;
 pub mod report;
 pub mod resolve;
 pub mod suite;
+pub mod trace;
 pub mod write;

@@ -61,6 +61,49 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Cache(cmd) => cache(cmd),
         Command::Hooks(cmd) => hooks(cmd),
         Command::Report(cmd) => report(cmd),
+        Command::Trace(cmd) => trace(cmd),
+    }
+}
+
+fn trace(cmd: kiln::cli::TraceCmd) -> anyhow::Result<ExitCode> {
+    use kiln::trace;
+    let settings = settings(cmd.app, |_| {})?;
+    let (interpreter, _) = pipeline::interpreter(&settings, &())?;
+    let traced = trace::run(&trace::TraceRun {
+        settings: &settings,
+        interpreter: &interpreter,
+        args: &cmd.args,
+        health: cmd.health.as_deref(),
+        timeout: std::time::Duration::from_secs(cmd.timeout),
+    })?;
+    let mut recorded = traced.trace.clone();
+    if !cmd.fresh {
+        // Runs of several scenarios add up: a CLI command, a server's requests.
+        if let Some(earlier) = trace::load(&settings)?.filter(|t| t.entry == recorded.entry) {
+            recorded.merge(earlier);
+        }
+    }
+    let path = trace::save(&settings, &recorded)?;
+    eprintln!(
+        "traced {} modules and {} data files -> {}",
+        recorded.modules.len(),
+        recorded.files.len(),
+        path.display()
+    );
+    eprintln!("  later builds of this entry ship them (`kiln why MODULE` says `traced`)");
+    match traced.status {
+        Some(0) => Ok(ExitCode::SUCCESS),
+        _ if traced.stopped => Ok(ExitCode::SUCCESS),
+        Some(code) => {
+            eprintln!("warning: the app exited with status {code}; the trace holds what it did until then");
+            Ok(ExitCode::from(code.clamp(1, 255) as u8))
+        }
+        None => {
+            eprintln!(
+                "warning: the app was stopped by a signal; the trace holds what it did until then"
+            );
+            Ok(ExitCode::FAILURE)
+        }
     }
 }
 
@@ -172,6 +215,7 @@ fn settings(
         entry: app.entry,
         module: app.module,
         python: app.python,
+        hidden_imports: app.hidden_imports,
         ..Default::default()
     };
     extra(&mut args);

@@ -99,6 +99,8 @@ pub enum BuildError {
     WorkDir(#[source] std::io::Error),
     #[error(transparent)]
     Report(#[from] crate::report::build_report::ReportError),
+    #[error(transparent)]
+    Trace(#[from] crate::trace::TraceError),
 }
 
 pub use crate::plan::ComponentBuild;
@@ -164,6 +166,7 @@ pub fn analyse_with(
         )
         .as_bytes(),
     );
+    let trace = crate::trace::load(settings)?;
     let analysis_cache = resolve::cache::AnalysisCache::load(
         cache_dir()
             .join("analysis")
@@ -177,6 +180,7 @@ pub fn analyse_with(
         hooks: &hooks,
         rules: &settings.rules,
         cache: &analysis_cache,
+        trace: trace.as_ref(),
     };
     let mut graph = resolve::resolve(&input, progress)?;
     check_entry_attribute(&settings.entry, &graph)?;
@@ -184,7 +188,7 @@ pub fn analyse_with(
     let skip = match settings.optional_integrations {
         OptionalPolicy::Include => false,
         OptionalPolicy::Skip => true,
-        OptionalPolicy::Auto => settings.declared_dependencies.is_some(),
+        OptionalPolicy::Auto => true,
     };
     let mut skipped = false;
     if skip && !optional.is_empty() {

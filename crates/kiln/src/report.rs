@@ -177,6 +177,14 @@ pub fn render_optional(found: &[OptionalIntegration], verbose: bool) -> Vec<Stri
                 .to_string(),
         );
     }
+    if let Some(first) = found.iter().find(|o| o.skipped) {
+        let root = first.roots.first().map(String::as_str).unwrap_or("NAME");
+        lines.push(format!(
+            "left out: reached only through other packages' optional imports or guesses, and no \
+             declared dependency names them; `--hidden-import {root}` (or `hidden-imports`) brings \
+             one back, `optional-integrations = \"include\"` all"
+        ));
+    }
     lines
 }
 
@@ -202,6 +210,8 @@ pub struct WhyStep {
     pub kind: String,
     pub detail: Option<String>,
     pub condition: Condition,
+    /// How sure the step's evidence is: `certain`, `conditional` or `speculative`.
+    pub strength: crate::resolve::Strength,
 }
 
 /// The answer to `kiln why MODULE`.
@@ -269,6 +279,13 @@ pub fn explain_why(graph: &crate::resolve::ModuleGraph, target: &str) -> WhyExpl
                 EdgeKind::Inferred { rule } => ("inferred", Some(rule.clone())),
                 EdgeKind::Collected { reason } => ("collected", Some(reason.clone())),
                 EdgeKind::Hook { source } => ("hook", Some(source.clone())),
+                EdgeKind::Traced => (
+                    "traced",
+                    Some(format!(
+                        "imported by the run recorded in {}",
+                        crate::trace::TRACE_FILE
+                    )),
+                ),
             };
             WhyStep {
                 from: from.name.clone(),
@@ -278,6 +295,7 @@ pub fn explain_why(graph: &crate::resolve::ModuleGraph, target: &str) -> WhyExpl
                 kind: kind.to_string(),
                 detail,
                 condition: e.condition,
+                strength: e.strength(),
             }
         })
         .collect();
@@ -326,6 +344,7 @@ impl WhyExplanation {
             if step.condition != Condition::Always {
                 let _ = write!(s, ", {:?}", step.condition);
             }
+            let _ = write!(s, ", {}", step.strength.as_str());
             let _ = writeln!(s, "]  {place}");
             if let Some(d) = &step.detail {
                 let _ = writeln!(s, "      {d}");
@@ -366,6 +385,20 @@ pub struct CheckReport {
     pub skipped: Vec<String>,
     /// Distributions reached only through other packages' optional imports.
     pub optional_integrations: Vec<crate::resolve::optional::OptionalIntegration>,
+    /// The recorded run the build uses as evidence, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace: Option<TraceStatus>,
+}
+
+/// The state of `kiln-trace.json` for `kiln check`.
+#[derive(Debug, Clone, Serialize)]
+pub struct TraceStatus {
+    #[serde(serialize_with = "crate::lossy::path")]
+    pub path: PathBuf,
+    pub modules: usize,
+    pub files: usize,
+    /// App files changed since the run was recorded (newest first, a few).
+    pub older_than: Vec<PathBuf>,
 }
 
 /// Groups what analysis found for `kiln check`.
@@ -396,6 +429,20 @@ pub fn check_report(
             .filter_map(|m| m.skipped.as_ref().map(|w| format!("{}: {w}", m.name)))
             .collect(),
         optional_integrations: analysis.optional.clone(),
+        trace: crate::trace::load(settings).ok().flatten().map(|trace| {
+            let app_files: Vec<&std::path::Path> = graph
+                .modules
+                .iter()
+                .filter(|m| m.origin == crate::resolve::Origin::App)
+                .filter_map(|m| m.file())
+                .collect();
+            TraceStatus {
+                path: crate::trace::path_for(settings),
+                modules: trace.modules.len(),
+                files: trace.files.len(),
+                older_than: crate::trace::newer_than(&trace, &app_files, 3),
+            }
+        }),
     };
     let chains = graph.chains();
     for m in crate::resolve::facts::missing_imports(graph) {
@@ -413,6 +460,7 @@ pub fn check_report(
             .unwrap_or_else(|| vec![m.importer.clone()]);
         let finding = CheckFinding { missing: m, chain };
         let group = match (finding.missing.condition, finding.missing.app) {
+            _ if finding.missing.provided_by.is_some() => &mut report.conditional,
             (Condition::Always, true) => &mut report.errors,
             (Condition::Optional, _) => &mut report.optional,
             (Condition::OtherPlatform, _) => &mut report.platform_only,
@@ -442,6 +490,27 @@ impl CheckReport {
             self.python_version,
             self.python.display()
         );
+        if let Some(t) = &self.trace {
+            let _ = writeln!(
+                s,
+                "trace        {}: {} modules, {} data files",
+                t.path.display(),
+                t.modules,
+                t.files
+            );
+            if !t.older_than.is_empty() {
+                let names: Vec<String> = t
+                    .older_than
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect();
+                let _ = writeln!(
+                    s,
+                    "             older than {}: run `kiln trace` again to record what they load",
+                    names.join(", ")
+                );
+            }
+        }
         let m = &self.modules;
         let _ = writeln!(
             s,

@@ -7,6 +7,7 @@
 
 pub mod compiled;
 pub mod names;
+pub mod values;
 mod visitor;
 
 use std::path::Path;
@@ -176,6 +177,10 @@ pub struct FileImports {
     /// platform or for type checkers). The rule kiln applies: an app module that has any reads
     /// its own functions' source, so its `.py` ships beside its bytecode.
     pub source_reads: Vec<SourceRead>,
+    /// Modules the file provides at run time by assigning them into `sys.modules`
+    /// (`sys.modules["name"] = obj`), with their lines: imports of these are not missing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub provides: Vec<(String, u32)>,
 }
 
 /// A file that is not valid Python.

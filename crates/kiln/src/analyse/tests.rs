@@ -49,6 +49,9 @@ fn render(imports: &FileImports) -> String {
     if let Some(all) = &imports.all {
         out.push_str(&format!("__all__ {}\n", all.join(",")));
     }
+    for (name, line) in &imports.provides {
+        out.push_str(&format!("{line} provides {name}\n"));
+    }
     if imports.lazy_getattr {
         out.push_str("__getattr__\n");
     }

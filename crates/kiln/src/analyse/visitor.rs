@@ -12,6 +12,7 @@ use ruff_text_size::Ranged;
 
 use std::collections::HashMap;
 
+use super::values;
 use super::{
     Condition, DynamicImport, FileImports, ImportRequest, LineIndex, PackageScan, PathReference,
     ScanTarget, SourceContext, SourceRead, StringReference, Via, SOURCE_READERS,
@@ -75,6 +76,9 @@ pub(super) struct ImportWalker<'a> {
     in_module_getattr: bool,
     /// Nesting of class bodies (module-level facts such as `__all__` are only read outside).
     class_depth: u32,
+    /// Bindings of the scopes around the current statement, the module's first: what the
+    /// value analysis ([`super::values`]) reads names from.
+    scopes: Vec<values::Scope>,
     out: FileImports,
 }
 
@@ -92,12 +96,33 @@ impl<'a> ImportWalker<'a> {
             in_recorded_path: false,
             in_module_getattr: false,
             class_depth: 0,
+            scopes: Vec::new(),
             out: FileImports::default(),
         }
     }
 
     pub(super) fn walk_module(&mut self, body: &[Stmt]) {
+        self.scopes.push(values::Scope::of_body(body));
         self.walk_body(body);
+    }
+
+    /// The value analysis over the scopes around the current statement.
+    fn values(&self) -> values::Values<'_> {
+        let package = if self.ctx.is_package {
+            self.ctx.module
+        } else {
+            self.ctx.module.rsplit_once('.').map_or("", |(p, _)| p)
+        };
+        let own = (self.ctx.module != "__main__").then_some((self.ctx.module, package));
+        values::Values {
+            scopes: &self.scopes,
+            own,
+        }
+    }
+
+    /// Every string `expr` can hold, as far as this module spells it out.
+    fn strings(&self, expr: &Expr) -> Option<Vec<String>> {
+        self.values().strings(expr)
     }
 
     pub(super) fn finish(self) -> FileImports {
@@ -131,7 +156,9 @@ impl<'a> ImportWalker<'a> {
                 let saved = (self.in_function, self.in_module_getattr);
                 self.in_function = true;
                 self.in_module_getattr |= getattr;
+                self.scopes.push(values::Scope::of_function(node));
                 self.walk_body(&node.body);
+                self.scopes.pop();
                 (self.in_function, self.in_module_getattr) = saved;
             }
             Stmt::ClassDef(node) => {
@@ -173,6 +200,11 @@ impl<'a> ImportWalker<'a> {
                 if let [Expr::Name(target)] = node.targets.as_slice() {
                     self.assign(target.id.as_str(), &node.value, false);
                 }
+                for target in &node.targets {
+                    if let Expr::Subscript(sub) = target {
+                        self.provides(&sub.value, &sub.slice);
+                    }
+                }
                 visitor::walk_stmt(self, stmt);
             }
             Stmt::AugAssign(node) => {
@@ -201,6 +233,29 @@ impl<'a> ImportWalker<'a> {
             | Stmt::Break(_)
             | Stmt::Continue(_)
             | Stmt::IpyEscapeCommand(_) => {}
+        }
+    }
+
+    /// `sys.modules[KEY] = ...` (or `sys.modules.setdefault(KEY, ...)`): the module named
+    /// KEY is provided at run time.
+    fn provides(&mut self, container: &Expr, key: &Expr) {
+        if self.condition >= Condition::OtherPlatform {
+            return;
+        }
+        let is_sys_modules = dotted(container).is_some_and(|d| {
+            d == "sys.modules"
+                || d.strip_suffix(".modules")
+                    .and_then(|head| self.module_names.get(head))
+                    .is_some_and(|m| m == "sys")
+        });
+        if !is_sys_modules {
+            return;
+        }
+        let line = self.line_of(key);
+        for name in self.strings(key).unwrap_or_default() {
+            if is_module_name(&name) {
+                self.out.provides.push((name, line));
+            }
         }
     }
 
@@ -492,7 +547,7 @@ impl<'a> ImportWalker<'a> {
                 }
             }
             "entry_points" | "select" | "iter_entry_points" => {
-                let group = call
+                let groups = call
                     .arguments
                     .find_keyword("group")
                     .map(|k| &k.value)
@@ -501,8 +556,9 @@ impl<'a> ImportWalker<'a> {
                     } else {
                         None
                     })
-                    .and_then(string_literal);
-                if let Some(group) = group {
+                    .and_then(|g| self.strings(g))
+                    .unwrap_or_default();
+                for group in groups {
                     self.out.entry_point_groups.push((group, line));
                 }
             }
@@ -934,7 +990,9 @@ impl<'a> ImportWalker<'a> {
             matches!(p, Expr::Name(n) if matches!(n.id.as_str(), "__name__" | "__package__"))
                 || dotted(p).as_deref() == Some("__spec__.parent")
         });
-        let package_literal = package.and_then(string_literal);
+        let package_literal = package
+            .and_then(|p| self.strings(p))
+            .and_then(|mut v| (v.len() == 1).then(|| v.remove(0)));
         if let Some((name, complete)) = self.own_relative_name(arg) {
             if complete {
                 self.request(name, 0, Vec::new(), line, via);
@@ -948,31 +1006,55 @@ impl<'a> ImportWalker<'a> {
             }
             return;
         }
-        match string_literal(arg) {
-            Some(name) => {
-                let (level, rest) = split_relative(&name);
-                let (module, level) = match (level, &package_literal) {
-                    (0, _) => (rest.to_string(), 0),
-                    (n, Some(pkg)) => (absolute_from_package(pkg, n, rest), 0),
-                    (n, None) if relative_to_self => (rest.to_string(), n),
-                    _ => return,
-                };
-                let names = if via == Via::DunderImport {
-                    call.arguments
-                        .find_argument_value("fromlist", 3)
-                        .map(string_items)
-                        .unwrap_or_default()
-                } else {
-                    Vec::new()
-                };
-                self.request(module, level, names, line, via);
+        // A literal, or every string the value analysis says the argument can hold.
+        let computed = match string_literal(arg) {
+            Some(name) => Some(vec![name]),
+            None => self
+                .strings(arg)
+                .map(|v| {
+                    v.into_iter()
+                        .filter(|n| is_module_name(n))
+                        .collect::<Vec<_>>()
+                })
+                .filter(|v| !v.is_empty()),
+        };
+        match computed {
+            Some(candidates) => {
+                // One of several values runs; which one the analysis cannot tell.
+                let saved = self.condition;
+                if candidates.len() > 1 {
+                    self.condition = self.condition.max(Condition::Branch);
+                }
+                for name in candidates {
+                    let (level, rest) = split_relative(&name);
+                    let (module, level) = match (level, &package_literal) {
+                        (0, _) => (rest.to_string(), 0),
+                        (n, Some(pkg)) => (absolute_from_package(pkg, n, rest), 0),
+                        (n, None) if relative_to_self => (rest.to_string(), n),
+                        _ => continue,
+                    };
+                    let names = if via == Via::DunderImport {
+                        call.arguments
+                            .find_argument_value("fromlist", 3)
+                            .map(string_items)
+                            .unwrap_or_default()
+                    } else {
+                        Vec::new()
+                    };
+                    self.request(module, level, names, line, via);
+                }
+                self.condition = saved;
             }
             None => {
                 // A PEP 562 `__getattr__` importing a name it cannot spell: any submodule.
                 if self.in_module_getattr && constant_prefix(arg).is_none() {
                     self.out.lazy_getattr = true;
                 }
-                if let Some(prefix) = constant_prefix(arg) {
+                let prefix = constant_prefix(arg).or_else(|| {
+                    let values = self.values();
+                    values.prefix(arg).filter(|p| p.contains('.'))
+                });
+                if let Some(prefix) = prefix {
                     let (level, rest) = split_relative(&prefix);
                     let (prefix, level) = match (level, &package_literal) {
                         (0, _) => (rest.to_string(), 0),
@@ -1001,10 +1083,33 @@ impl<'a, 'b> Visitor<'b> for ImportWalker<'a> {
         if !outer {
             self.path_reference(expr);
         }
+        let comprehension = match expr {
+            Expr::ListComp(c) => Some(&c.generators),
+            Expr::SetComp(c) => Some(&c.generators),
+            Expr::DictComp(c) => Some(&c.generators),
+            Expr::Generator(c) => Some(&c.generators),
+            _ => None,
+        };
+        if let Some(generators) = comprehension {
+            self.scopes
+                .push(values::Scope::of_comprehension(generators));
+            visitor::walk_expr(self, expr);
+            self.scopes.pop();
+            self.in_recorded_path = outer;
+            return;
+        }
         match expr {
             Expr::Call(call) => {
                 self.call(call);
                 self.discovery(call);
+                // sys.modules.setdefault("name", module)
+                if let Expr::Attribute(a) = &*call.func {
+                    if a.attr.as_str() == "setdefault" {
+                        if let Some(key) = call.arguments.args.first() {
+                            self.provides(&a.value, key);
+                        }
+                    }
+                }
                 // entry_points().get("group")
                 if let Expr::Attribute(a) = &*call.func {
                     if a.attr.as_str() == "get" && is_entry_points_call(&a.value) {
@@ -1104,6 +1209,21 @@ fn int_literal(expr: &Expr) -> Option<u64> {
         },
         _ => None,
     }
+}
+
+/// A name `importlib.import_module` may be handed: dotted parts (leading dots for a relative
+/// name), none empty or holding a path separator or whitespace. Parts need not be identifiers:
+/// the path-based finder finds `unicode17-0-0.py` as well.
+fn is_module_name(name: &str) -> bool {
+    let rest = name.trim_start_matches('.');
+    !rest.is_empty()
+        && rest.len() <= 200
+        && rest.split('.').all(|part| {
+            !part.is_empty()
+                && !part
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '/' | '\\' | ':'))
+        })
 }
 
 fn string_literal(expr: &Expr) -> Option<String> {

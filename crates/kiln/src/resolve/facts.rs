@@ -39,6 +39,9 @@ pub struct MissingImport {
     /// Imported by the app's own code.
     pub app: bool,
     pub reason: Option<String>,
+    /// Put into `sys.modules` at run time by this `file:line`: not an error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provided_by: Option<String>,
 }
 
 impl MissingImport {
@@ -48,9 +51,10 @@ impl MissingImport {
             Some(f) => format!("{}:{}", f.display(), self.line),
             None => self.importer.clone(),
         };
-        let detail = match &self.reason {
-            Some(r) => r.clone(),
-            None => "no such module".into(),
+        let detail = match (&self.provided_by, &self.reason) {
+            (Some(by), _) => format!("provided at run time through sys.modules by {by}"),
+            (None, Some(r)) => r.clone(),
+            (None, None) => "no such module".into(),
         };
         format!("  {place}: `{}`: {detail}", self.name)
     }
@@ -71,6 +75,7 @@ pub fn missing_imports(graph: &ModuleGraph) -> Vec<MissingImport> {
                 condition: m.condition,
                 app: importer.origin == Origin::App || m.required,
                 reason: m.reason.clone(),
+                provided_by: m.provided_by.clone(),
             }
         })
         .collect();
@@ -89,7 +94,7 @@ pub fn missing_imports(graph: &ModuleGraph) -> Vec<MissingImport> {
 pub fn fatal_missing(missing: &[MissingImport]) -> Vec<&MissingImport> {
     missing
         .iter()
-        .filter(|m| m.app && m.condition == Condition::Always)
+        .filter(|m| m.app && m.condition == Condition::Always && m.provided_by.is_none())
         .collect()
 }
 

@@ -1,7 +1,7 @@
 //! The module graph: every module the app can import, who imports whom, from where, and what
 //! could not be found.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -114,6 +114,8 @@ pub enum EdgeKind {
     Collected { reason: String },
     /// Named by a hook (built-in or the user's) or the project's configuration.
     Hook { source: String },
+    /// Imported by a recorded run of the app (`kiln trace`).
+    Traced,
 }
 
 /// `from` needs `to`.
@@ -129,6 +131,62 @@ pub struct Edge {
     pub in_function: bool,
 }
 
+/// How sure the evidence behind an edge is.
+///
+/// Ordered from most to least sure. A certain edge runs whenever its importer is imported; a
+/// conditional one is an import the source states that runs only sometimes; a speculative one
+/// is a guess from a rule that cannot see the run. `resolve::optional` lets only certain edges
+/// of third-party code bring a distribution in by themselves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strength {
+    /// A module-level import, a parent package, what the interpreter needs, what a hook or the
+    /// configuration names.
+    Certain,
+    /// An import the source states that runs only in a function, in a branch whose outcome is
+    /// unknown, or under a `try` that tolerates its failure.
+    Conditional,
+    /// Inferred: a string that looks like a module name, a name in compiled code, every
+    /// submodule of a package that loads them by computed name, an entry point group's members.
+    Speculative,
+}
+
+impl Strength {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strength::Certain => "certain",
+            Strength::Conditional => "conditional",
+            Strength::Speculative => "speculative",
+        }
+    }
+}
+
+/// The rule of an edge the interpreter's own build makes certain: a module imports a name it
+/// computes from its build (`_sysconfigdata_*`), which the probe read from that interpreter.
+pub(crate) const INTERPRETER_RULE: &str = "imported under a name this interpreter build computes";
+
+impl Edge {
+    /// How sure this edge's evidence is.
+    pub fn strength(&self) -> Strength {
+        match &self.kind {
+            EdgeKind::Import { .. } | EdgeKind::FromImport => {
+                if self.in_function || self.condition != Condition::Always {
+                    Strength::Conditional
+                } else {
+                    Strength::Certain
+                }
+            }
+            EdgeKind::Parent
+            | EdgeKind::Runtime
+            | EdgeKind::Collected { .. }
+            | EdgeKind::Hook { .. }
+            | EdgeKind::Traced => Strength::Certain,
+            EdgeKind::Inferred { rule } if rule == INTERPRETER_RULE => Strength::Certain,
+            EdgeKind::Inferred { .. } => Strength::Speculative,
+        }
+    }
+}
+
 /// An import that names no module on the search path.
 #[derive(Debug, Clone, Serialize)]
 pub struct Missing {
@@ -142,6 +200,10 @@ pub struct Missing {
     /// Asked for by the user by name (the configuration, or a hook of theirs): missing, it fails
     /// the build whoever the importer is.
     pub required: bool,
+    /// A module of the graph puts this one into `sys.modules` at run time (`file:line`): the
+    /// import finds it there, so it is not missing after all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provided_by: Option<String>,
 }
 
 /// A third-party or standard library file that could not be parsed and was skipped.
@@ -244,33 +306,51 @@ impl ModuleGraph {
         ids.into_iter().map(move |i| (i, &self.modules[i]))
     }
 
-    /// The shortest chain of edges from a root to `target` (root first), if reachable.
+    /// The strongest chain of edges from a root to `target` (root first), if reachable.
     pub fn chain_to(&self, target: ModuleId) -> Option<Vec<&Edge>> {
         self.chains().chain(self, target)
     }
 
-    /// Shortest chains from the roots to every module, computed once (breadth-first).
+    /// The strongest chains from the roots to every module, computed once: fewest speculative
+    /// steps, then fewest conditional ones, then fewest steps. A module that certain imports
+    /// reach is explained by them, not by the first guess that happened to reach it.
     pub fn chains(&self) -> Chains {
+        use std::cmp::Reverse;
+        use std::collections::BinaryHeap;
         let mut outgoing: Vec<Vec<usize>> = vec![Vec::new(); self.modules.len()];
         for (i, e) in self.edges.iter().enumerate() {
             outgoing[e.from].push(i);
         }
-        let mut via: Vec<Option<usize>> = vec![None; self.modules.len()];
-        let mut seen = vec![false; self.modules.len()];
-        let mut queue = VecDeque::new();
-        for &root in &self.roots {
-            if !seen[root] {
-                seen[root] = true;
-                queue.push_back(root);
+        let cost = |e: &Edge| -> u64 {
+            match e.strength() {
+                // An import the source states explains a module better than a package
+                // collected whole.
+                Strength::Certain if matches!(e.kind, EdgeKind::Collected { .. }) => 1 << 8,
+                Strength::Certain => 1,
+                Strength::Conditional => 1 << 16,
+                Strength::Speculative => 1 << 32,
             }
+        };
+        let mut via: Vec<Option<usize>> = vec![None; self.modules.len()];
+        let mut best: Vec<u64> = vec![u64::MAX; self.modules.len()];
+        let mut seen = vec![false; self.modules.len()];
+        let mut heap = BinaryHeap::new();
+        for &root in &self.roots {
+            best[root] = 0;
+            heap.push(Reverse((0u64, root)));
         }
-        while let Some(m) = queue.pop_front() {
+        while let Some(Reverse((d, m))) = heap.pop() {
+            if seen[m] {
+                continue;
+            }
+            seen[m] = true;
             for &edge in &outgoing[m] {
                 let to = self.edges[edge].to;
-                if !seen[to] {
-                    seen[to] = true;
+                let next = d.saturating_add(cost(&self.edges[edge]));
+                if !seen[to] && next < best[to] {
+                    best[to] = next;
                     via[to] = Some(edge);
-                    queue.push_back(to);
+                    heap.push(Reverse((next, to)));
                 }
             }
         }

@@ -22,7 +22,7 @@ use crate::interpreter::Interpreter;
 pub use finder::{EntryKind, FileKind, Finder, Found, SearchEntry};
 pub use graph::{
     AppliedHook, DataReference, Edge, EdgeKind, Excluded, Missing, Module, ModuleGraph, ModuleId,
-    ModuleKind, Origin,
+    ModuleKind, Origin, Strength,
 };
 
 use crate::hooks::{HookSource, LoadedHook};
@@ -54,6 +54,9 @@ pub struct ResolveInput<'a> {
     pub rules: &'a crate::hooks::Hook,
     /// Analyses of unchanged files from earlier runs.
     pub cache: &'a cache::AnalysisCache,
+    /// A recorded run of the app (`kiln trace`): the modules it imported and the package
+    /// files it opened.
+    pub trace: Option<&'a crate::trace::Trace>,
 }
 
 /// Errors that stop resolution.
@@ -104,6 +107,34 @@ const STDLIB_DEV_ONLY: &[&str] = &[
     "pdb",
 ];
 
+/// Why a module of the app's own source tree is in the graph when no import reaches it.
+pub(crate) const APP_TREE: &str =
+    "part of the app's source tree, shipped whole: the app may load it by a name computed at run time";
+
+/// Directories of an app's tree that hold no part of the app: tests, documentation, build
+/// output, environments.
+const NOT_APP_DIRS: &[&str] = &[
+    "tests",
+    "test",
+    "testing",
+    "docs",
+    "doc",
+    "build",
+    "dist",
+    "site-packages",
+    "node_modules",
+    "venv",
+    "env",
+    "benchmarks",
+];
+
+/// Files of an app's tree that are tooling, not the app.
+const NOT_APP_FILES: &[&str] = &["setup", "conftest", "noxfile", "fabfile", "tasks", "manage"];
+
+/// The most modules the app's tree adds beyond what is imported; a directory holding more is
+/// not an app's source tree (a home directory, a monorepo root).
+const APP_TREE_LIMIT: usize = 2000;
+
 /// How the rule of an edge inferred from a string naming a module starts.
 pub(crate) const STRING_RULE: &str = "string";
 
@@ -139,6 +170,12 @@ struct Resolver<'a> {
     entry_points: Option<HashMap<String, Vec<(String, String)>>>,
     /// Installed distributions, read when first needed.
     distributions: Option<crate::installed::metadata::DistIndex>,
+    /// Modules put into `sys.modules` by name at run time: name -> (provider, line).
+    provided: HashMap<String, (ModuleId, u32)>,
+    /// Modules added as part of the app's source tree ([`APP_TREE`]).
+    app_tree: std::collections::HashSet<ModuleId>,
+    /// Syntax errors in those, fatal only if the app imports the module.
+    tree_errors: Vec<(ModuleId, AnalyseError)>,
 }
 
 impl<'a> Resolver<'a> {
@@ -192,6 +229,9 @@ impl<'a> Resolver<'a> {
             star_imports: Vec::new(),
             entry_points: None,
             distributions: None,
+            provided: HashMap::new(),
+            app_tree: Default::default(),
+            tree_errors: Vec::new(),
         }
     }
 
@@ -258,12 +298,284 @@ impl<'a> Resolver<'a> {
                 self.collect_submodules(id, "the standard library looks codecs up by name");
             }
         }
+        if self.graph.modules[root].origin == Origin::App {
+            self.include_app_tree(root);
+        }
+        if let Some(trace) = self.input.trace {
+            self.include_traced(root, trace);
+        }
+        Ok(())
+    }
+
+    /// What a recorded run imported ships, whatever the analysis thinks; a module that is no
+    /// longer installed is reported, not fatal (the trace may be older than the venv).
+    fn include_traced(&mut self, root: ModuleId, trace: &crate::trace::Trace) {
+        for name in &trace.modules {
+            if self.is_excluded(name) {
+                continue;
+            }
+            match self.ensure(name) {
+                Some(id) if id != root => self.graph.edges.push(Edge {
+                    from: root,
+                    to: id,
+                    line: 0,
+                    kind: EdgeKind::Traced,
+                    condition: Condition::Always,
+                    in_function: false,
+                }),
+                Some(_) => {}
+                None => self.graph.missing.push(Missing {
+                    name: name.clone(),
+                    importer: root,
+                    line: 0,
+                    condition: Condition::Branch,
+                    in_function: false,
+                    reason: Some(format!(
+                        "imported by the run in {}, not installed now",
+                        crate::trace::TRACE_FILE
+                    )),
+                    required: false,
+                    provided_by: None,
+                }),
+            }
+        }
+    }
+
+    /// Files a recorded run opened ship as data of the package that holds them (or of the
+    /// app, beside the entry).
+    fn add_traced_files(&mut self) {
+        let Some(trace) = self.input.trace else {
+            return;
+        };
+        let Some(root) = self.graph.roots.first().copied() else {
+            return;
+        };
+        // Package directory -> the package, deepest first.
+        let mut packages: Vec<(PathBuf, ModuleId)> = self
+            .graph
+            .modules
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| matches!(m.kind, ModuleKind::Package { .. }))
+            .flat_map(|(id, m)| m.package_dirs.iter().map(move |(d, _)| (d.clone(), id)))
+            .collect();
+        packages.sort_by_key(|(d, _)| std::cmp::Reverse(d.components().count()));
+        let app_dir = self.input.app_dir.to_path_buf();
+        let site_dirs: Vec<PathBuf> = self
+            .graph
+            .entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::Site)
+            .map(|e| e.dir.clone())
+            .collect();
+        for recorded in &trace.files {
+            let file = match recorded.split_once('/') {
+                Some(("app", rel)) => app_dir.join(rel),
+                Some(("site", rel)) => {
+                    match site_dirs.iter().map(|d| d.join(rel)).find(|p| p.is_file()) {
+                        Some(p) => p,
+                        None => continue,
+                    }
+                }
+                _ => continue,
+            };
+            if !file.is_file() {
+                continue;
+            }
+            let file = &file;
+            let owner = packages
+                .iter()
+                .find(|(dir, _)| file.starts_with(dir))
+                .map(|&(ref dir, id)| (dir.clone(), id))
+                .or_else(|| {
+                    let main_script = matches!(self.input.entry, EntryPoint::Script(_));
+                    (main_script && file.starts_with(&app_dir)).then(|| (app_dir.clone(), root))
+                });
+            let Some((dir, module)) = owner else { continue };
+            let Ok(relative) = file.strip_prefix(&dir) else {
+                continue;
+            };
+            let relative = relative.to_string_lossy().replace('\\', "/");
+            if self
+                .graph
+                .data_references
+                .iter()
+                .any(|r| r.module == module && r.relative == relative)
+            {
+                continue;
+            }
+            self.graph.data_references.push(DataReference {
+                module,
+                path: file.clone(),
+                relative,
+                line: 0,
+            });
+        }
+    }
+
+    /// Every package of the app's own source tree (beside the entry script, or in the project
+    /// directory of a `-m` entry), whole: services, plugins and connectors loaded by computed
+    /// names ship without a list of them. Scripts beside the entry are not included: they are
+    /// other entry points. What only the tree reaches is followed as conditional: its missing
+    /// imports are not fatal, and the distributions it alone imports are optional
+    /// integrations (`resolve::optional`). Tests, documentation, build output, virtual environments,
+    /// hidden directories and bundles kiln wrote are not the app's.
+    fn include_app_tree(&mut self, root: ModuleId) {
+        let Some(app) = self
+            .graph
+            .entries
+            .iter()
+            .position(|e| e.kind == EntryKind::App)
+        else {
+            return;
+        };
+        let dir = self.graph.entries[app].dir.clone();
+        let entry_file = match self.input.entry {
+            EntryPoint::Script(path) => std::fs::canonicalize(path).ok(),
+            _ => None,
+        };
+        let mut found: Vec<String> = Vec::new();
+        let mut stack: Vec<(PathBuf, String, usize)> = vec![(dir, String::new(), 0)];
+        let mut seen: std::collections::HashSet<PathBuf> = Default::default();
+        while let Some((dir, prefix, depth)) = stack.pop() {
+            let Ok(real) = std::fs::canonicalize(&dir) else {
+                continue;
+            };
+            if !seen.insert(real) || depth > 8 {
+                continue;
+            }
+            let Some(listing) = self.finder.listing(&dir) else {
+                continue;
+            };
+            if listing.contains("pyvenv.cfg") || listing.contains("_kiln") {
+                continue;
+            }
+            let mut files: Vec<&String> = listing.iter().collect();
+            files.sort();
+            for file in files {
+                let path = dir.join(file);
+                if let Some((stem, _)) = self.finder.module_file_kind(file) {
+                    // Scripts beside the entry are other entry points (a suite's components,
+                    // `train.py` beside `serve.py`), not code the entry loads by name.
+                    if depth == 0 {
+                        continue;
+                    }
+                    let tooling = NOT_APP_FILES.contains(&stem)
+                        || stem.starts_with("test_")
+                        || stem.ends_with("_test");
+                    if stem == "__init__" || tooling || !is_identifier(stem) {
+                        continue;
+                    }
+                    if entry_file.is_some() && std::fs::canonicalize(&path).ok() == entry_file {
+                        continue;
+                    }
+                    found.push(format!("{prefix}{stem}"));
+                } else if is_identifier(file)
+                    && !file.starts_with('.')
+                    && !NOT_APP_DIRS.contains(&file.as_str())
+                    && path.is_dir()
+                    && self.holds_modules(&path)
+                {
+                    found.push(format!("{prefix}{file}"));
+                    stack.push((path, format!("{prefix}{file}."), depth + 1));
+                }
+            }
+            if found.len() > APP_TREE_LIMIT {
+                return;
+            }
+        }
+        found.sort();
+        for name in found {
+            if self.graph.get(&name).is_some() || self.is_excluded(&name) {
+                continue;
+            }
+            let Some(id) = self.ensure(&name) else {
+                continue;
+            };
+            if self.graph.modules[id].origin != Origin::App {
+                continue;
+            }
+            self.app_tree.insert(id);
+            self.graph.edges.push(Edge {
+                from: root,
+                to: id,
+                line: 0,
+                kind: EdgeKind::Collected {
+                    reason: APP_TREE.into(),
+                },
+                condition: Condition::Always,
+                in_function: false,
+            });
+        }
+    }
+
+    /// Modules reached from the roots without the app-tree edges: what the app imports.
+    fn imported_without_tree(&self) -> Vec<bool> {
+        let mut out_edges: Vec<Vec<ModuleId>> = vec![Vec::new(); self.graph.modules.len()];
+        for e in &self.graph.edges {
+            let tree = matches!(&e.kind, EdgeKind::Collected { reason } if reason == APP_TREE);
+            if !tree {
+                out_edges[e.from].push(e.to);
+            }
+        }
+        let mut reached = vec![false; self.graph.modules.len()];
+        let mut stack: Vec<ModuleId> = self.graph.roots.clone();
+        while let Some(m) = stack.pop() {
+            if std::mem::replace(&mut reached[m], true) {
+                continue;
+            }
+            stack.extend(out_edges[m].iter().copied());
+        }
+        reached
+    }
+
+    /// A module of the app's tree that nothing imports may be an old script or a half-written
+    /// one: what it lacks is reported, not fatal, and a syntax error in it skips it with a
+    /// warning. The same in a module the app imports stops the build.
+    fn settle_app_tree(&mut self) -> Result<(), ResolveError> {
+        if self.app_tree.is_empty() && self.tree_errors.is_empty() {
+            return Ok(());
+        }
+        let reached = self.imported_without_tree();
+        for (id, err) in std::mem::take(&mut self.tree_errors) {
+            if reached[id] {
+                return Err(err.into());
+            }
+            self.graph.modules[id].skipped = Some(format!(
+                "{err} (not imported by the app; left out of its source tree)"
+            ));
+        }
+        for m in &mut self.graph.missing {
+            if !reached[m.importer] && m.condition == Condition::Always {
+                m.condition = Condition::Branch;
+                m.reason.get_or_insert_with(|| {
+                    "in a module of the app's tree that the entry does not import".into()
+                });
+            }
+        }
+        // A component that excludes a package is not broken by a module of the tree it never
+        // imports.
+        for e in &mut self.graph.excluded {
+            if !reached[e.importer] && e.condition == Condition::Always {
+                e.condition = Condition::Branch;
+            }
+        }
         Ok(())
     }
 
     fn run(&mut self, progress: &dyn ResolveProgress) -> Result<(), ResolveError> {
         self.add_roots()?;
         let interp = self.input.interpreter;
+        let natives = NativeNames {
+            hidden_stdlib: self.self_contained_stdlib_extensions(),
+            site: self.site_extension_modules(),
+        };
+        // What an extension module's analysis found depends on which top-level extension
+        // modules are installed beside it.
+        let natives_key =
+            blake3::hash(natives.site.join(",").as_bytes()).to_hex()[..16].to_string();
+        let natives = &natives;
+        let natives_key = natives_key.as_str();
         loop {
             let mut batch = std::mem::take(&mut self.pending);
             if batch.is_empty() {
@@ -271,8 +583,6 @@ impl<'a> Resolver<'a> {
             }
             batch.sort_unstable();
             let platform = interp.platform.as_str();
-            let hidden_stdlib = self.self_contained_stdlib_extensions();
-            let hidden_stdlib = &hidden_stdlib;
             let version = [0, 1, 2].map(|i| interp.version.get(i).copied().unwrap_or(0));
             let siblings = self.distribution_siblings(&batch);
             let modules = &self.graph.modules;
@@ -290,26 +600,22 @@ impl<'a> Resolver<'a> {
                         version,
                     };
                     let siblings = siblings.get(&id).map(Vec::as_slice).unwrap_or_default();
+                    let is_extension = m.file_kind() == Some(FileKind::Extension);
                     let key = format!(
-                        "{}|{}|{}|{:?}|{}",
+                        "{}|{}|{}|{:?}|{}{}",
                         m.name,
                         m.is_package(),
                         platform,
                         version,
-                        siblings.join(",")
+                        siblings.join(","),
+                        if is_extension { natives_key } else { "" }
                     );
                     if let Some(hit) = cache.get(path, &key) {
                         return (id, Ok(hit));
                     }
-                    let result = if m.file_kind() == Some(FileKind::Extension) {
+                    let result = if is_extension {
                         Ok(analyse_extension(
-                            m,
-                            path,
-                            ctx,
-                            siblings,
-                            finder,
-                            hidden_stdlib,
-                            interp,
+                            m, path, ctx, siblings, finder, natives, interp,
                         ))
                     } else {
                         analyse::analyse_file(path, ctx).map(Analysed::Source)
@@ -331,6 +637,7 @@ impl<'a> Resolver<'a> {
                             self.add_requests(id, imports);
                         }
                     }
+                    Err(err) if self.app_tree.contains(&id) => self.tree_errors.push((id, err)),
                     Err(err) if self.graph.modules[id].origin == Origin::App => {
                         return Err(err.into())
                     }
@@ -343,7 +650,9 @@ impl<'a> Resolver<'a> {
                 self.follow_fallbacks();
             }
         }
-        Ok(())
+        self.mark_provided();
+        self.add_traced_files();
+        self.settle_app_tree()
     }
 
     /// Follows the standard library fallbacks left out so far: compiled code that hides its
@@ -459,6 +768,7 @@ impl<'a> Resolver<'a> {
                             in_function: false,
                             reason: Some(format!("named in {asked_by}")),
                             required: true,
+                            provided_by: None,
                         });
                     }
                 }
@@ -599,7 +909,7 @@ impl<'a> Resolver<'a> {
                     to,
                     line: 0,
                     kind: EdgeKind::Inferred {
-                        rule: "imported under a name this interpreter build computes".into(),
+                        rule: graph::INTERPRETER_RULE.into(),
                     },
                     condition: Condition::Always,
                     in_function: false,
@@ -730,6 +1040,30 @@ impl<'a> Resolver<'a> {
             .is_some_and(|l| l.iter().any(|f| self.finder.module_file_kind(f).is_some()))
     }
 
+    /// Top-level extension modules installed in the site directories (`_cffi_backend`): compiled
+    /// code imports them from C by a bare name, which a scan finds as a whole C string.
+    fn site_extension_modules(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for entry in &self.graph.entries {
+            if entry.kind != EntryKind::Site {
+                continue;
+            }
+            let Some(listing) = self.finder.listing(&entry.dir) else {
+                continue;
+            };
+            for file in listing.iter() {
+                if let Some((stem, FileKind::Extension)) = self.finder.module_file_kind(file) {
+                    if is_identifier(stem) {
+                        out.push(stem.to_string());
+                    }
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// Top-level extension modules of the standard library that link no library beyond libc,
     /// libm and libpython, less its test modules: what compiled code that hides its strings
     /// may import unseen, at little cost.
@@ -810,7 +1144,35 @@ impl<'a> Resolver<'a> {
         }
     }
 
+    /// Marks the missing imports that a module of the graph provides through `sys.modules`.
+    fn mark_provided(&mut self) {
+        for m in &mut self.graph.missing {
+            let mut name = m.name.as_str();
+            let provider = loop {
+                if let Some(p) = self.provided.get(name) {
+                    break Some(p);
+                }
+                match name.rsplit_once('.') {
+                    Some((parent, _)) => name = parent,
+                    None => break None,
+                }
+            };
+            if let Some(&(id, line)) = provider {
+                let module = &self.graph.modules[id];
+                let place = module
+                    .file()
+                    .map_or(module.name.clone(), |f| f.display().to_string());
+                m.provided_by = Some(format!("{place}:{line}"));
+            }
+        }
+    }
+
     fn add_requests(&mut self, importer: ModuleId, imports: FileImports) {
+        for (name, line) in &imports.provides {
+            self.provided
+                .entry(name.clone())
+                .or_insert((importer, *line));
+        }
         // Directories put on sys.path come first: the file's later imports see them.
         self.add_path_references(importer, &imports.paths);
         for request in &imports.imports {
@@ -1354,6 +1716,7 @@ impl<'a> Resolver<'a> {
             in_function: request.in_function,
             reason,
             required: false,
+            provided_by: None,
         });
     }
 }
@@ -1367,7 +1730,7 @@ fn analyse_extension(
     ctx: SourceContext<'_>,
     siblings: &[String],
     finder: &finder::Finder,
-    hidden_stdlib: &[String],
+    natives: &NativeNames,
     interp: &Interpreter,
 ) -> Analysed {
     let top = m.name.split('.').next().unwrap_or_default();
@@ -1416,6 +1779,7 @@ fn analyse_extension(
             .filter(|n| !n.starts_with('_') && !STDLIB_DEV_ONLY.contains(&n.as_str()))
             .filter(|n| !matches!(n.as_str(), "this" | "antigravity"))
             .cloned()
+            .chain(natives.site.iter().filter(|n| n.as_str() != top).cloned())
             .collect()
     };
     let found = analyse::compiled::scan_binary(path, &[format!("{top}.")], &exact, &stdlib)
@@ -1434,7 +1798,7 @@ fn analyse_extension(
     // standard library's self-contained extension modules (`cmath`,
     // `_bisect`), which no Python module might import otherwise.
     if found.hides_strings {
-        names.extend(hidden_stdlib.iter().cloned());
+        names.extend(natives.hidden_stdlib.iter().cloned());
     }
     names.extend(
         locals
@@ -1447,6 +1811,14 @@ fn analyse_extension(
     let source = compiled_source(path, &interp.extension_suffixes)
         .and_then(|py| analyse::analyse_file(&py, ctx).ok());
     Analysed::Compiled(names, source, found.hides_strings)
+}
+
+/// Bare names compiled code may import: the standard library's self-contained extension
+/// modules (imported unseen when a binary hides its strings) and the site directories'
+/// top-level extension modules (found as whole C strings).
+struct NativeNames {
+    hidden_stdlib: Vec<String>,
+    site: Vec<String>,
 }
 
 /// The `.py` an extension module was compiled from, when it sits beside the binary.

@@ -14,8 +14,7 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
-use super::graph::{EdgeKind, ModuleGraph, ModuleId, Origin};
-use crate::analyse::Condition;
+use super::graph::{EdgeKind, ModuleGraph, ModuleId, Origin, Strength};
 use crate::installed::metadata::normalize_dist_name;
 use crate::installed::metadata::{DistIndex, Requirement};
 
@@ -58,17 +57,16 @@ pub fn find(graph: &ModuleGraph, declared: Option<&[String]>) -> Vec<OptionalInt
     for (i, e) in graph.edges.iter().enumerate() {
         out_edges.entry(e.from).or_default().push(i);
     }
-    // A string that names a module is a hint it may be imported, not that it is.
+    // Third-party code brings a distribution in by itself only through certain edges: an
+    // import in a function or under a `try`, or a guess (a string, a name in compiled code, a
+    // lazy package's every submodule), is not evidence that the app runs it.
+    // The app's own tree ships whole, but a package that only its unimported modules use is
+    // not evidence either.
     let optional_edge = |i: usize| {
         let e = &graph.edges[i];
-        graph.modules[e.from].origin == Origin::ThirdParty
-            && match &e.kind {
-                EdgeKind::Import { .. } | EdgeKind::FromImport => {
-                    e.in_function || matches!(e.condition, Condition::Optional | Condition::Branch)
-                }
-                EdgeKind::Inferred { rule } => rule.starts_with(super::STRING_RULE),
-                _ => false,
-            }
+        let tree = matches!(&e.kind, EdgeKind::Collected { reason } if reason == super::APP_TREE);
+        tree || (graph.modules[e.from].origin == Origin::ThirdParty
+            && e.strength() != Strength::Certain)
     };
     let mut firm = vec![false; graph.modules.len()];
     let mut queue: VecDeque<ModuleId> = graph.roots.iter().copied().collect();
@@ -92,40 +90,63 @@ pub fn find(graph: &ModuleGraph, declared: Option<&[String]>) -> Vec<OptionalInt
         .enumerate()
         .map(|(i, d)| (normalize_dist_name(&d.name), i))
         .collect();
-    let mut wanted: Vec<(usize, Vec<String>)> = owner
+    // Without a declared list, the features a reached distribution offers as extras stand in
+    // for one: `pandas[excel]` names openpyxl, so an installed openpyxl is taken as wanted. Only
+    // extras of distributions the app reaches firmly count, and never development extras.
+    let guess_extras = declared.is_none();
+    let mut wanted: Vec<Wanted> = owner
         .iter()
         .zip(&firm)
         .filter_map(|(o, f)| o.filter(|_| *f))
-        .map(|d| (d, Vec::new()))
+        .map(|d| Wanted {
+            dist: d,
+            extras: Vec::new(),
+            firm: true,
+        })
         .collect();
     for text in declared.unwrap_or_default() {
         if let Some(r) = Requirement::parse(text) {
             if let Some(&d) = by_name.get(&r.name) {
-                wanted.push((d, r.extras));
+                wanted.push(Wanted {
+                    dist: d,
+                    extras: r.extras,
+                    firm: false,
+                });
             }
         }
     }
     let mut kept: HashSet<usize> = HashSet::new();
     let mut extras_seen: HashSet<(usize, String)> = HashSet::new();
-    while let Some((d, extras)) = wanted.pop() {
+    let mut extras_guessed: HashSet<usize> = HashSet::new();
+    while let Some(Wanted {
+        dist: d,
+        extras,
+        firm,
+    }) = wanted.pop()
+    {
         let new_extras: Vec<String> = extras
             .into_iter()
             .filter(|e| extras_seen.insert((d, e.clone())))
             .collect();
-        if !kept.insert(d) && new_extras.is_empty() {
+        let guess_now = guess_extras && firm && extras_guessed.insert(d);
+        if !kept.insert(d) && new_extras.is_empty() && !guess_now {
             continue;
         }
         for r in &dists.distributions[d].requires {
             let applies = if r.when_extras.is_empty() {
                 true
             } else {
-                r.when_extras
-                    .iter()
-                    .any(|e| extras_seen.contains(&(d, e.clone())))
+                r.when_extras.iter().any(|e| {
+                    extras_seen.contains(&(d, e.clone())) || (guess_now && !is_dev_extra(e))
+                })
             };
             if applies {
                 if let Some(&dep) = by_name.get(&r.name) {
-                    wanted.push((dep, r.extras.clone()));
+                    wanted.push(Wanted {
+                        dist: dep,
+                        extras: r.extras.clone(),
+                        firm: false,
+                    });
                 }
             }
         }
@@ -194,4 +215,87 @@ pub fn find(graph: &ModuleGraph, declared: Option<&[String]>) -> Vec<OptionalInt
     }
     out.sort_by_key(|o| std::cmp::Reverse(o.installed_bytes));
     out
+}
+
+/// A distribution to keep, with the extras asked of it.
+struct Wanted {
+    dist: usize,
+    extras: Vec<String>,
+    /// Reached firmly by the app (rather than declared or required): its extras may be guessed.
+    firm: bool,
+}
+
+/// An extra that serves the package's developers, not its users: tests, docs, linters, type
+/// checkers, benchmarks, release tooling, and catch-alls such as `all` (`output-formatting`
+/// is a user's feature; `test-extras` and `docs` are not).
+pub fn is_dev_extra(extra: &str) -> bool {
+    const DEV: &[&str] = &[
+        "all",
+        "bench",
+        "benchmark",
+        "benchmarks",
+        "build",
+        "check",
+        "checks",
+        "ci",
+        "complete",
+        "cov",
+        "coverage",
+        "dev",
+        "devel",
+        "develop",
+        "development",
+        "doc",
+        "docs",
+        "documentation",
+        "everything",
+        "example",
+        "examples",
+        "full",
+        "lint",
+        "linting",
+        "linters",
+        "mypy",
+        "qa",
+        "release",
+        "test",
+        "testing",
+        "tests",
+        "type",
+        "types",
+        "typing",
+    ];
+    normalize_dist_name(extra)
+        .split('-')
+        .any(|token| DEV.contains(&token))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn development_extras_are_told_from_features() {
+        for dev in [
+            "test",
+            "tests",
+            "Testing",
+            "docs",
+            "dev",
+            "lint",
+            "typing",
+            "all",
+            "test-extras",
+        ] {
+            assert!(super::is_dev_extra(dev), "{dev}");
+        }
+        for feature in [
+            "excel",
+            "computation",
+            "output-formatting",
+            "email",
+            "standard",
+            "plot",
+        ] {
+            assert!(!super::is_dev_extra(feature), "{feature}");
+        }
+    }
 }

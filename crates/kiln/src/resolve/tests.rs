@@ -64,6 +64,7 @@ fn resolve_for(
         hooks,
         rules,
         cache: &cache::AnalysisCache::disabled(),
+        trace: None,
     };
     resolve(&input, &()).unwrap()
 }
@@ -252,6 +253,7 @@ fn syntax_errors_stop_app_code_but_skip_third_party_files() {
         hooks: &[],
         rules: &Default::default(),
         cache: &cache::AnalysisCache::disabled(),
+        trace: None,
     };
     let err = resolve(&input, &()).unwrap_err().to_string();
     assert!(err.contains("mine.py:2:"), "{err}");

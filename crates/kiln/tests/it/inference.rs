@@ -13,3 +13,89 @@ fn dynamic_loading_is_found_without_configuration() {
     let frozen = run_hidden(&build, &[]);
     assert_same_run("dynamicapp", &plain, &frozen.run);
 }
+
+/// Module names computed through constants, loops over literals, `join`, `%`, `.format` and
+/// f-strings (standard library modules nothing else imports, so a missed one fails the run);
+/// a module the app provides through `sys.modules` is not a missing import; a service named
+/// only on the command line ships because the app's own tree ships whole, while a draft in it
+/// that imports something not installed does not fail the build.
+#[test]
+fn computed_names_provided_modules_and_the_apps_own_tree() {
+    let build = freeze("computedapp", &["main.py"]);
+    let plain = run_plain("computedapp", &["main.py", "reports"]);
+    plain.assert_success("plain computedapp");
+    let frozen = run_hidden(&build, &["reports"]);
+    assert_same_run("computedapp", &plain, &frozen.run);
+
+    let report = crate::support::check_json("computedapp", &[]);
+    assert_eq!(report["errors"], serde_json::json!([]), "{report:#}");
+    let conditional = report["conditional"].to_string();
+    assert!(
+        conditional.contains("appconfig") && conditional.contains("provided_by"),
+        "appconfig is listed as provided at run time: {conditional}"
+    );
+    assert!(
+        conditional.contains("not_installed_anywhere"),
+        "the draft's missing import is reported, not fatal: {conditional}"
+    );
+}
+
+/// `kiln trace` records what a run imports: a backend named in a settings file, and, for a
+/// server traced until its health URL answers, what serving a request loaded. Traces of two
+/// runs add up; the build ships what they recorded (`kiln why` says `traced`), and the frozen
+/// app runs where the untraced build could not know its backend.
+#[test]
+fn traced_runs_are_evidence_for_the_build() {
+    let python = crate::support::test_venv().python.clone();
+    let port = crate::support::free_port();
+    let trace_python = python.clone();
+    let build = crate::support::Build::new("tracedapp")
+        .args(["main.py"])
+        .prepare(move |app| {
+            let trace = |extra: &[String]| {
+                let out = std::process::Command::new(crate::support::KILN)
+                    .args(["trace", "main.py", "--python"])
+                    .arg(&trace_python)
+                    .args(extra)
+                    .current_dir(app)
+                    .output()
+                    .unwrap();
+                assert!(
+                    out.status.success(),
+                    "kiln trace {extra:?}: {}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            };
+            trace(&["--".into(), "show".into()]);
+            trace(&[
+                "--health".into(),
+                format!("http://127.0.0.1:{port}/health"),
+                "--".into(),
+                "serve".into(),
+                port.to_string(),
+            ]);
+        })
+        .success();
+    let app = build.root().join("app");
+    let recorded: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(app.join("kiln-trace.json")).unwrap()).unwrap();
+    let modules = recorded["modules"].to_string();
+    assert!(
+        modules.contains("\"colorsys\"") && modules.contains("\"wave\""),
+        "both runs are recorded: {modules}"
+    );
+    let why = std::process::Command::new(crate::support::KILN)
+        .args(["why", "wave", "main.py", "--python"])
+        .arg(&python)
+        .current_dir(&app)
+        .output()
+        .unwrap();
+    let why = String::from_utf8_lossy(&why.stdout);
+    assert!(why.contains("traced"), "{why}");
+
+    let plain = run_plain("tracedapp", &["main.py", "show"]);
+    plain.assert_success("plain tracedapp");
+    let frozen = run_hidden(&build, &["show"]);
+    assert_same_run("tracedapp", &plain, &frozen.run);
+}

@@ -386,6 +386,9 @@ fn declare_suite(app: &Path, args: &[OsString]) -> Vec<OsString> {
     rest.to_vec()
 }
 
+/// Work done on an app's copy before it is built.
+type Prepare = Box<dyn FnOnce(&Path)>;
+
 /// One `kiln build` of a fixture app, run in a copy of the app in a fresh temporary directory.
 pub struct Build {
     app: String,
@@ -395,6 +398,8 @@ pub struct Build {
     out: Option<PathBuf>,
     mode: Mode,
     envs: Vec<(OsString, OsString)>,
+    /// Runs on the app's copy before the build.
+    prepare: Option<Prepare>,
 }
 
 impl Build {
@@ -408,7 +413,14 @@ impl Build {
             out: None,
             mode: Mode::Onedir,
             envs: Vec::new(),
+            prepare: None,
         }
+    }
+
+    /// Runs `f` on the app's copy before building it (to record a trace, say).
+    pub fn prepare(mut self, f: impl FnOnce(&Path) + 'static) -> Build {
+        self.prepare = Some(Box::new(f));
+        self
     }
 
     /// Sets an environment variable of the `kiln build` process.
@@ -456,6 +468,9 @@ impl Build {
         let root = temp_dir(&format!("kiln-it-build-{}-", self.app));
         let app_copy = root.path().join("app");
         copy_tree(&app_dir(&self.app), &app_copy);
+        if let Some(prepare) = self.prepare {
+            prepare(&app_copy);
+        }
         let out_dir = self.out.unwrap_or_else(|| root.path().join("dist"));
         let args = match self.mode {
             Mode::Suite => declare_suite(&app_copy, &self.args),
@@ -1196,4 +1211,22 @@ pub fn archive_members(root: &Path) -> BTreeMap<String, u64> {
         }
     }
     out
+}
+
+/// `kiln check --json` of fixture `app` with `extra` flags.
+pub fn check_json(app: &str, extra: &[&str]) -> serde_json::Value {
+    let out = std::process::Command::new(KILN)
+        .args(["check", "main.py", "--json"])
+        .args(extra)
+        .arg("--python")
+        .arg(&test_venv().python)
+        .current_dir(app_dir(app))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
 }

@@ -1,0 +1,633 @@
+//! A value analysis for strings: what a name or an expression can hold, when the module itself
+//! spells it out.
+//!
+//! Module names and entry point groups are often computed: a module-level constant, a local
+//! variable, a loop over a literal list, `".".join([...])`, `%`, `.format` and f-strings over
+//! such values. Each scope (the module, a function, a comprehension) is read once for its
+//! bindings; a name then holds the union of what every binding of it can produce. The analysis
+//! never invents: a binding it cannot evaluate (a parameter, a call, an augmented assignment)
+//! makes the name unknown, and unknown parts make the whole expression unknown. Results are
+//! capped at [`MAX_VALUES`] strings.
+
+use std::collections::HashMap;
+
+use ruff_python_ast::{
+    self as ast, Comprehension, Expr, FStringPart, InterpolatedStringElement, Operator, Stmt,
+};
+
+/// The most strings one expression may stand for; beyond it the expression is unknown.
+pub const MAX_VALUES: usize = 64;
+
+/// Nesting of name lookups followed before giving up (guards `x = x + "a"` cycles too).
+const MAX_DEPTH: u32 = 8;
+
+/// How a name gets a value in one scope.
+#[derive(Debug, Clone)]
+enum Binding {
+    /// `name = expr` (and `name: T = expr`).
+    Value(Expr),
+    /// `for name in expr` or a comprehension's `for name in expr`: each item of `expr`.
+    Each(Expr),
+    /// Anything else: a parameter, an augmented assignment, an import, a `with ... as`, a
+    /// tuple target, `global`.
+    Unknown,
+}
+
+/// The bindings of one scope.
+#[derive(Debug, Default, Clone)]
+pub struct Scope {
+    names: HashMap<String, Vec<Binding>>,
+}
+
+impl Scope {
+    /// The bindings of a module or function body: statements at this level and in nested
+    /// blocks, not in nested functions or classes (their own scopes).
+    pub fn of_body(body: &[Stmt]) -> Scope {
+        let mut scope = Scope::default();
+        scope.statements(body);
+        scope
+    }
+
+    /// A function's scope: its parameters are unknown, then its body.
+    pub fn of_function(def: &ast::StmtFunctionDef) -> Scope {
+        let mut scope = Scope::default();
+        let p = &def.parameters;
+        for param in p
+            .posonlyargs
+            .iter()
+            .chain(&p.args)
+            .chain(&p.kwonlyargs)
+            .map(|a| &a.parameter)
+            .chain(p.vararg.as_deref())
+            .chain(p.kwarg.as_deref())
+        {
+            scope.bind(param.name.as_str(), Binding::Unknown);
+        }
+        scope.statements(&def.body);
+        scope
+    }
+
+    /// A comprehension's scope: its `for` targets.
+    pub fn of_comprehension(generators: &[Comprehension]) -> Scope {
+        let mut scope = Scope::default();
+        for g in generators {
+            scope.target(&g.target, Binding::Each(g.iter.clone()));
+        }
+        scope
+    }
+
+    fn bind(&mut self, name: &str, binding: Binding) {
+        self.names
+            .entry(name.to_string())
+            .or_default()
+            .push(binding);
+    }
+
+    /// Binds what an assignment target names: a plain name gets `binding`, every name in a
+    /// tuple or starred target is unknown.
+    fn target(&mut self, target: &Expr, binding: Binding) {
+        match target {
+            Expr::Name(n) => self.bind(n.id.as_str(), binding),
+            Expr::Tuple(t) => t.elts.iter().for_each(|e| self.target(e, Binding::Unknown)),
+            Expr::List(l) => l.elts.iter().for_each(|e| self.target(e, Binding::Unknown)),
+            Expr::Starred(s) => self.target(&s.value, Binding::Unknown),
+            _ => {}
+        }
+    }
+
+    fn statements(&mut self, body: &[Stmt]) {
+        for stmt in body {
+            self.statement(stmt);
+        }
+    }
+
+    fn statement(&mut self, stmt: &Stmt) {
+        match stmt {
+            Stmt::Assign(node) => {
+                for t in &node.targets {
+                    self.target(t, worth_keeping(&node.value));
+                }
+            }
+            Stmt::AnnAssign(node) => {
+                if let Some(v) = &node.value {
+                    self.target(&node.target, worth_keeping(v));
+                }
+            }
+            Stmt::AugAssign(node) => self.target(&node.target, Binding::Unknown),
+            Stmt::For(node) => {
+                self.target(&node.target, Binding::Each((*node.iter).clone()));
+                self.statements(&node.body);
+                self.statements(&node.orelse);
+            }
+            Stmt::While(node) => {
+                self.statements(&node.body);
+                self.statements(&node.orelse);
+            }
+            Stmt::If(node) => {
+                self.statements(&node.body);
+                for clause in &node.elif_else_clauses {
+                    self.statements(&clause.body);
+                }
+            }
+            Stmt::With(node) => {
+                for item in &node.items {
+                    if let Some(v) = &item.optional_vars {
+                        self.target(v, Binding::Unknown);
+                    }
+                }
+                self.statements(&node.body);
+            }
+            Stmt::Try(node) => {
+                self.statements(&node.body);
+                for handler in &node.handlers {
+                    let ast::ExceptHandler::ExceptHandler(h) = handler;
+                    if let Some(name) = &h.name {
+                        self.bind(name.as_str(), Binding::Unknown);
+                    }
+                    self.statements(&h.body);
+                }
+                self.statements(&node.orelse);
+                self.statements(&node.finalbody);
+            }
+            Stmt::Match(node) => {
+                for case in &node.cases {
+                    self.statements(&case.body);
+                }
+            }
+            Stmt::FunctionDef(node) => self.bind(node.name.as_str(), Binding::Unknown),
+            Stmt::ClassDef(node) => self.bind(node.name.as_str(), Binding::Unknown),
+            Stmt::Import(node) => {
+                for alias in &node.names {
+                    let bound = alias.asname.as_ref().map_or_else(
+                        || alias.name.as_str().split('.').next().unwrap_or_default(),
+                        |a| a.as_str(),
+                    );
+                    self.bind(bound, Binding::Unknown);
+                }
+            }
+            Stmt::ImportFrom(node) => {
+                for alias in &node.names {
+                    let bound = alias.asname.as_ref().unwrap_or(&alias.name);
+                    self.bind(bound.as_str(), Binding::Unknown);
+                }
+            }
+            Stmt::Global(node) => {
+                for name in &node.names {
+                    self.bind(name.as_str(), Binding::Unknown);
+                }
+            }
+            Stmt::Delete(_)
+            | Stmt::Nonlocal(_)
+            | Stmt::Return(_)
+            | Stmt::TypeAlias(_)
+            | Stmt::Raise(_)
+            | Stmt::Assert(_)
+            | Stmt::Expr(_)
+            | Stmt::Pass(_)
+            | Stmt::Break(_)
+            | Stmt::Continue(_)
+            | Stmt::IpyEscapeCommand(_) => {}
+        }
+    }
+}
+
+/// The value of an assignment, kept only when it could evaluate to strings (or a literal
+/// sequence of them): a large data table is not copied.
+fn worth_keeping(value: &Expr) -> Binding {
+    let small = match value {
+        Expr::List(l) => l.elts.len() <= 256,
+        Expr::Tuple(t) => t.elts.len() <= 256,
+        Expr::Set(s) => s.elts.len() <= 256,
+        Expr::StringLiteral(_)
+        | Expr::FString(_)
+        | Expr::BinOp(_)
+        | Expr::Name(_)
+        | Expr::Attribute(_)
+        | Expr::If(_)
+        | Expr::Call(_) => true,
+        _ => false,
+    };
+    if small {
+        Binding::Value(value.clone())
+    } else {
+        Binding::Unknown
+    }
+}
+
+/// Scopes from the module outwards in, and what the module itself is called.
+pub struct Values<'s> {
+    /// Innermost last: the module's scope first.
+    pub scopes: &'s [Scope],
+    /// `__name__`, and `__package__`/`__spec__.parent` (None for `__main__`).
+    pub own: Option<(&'s str, &'s str)>,
+}
+
+impl Values<'_> {
+    /// Every string `expr` can evaluate to, or None when that is not known.
+    pub fn strings(&self, expr: &Expr) -> Option<Vec<String>> {
+        self.eval(expr, 0)
+    }
+
+    /// The known leading part of a string computed from values the module does not spell
+    /// out: `"handlers." + kind`, `f"{PACKAGE}.{name}"`, through a name bound once.
+    pub fn prefix(&self, expr: &Expr) -> Option<String> {
+        self.prefix_at(expr, 0)
+    }
+
+    fn prefix_at(&self, expr: &Expr, depth: u32) -> Option<String> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        match expr {
+            Expr::Name(n) => match self.bindings(n.id.as_str())? {
+                [Binding::Value(v)] => self.prefix_at(v, depth + 1),
+                _ => None,
+            },
+            Expr::BinOp(b) if b.op == Operator::Add => match self.eval(&b.left, depth + 1) {
+                Some(left) => single(left),
+                None => self.prefix_at(&b.left, depth + 1),
+            },
+            Expr::FString(f) => {
+                let mut out = String::new();
+                for part in f.value.iter() {
+                    match part {
+                        FStringPart::Literal(l) => out.push_str(&l.value),
+                        FStringPart::FString(fs) => {
+                            for element in fs.elements.iter() {
+                                match element {
+                                    InterpolatedStringElement::Literal(l) => out.push_str(&l.value),
+                                    InterpolatedStringElement::Interpolation(i) => {
+                                        match self.eval(&i.expression, depth + 1).and_then(single) {
+                                            Some(v) if i.format_spec.is_none() => out.push_str(&v),
+                                            _ => return Some(out),
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                Some(out)
+            }
+            _ => None,
+        }
+    }
+
+    fn eval(&self, expr: &Expr, depth: u32) -> Option<Vec<String>> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        let out = match expr {
+            Expr::StringLiteral(s) => vec![s.value.to_str().to_string()],
+            Expr::Name(n) => match n.id.as_str() {
+                "__name__" => vec![self.own?.0.to_string()],
+                "__package__" => {
+                    let package = self.own?.1;
+                    if package.is_empty() {
+                        return None;
+                    }
+                    vec![package.to_string()]
+                }
+                name => self.lookup(name, depth)?,
+            },
+            Expr::Attribute(a) if a.attr.as_str() == "parent" => match &*a.value {
+                Expr::Name(n) if n.id.as_str() == "__spec__" => {
+                    vec![self.own?.1.to_string()]
+                }
+                _ => return None,
+            },
+            Expr::BinOp(b) if b.op == Operator::Add => {
+                let left = self.eval(&b.left, depth + 1)?;
+                let right = self.eval(&b.right, depth + 1)?;
+                product(&[left, right], "")?
+            }
+            Expr::BinOp(b) if b.op == Operator::Mod => {
+                let templates = self.eval(&b.left, depth + 1)?;
+                let args: Vec<&Expr> = match &*b.right {
+                    Expr::Tuple(t) => t.elts.iter().collect(),
+                    other => vec![other],
+                };
+                let mut parts = Vec::new();
+                for arg in args {
+                    parts.push(self.eval(arg, depth + 1)?);
+                }
+                let mut out = Vec::new();
+                for template in &templates {
+                    for combination in combinations(&parts)? {
+                        out.push(percent_format(template, &combination)?);
+                        if out.len() > MAX_VALUES {
+                            return None;
+                        }
+                    }
+                }
+                out
+            }
+            Expr::FString(f) => {
+                let mut pieces: Vec<Vec<String>> = Vec::new();
+                for part in f.value.iter() {
+                    match part {
+                        FStringPart::Literal(l) => pieces.push(vec![l.value.to_string()]),
+                        FStringPart::FString(fs) => {
+                            for element in fs.elements.iter() {
+                                match element {
+                                    InterpolatedStringElement::Literal(l) => {
+                                        pieces.push(vec![l.value.to_string()])
+                                    }
+                                    InterpolatedStringElement::Interpolation(i) => {
+                                        if i.format_spec.is_some() || i.debug_text.is_some() {
+                                            return None;
+                                        }
+                                        pieces.push(self.eval(&i.expression, depth + 1)?);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                product(&pieces, "")?
+            }
+            Expr::If(i) => {
+                let mut out = self.eval(&i.body, depth + 1)?;
+                out.extend(self.eval(&i.orelse, depth + 1)?);
+                out
+            }
+            Expr::Call(call) => self.call(call, depth)?,
+            _ => return None,
+        };
+        let mut out = out;
+        out.sort();
+        out.dedup();
+        (out.len() <= MAX_VALUES).then_some(out)
+    }
+
+    fn call(&self, call: &ast::ExprCall, depth: u32) -> Option<Vec<String>> {
+        let args = &call.arguments;
+        match &*call.func {
+            Expr::Name(n) if n.id.as_str() == "str" && args.args.len() == 1 => {
+                self.eval(&args.args[0], depth + 1)
+            }
+            Expr::Attribute(a) => {
+                let method = a.attr.as_str();
+                match method {
+                    "join" if args.args.len() == 1 && args.keywords.is_empty() => {
+                        let separators = self.eval(&a.value, depth + 1)?;
+                        let items = self.sequence(&args.args[0], depth + 1)?;
+                        let mut out = Vec::new();
+                        for sep in &separators {
+                            out.extend(product(&items, sep)?);
+                            if out.len() > MAX_VALUES {
+                                return None;
+                            }
+                        }
+                        Some(out)
+                    }
+                    "format" => {
+                        let templates = self.eval(&a.value, depth + 1)?;
+                        let mut positional = Vec::new();
+                        for arg in args.args.iter() {
+                            positional.push(self.eval(arg, depth + 1)?);
+                        }
+                        let mut named = Vec::new();
+                        for k in args.keywords.iter() {
+                            named.push((k.arg.as_ref()?.as_str(), self.eval(&k.value, depth + 1)?));
+                        }
+                        let mut lists: Vec<Vec<String>> = positional.clone();
+                        lists.extend(named.iter().map(|(_, v)| v.clone()));
+                        let mut out = Vec::new();
+                        for template in &templates {
+                            for combination in combinations(&lists)? {
+                                let (pos, kw) = combination.split_at(positional.len());
+                                let kw: Vec<(&str, &str)> = named
+                                    .iter()
+                                    .zip(kw)
+                                    .map(|((k, _), v)| (*k, v.as_str()))
+                                    .collect();
+                                out.push(brace_format(template, pos, &kw)?);
+                                if out.len() > MAX_VALUES {
+                                    return None;
+                                }
+                            }
+                        }
+                        Some(out)
+                    }
+                    "lower" | "upper" | "strip" if args.args.is_empty() => {
+                        let base = self.eval(&a.value, depth + 1)?;
+                        Some(
+                            base.into_iter()
+                                .map(|s| match method {
+                                    "lower" => s.to_lowercase(),
+                                    "upper" => s.to_uppercase(),
+                                    _ => s.trim().to_string(),
+                                })
+                                .collect(),
+                        )
+                    }
+                    "replace" if args.args.len() == 2 => {
+                        let base = self.eval(&a.value, depth + 1)?;
+                        let from = single(self.eval(&args.args[0], depth + 1)?)?;
+                        let to = single(self.eval(&args.args[1], depth + 1)?)?;
+                        Some(base.into_iter().map(|s| s.replace(&from, &to)).collect())
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// The items of a literal sequence, each with its possible strings: `["a", B, f"{c}.d"]`
+    /// or a name bound to one.
+    fn sequence(&self, expr: &Expr, depth: u32) -> Option<Vec<Vec<String>>> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        match expr {
+            Expr::List(l) => l.elts.iter().map(|e| self.eval(e, depth + 1)).collect(),
+            Expr::Tuple(t) => t.elts.iter().map(|e| self.eval(e, depth + 1)).collect(),
+            Expr::Name(n) => {
+                let bindings = self.bindings(n.id.as_str())?;
+                match bindings {
+                    [Binding::Value(v)] => self.sequence(v, depth + 1),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// Every item any literal sequence `expr` may be: for a loop over it.
+    fn items(&self, expr: &Expr, depth: u32) -> Option<Vec<String>> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        let elements: Vec<&Expr> = match expr {
+            Expr::List(l) => l.elts.iter().collect(),
+            Expr::Tuple(t) => t.elts.iter().collect(),
+            Expr::Set(s) => s.elts.iter().collect(),
+            Expr::Dict(d) => d
+                .items
+                .iter()
+                .map(|i| i.key.as_ref())
+                .collect::<Option<_>>()?,
+            Expr::Name(n) => {
+                let mut out = Vec::new();
+                for binding in self.bindings(n.id.as_str())? {
+                    match binding {
+                        Binding::Value(v) => out.extend(self.items(v, depth + 1)?),
+                        _ => return None,
+                    }
+                }
+                return Some(out);
+            }
+            _ => return None,
+        };
+        let mut out = Vec::new();
+        for e in elements {
+            out.extend(self.eval(e, depth + 1)?);
+            if out.len() > MAX_VALUES {
+                return None;
+            }
+        }
+        Some(out)
+    }
+
+    /// The bindings of `name` in the innermost scope that binds it.
+    fn bindings(&self, name: &str) -> Option<&[Binding]> {
+        self.scopes
+            .iter()
+            .rev()
+            .find_map(|s| s.names.get(name))
+            .map(Vec::as_slice)
+    }
+
+    fn lookup(&self, name: &str, depth: u32) -> Option<Vec<String>> {
+        let mut out = Vec::new();
+        for binding in self.bindings(name)? {
+            match binding {
+                Binding::Value(v) => out.extend(self.eval(v, depth + 1)?),
+                Binding::Each(iter) => out.extend(self.items(iter, depth + 1)?),
+                Binding::Unknown => return None,
+            }
+            if out.len() > MAX_VALUES {
+                return None;
+            }
+        }
+        Some(out)
+    }
+}
+
+fn single(mut values: Vec<String>) -> Option<String> {
+    (values.len() == 1).then(|| values.remove(0))
+}
+
+/// Every way to pick one string from each list.
+fn combinations(lists: &[Vec<String>]) -> Option<Vec<Vec<String>>> {
+    let mut out: Vec<Vec<String>> = vec![Vec::new()];
+    for list in lists {
+        let mut next = Vec::new();
+        for prefix in &out {
+            for item in list {
+                let mut p = prefix.clone();
+                p.push(item.clone());
+                next.push(p);
+                if next.len() > MAX_VALUES {
+                    return None;
+                }
+            }
+        }
+        out = next;
+    }
+    Some(out)
+}
+
+/// Every concatenation of one string from each list, joined by `sep`.
+fn product(lists: &[Vec<String>], sep: &str) -> Option<Vec<String>> {
+    Some(
+        combinations(lists)?
+            .into_iter()
+            .map(|c| c.join(sep))
+            .collect(),
+    )
+}
+
+/// `template % args` for `%s` (and `%%`); None for any other conversion or a count mismatch.
+fn percent_format(template: &str, args: &[String]) -> Option<String> {
+    let mut out = String::new();
+    let mut args = args.iter();
+    let mut chars = template.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next()? {
+            '%' => out.push('%'),
+            's' => out.push_str(args.next()?),
+            _ => return None,
+        }
+    }
+    args.next().is_none().then_some(out)
+}
+
+/// `template.format(*positional, **named)` for `{}`, `{0}` and `{name}` fields without
+/// conversions or format specs; None otherwise.
+fn brace_format(template: &str, positional: &[String], named: &[(&str, &str)]) -> Option<String> {
+    let mut out = String::new();
+    let mut next_auto = 0usize;
+    let mut chars = template.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '{' if chars.peek() == Some(&'{') => {
+                chars.next();
+                out.push('{');
+            }
+            '}' if chars.peek() == Some(&'}') => {
+                chars.next();
+                out.push('}');
+            }
+            '{' => {
+                let mut field = String::new();
+                loop {
+                    match chars.next()? {
+                        '}' => break,
+                        c => field.push(c),
+                    }
+                }
+                if field.contains([':', '!', '.', '[']) {
+                    return None;
+                }
+                let value = if field.is_empty() {
+                    next_auto += 1;
+                    positional.get(next_auto - 1)?.as_str()
+                } else if let Ok(i) = field.parse::<usize>() {
+                    positional.get(i)?.as_str()
+                } else {
+                    named.iter().find(|(k, _)| *k == field)?.1
+                };
+                out.push_str(value);
+            }
+            '}' => return None,
+            c => out.push(c),
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn formats() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            super::percent_format("%s.base", &s(&["pg"])).as_deref(),
+            Some("pg.base")
+        );
+        assert_eq!(super::percent_format("%d", &s(&["1"])), None);
+        assert_eq!(super::percent_format("%s.%s", &s(&["a"])), None);
+        assert_eq!(
+            super::brace_format("{}.{x}.{0}", &s(&["a"]), &[("x", "b")]).as_deref(),
+            Some("a.b.a")
+        );
+        assert_eq!(super::brace_format("{:>4}", &s(&["a"]), &[]), None);
+    }
+}

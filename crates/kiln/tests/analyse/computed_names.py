@@ -1,0 +1,39 @@
+# Module names computed from values the module spells out.
+import importlib
+import sys
+import types
+from importlib import import_module
+from importlib.metadata import entry_points
+
+PACKAGE = "services"
+ENGINES = ("postgres", "sqlite")
+GROUP = "myapp.plugins"
+
+import_module(PACKAGE + ".auth")
+import_module(f"{PACKAGE}.billing")
+import_module(".".join([PACKAGE, "mail"]))
+import_module("%s.%s" % (PACKAGE, "queue"))
+import_module("{pkg}.{name}".format(pkg=PACKAGE, name="search"))
+
+for engine in ENGINES:
+    importlib.import_module("backends.%s.base" % engine)
+
+loaded = [import_module("connectors." + c) for c in ["s3", "gcs"]]
+
+
+def load(kind):
+    target = "handlers." + kind
+    fixed = "handlers.default"
+    import_module(fixed)
+    return import_module(target)
+
+
+name = "lazy.one" if len(sys.argv) > 1 else "lazy.two"
+import_module(name)
+
+for ep in entry_points(group=GROUP):
+    ep.load()
+
+sys.modules["provided.here"] = types.ModuleType("provided.here")
+sys.modules.setdefault(PACKAGE + ".shim", types.ModuleType("shim"))
+import_module("unicode17-0-0")
