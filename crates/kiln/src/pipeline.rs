@@ -167,6 +167,7 @@ pub fn analyse_with(
         .as_bytes(),
     );
     let trace = crate::trace::load(settings)?;
+    let introspect_cache = cache_dir().join("introspect");
     let analysis_cache = resolve::cache::AnalysisCache::load(
         cache_dir()
             .join("analysis")
@@ -181,6 +182,7 @@ pub fn analyse_with(
         rules: &settings.rules,
         cache: &analysis_cache,
         trace: trace.as_ref(),
+        introspect: Some(&introspect_cache),
     };
     let mut graph = resolve::resolve(&input, progress)?;
     check_entry_attribute(&settings.entry, &graph)?;

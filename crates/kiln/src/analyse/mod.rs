@@ -181,6 +181,11 @@ pub struct FileImports {
     /// (`sys.modules["name"] = obj`), with their lines: imports of these are not missing.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub provides: Vec<(String, u32)>,
+    /// Attributes read from imported modules, as absolute dotted paths (`import pydantic as p;
+    /// p.EmailStr` gives `pydantic.EmailStr`; at most three parts after the module): what a
+    /// package with a lazy `__getattr__` is asked for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<String>,
 }
 
 /// A file that is not valid Python.

@@ -125,8 +125,28 @@ impl<'a> ImportWalker<'a> {
         self.values().strings(expr)
     }
 
-    pub(super) fn finish(self) -> FileImports {
+    pub(super) fn finish(mut self) -> FileImports {
+        self.out.attributes.sort();
+        self.out.attributes.dedup();
         self.out
+    }
+
+    /// `module.attr` read through a name an import bound.
+    fn attribute_use(&mut self, expr: &Expr) {
+        if self.condition >= Condition::OtherPlatform {
+            return;
+        }
+        let Some(name) = dotted(expr) else { return };
+        let Some((head, rest)) = name.split_once('.') else {
+            return;
+        };
+        let Some(module) = self.module_names.get(head) else {
+            return;
+        };
+        let rest: Vec<&str> = rest.split('.').take(3).collect();
+        self.out
+            .attributes
+            .push(format!("{module}.{}", rest.join(".")));
     }
 
     fn walk_body(&mut self, body: &[Stmt]) {
@@ -203,6 +223,12 @@ impl<'a> ImportWalker<'a> {
                 for target in &node.targets {
                     if let Expr::Subscript(sub) = target {
                         self.provides(&sub.value, &sub.slice);
+                    }
+                    // `__getattr__, __dir__, __all__ = lazy.attach(...)` (lazy_loader and its
+                    // copies), or `sys.modules[__name__] = _LazyModule(...)` (transformers):
+                    // attributes import submodules by names the package computes.
+                    if self.at_module_level() && binds_lazy_getattr(target) {
+                        self.out.lazy_getattr = true;
                     }
                 }
                 visitor::walk_stmt(self, stmt);
@@ -408,9 +434,9 @@ impl<'a> ImportWalker<'a> {
                 }
                 Some(v)
             }
-            Expr::BinOp(b) if b.op == Operator::Div => {
-                self.path_value(&b.left)?.join(&string_literal(&b.right)?)
-            }
+            Expr::BinOp(b) if b.op == Operator::Div => self
+                .path_value(&b.left)?
+                .join(&self.one_component(&b.right)?),
             Expr::Call(call) => {
                 let args = &call.arguments.args;
                 let func = match &*call.func {
@@ -422,7 +448,7 @@ impl<'a> ImportWalker<'a> {
                     Expr::Attribute(a) if a.attr.as_str() == "joinpath" => {
                         let mut v = self.path_value(&a.value)?;
                         for arg in args.iter() {
-                            v = v.join(&string_literal(arg)?)?;
+                            v = v.join(&self.one_component(arg)?)?;
                         }
                         return Some(v);
                     }
@@ -437,7 +463,7 @@ impl<'a> ImportWalker<'a> {
                     "join" | "Path" | "PurePath" | "PosixPath" => {
                         let mut v = self.path_value(args.first()?)?;
                         for arg in args.iter().skip(1) {
-                            v = v.join(&string_literal(arg)?)?;
+                            v = v.join(&self.one_component(arg)?)?;
                         }
                         Some(v)
                     }
@@ -462,16 +488,72 @@ impl<'a> ImportWalker<'a> {
         if !is_path_building || self.condition >= Condition::OtherPlatform {
             return;
         }
-        if let Some(PathValue::Relative(parts)) = self.path_value(expr) {
-            if parts.last().is_some_and(|p| p != "..") {
-                self.out.paths.push(PathReference {
-                    path: parts.join("/"),
-                    line: self.line_of(expr),
-                    search_path: false,
-                });
-                self.in_recorded_path = true;
+        for value in self.path_values(expr) {
+            if let PathValue::Relative(parts) = value {
+                if parts.last().is_some_and(|p| p != "..") {
+                    self.out.paths.push(PathReference {
+                        path: parts.join("/"),
+                        line: self.line_of(expr),
+                        search_path: false,
+                    });
+                    self.in_recorded_path = true;
+                }
             }
         }
+    }
+
+    /// A path component the module spells out as one string (a literal, or a value the value
+    /// analysis finds exactly one of).
+    fn one_component(&self, expr: &Expr) -> Option<String> {
+        string_literal(expr).or_else(|| {
+            let mut values = self.strings(expr)?;
+            (values.len() == 1).then(|| values.remove(0))
+        })
+    }
+
+    /// Every path a join of a `__file__` path with components can give, when a component may
+    /// hold several strings (`f"libfoo{ext}"` with `ext` one of `.so` or `.dylib`): the
+    /// resolver keeps the ones that exist.
+    fn path_values(&self, expr: &Expr) -> Vec<PathValue> {
+        if let Some(v) = self.path_value(expr) {
+            return vec![v];
+        }
+        let (base, components): (&Expr, Vec<&Expr>) = match expr {
+            Expr::BinOp(b) if b.op == Operator::Div => (&b.left, vec![&*b.right]),
+            Expr::Call(call) => match &*call.func {
+                Expr::Attribute(a) if a.attr.as_str() == "joinpath" => {
+                    (&a.value, call.arguments.args.iter().collect())
+                }
+                other if dotted(other).is_some_and(|d| d.ends_with("join")) => {
+                    let Some((first, rest)) = call.arguments.args.split_first() else {
+                        return Vec::new();
+                    };
+                    (first, rest.iter().collect())
+                }
+                _ => return Vec::new(),
+            },
+            _ => return Vec::new(),
+        };
+        let Some(base) = self.path_value(base) else {
+            return Vec::new();
+        };
+        let mut out = vec![base];
+        for component in components {
+            let Some(values) = string_literal(component)
+                .map(|s| vec![s])
+                .or_else(|| self.strings(component))
+            else {
+                return Vec::new();
+            };
+            out = out
+                .iter()
+                .flat_map(|v| values.iter().filter_map(|c| v.clone().join(c)))
+                .collect();
+            if out.len() > 16 {
+                return Vec::new();
+            }
+        }
+        out
     }
 
     /// The package an expression names, for discovery calls.
@@ -996,6 +1078,8 @@ impl<'a> ImportWalker<'a> {
         if let Some((name, complete)) = self.own_relative_name(arg) {
             if complete {
                 self.request(name, 0, Vec::new(), line, via);
+            } else if self.in_module_getattr {
+                self.out.lazy_getattr = true;
             } else if let Some(cut) = name.rfind('.') {
                 self.out.dynamic.push(DynamicImport {
                     prefix: name[..=cut].to_string(),
@@ -1046,9 +1130,11 @@ impl<'a> ImportWalker<'a> {
                 self.condition = saved;
             }
             None => {
-                // A PEP 562 `__getattr__` importing a name it cannot spell: any submodule.
-                if self.in_module_getattr && constant_prefix(arg).is_none() {
+                // A PEP 562 `__getattr__` importing a name it computes: which submodules depends
+                // on the attributes read, which the resolver asks the interpreter about.
+                if self.in_module_getattr {
                     self.out.lazy_getattr = true;
+                    return;
                 }
                 let prefix = constant_prefix(arg).or_else(|| {
                     let values = self.values();
@@ -1128,7 +1214,8 @@ impl<'a, 'b> Visitor<'b> for ImportWalker<'a> {
                 }
             }
             Expr::Attribute(a) if a.ctx == ruff_python_ast::ExprContext::Load => {
-                self.source_read(expr)
+                self.source_read(expr);
+                self.attribute_use(expr);
             }
             Expr::Name(n) if n.ctx == ruff_python_ast::ExprContext::Load => self.source_read(expr),
             Expr::StringLiteral(s) => {
@@ -1181,6 +1268,20 @@ fn catches_import_error(handler: &ExceptHandler) -> bool {
             "ImportError" | "ModuleNotFoundError" | "Exception" | "BaseException"
         )
     })
+}
+
+/// An assignment target that makes a module lazy: `__getattr__` (alone or in a tuple), or
+/// `sys.modules[__name__]`.
+fn binds_lazy_getattr(target: &Expr) -> bool {
+    match target {
+        Expr::Name(n) => n.id.as_str() == "__getattr__",
+        Expr::Tuple(t) => t.elts.iter().any(binds_lazy_getattr),
+        Expr::Subscript(s) => {
+            dotted(&s.value).as_deref() == Some("sys.modules")
+                && matches!(&*s.slice, Expr::Name(n) if n.id.as_str() == "__name__")
+        }
+        _ => false,
+    }
 }
 
 /// `a.b.c` for a chain of names and attributes.

@@ -433,7 +433,7 @@ impl<'a> Gather<'a> {
             match kind {
                 FileKind::Source => {
                     let (optimize, optimize_reason) = policy.optimize(&module.name);
-                    let keep = keep_source(policy, module, file, interp, &mut c.warnings);
+                    let keep = keep_source(policy, graph, module, file, interp, &mut c.warnings);
                     let why = match optimize_reason {
                         Some(reason) => format!("{why} (optimize {optimize}: {reason})"),
                         None => why,
@@ -838,12 +838,23 @@ impl<'a> Gather<'a> {
 /// says so instead.
 fn keep_source(
     policy: &bytecode::Policy,
+    graph: &ModuleGraph,
     module: &crate::resolve::Module,
     file: &Path,
     interp: &Interpreter,
     warnings: &mut Vec<String>,
 ) -> Option<String> {
     let mut reason = policy.keep_source(&module.name);
+    if reason.is_none() && module.origin == Origin::ThirdParty {
+        let top = module.name.split('.').next().unwrap_or(&module.name);
+        reason = graph
+            .source_readers
+            .iter()
+            .find(|r| r.0 == top)
+            .map(|(package, reader, line, call)| {
+                format!("{reader} (line {line}) reads source with {call}, so {package} ships its sources")
+            });
+    }
     if reason.is_none() && module.origin == Origin::App {
         let ctx = crate::analyse::SourceContext {
             module: &module.name,

@@ -181,7 +181,11 @@ impl Edge {
             | EdgeKind::Collected { .. }
             | EdgeKind::Hook { .. }
             | EdgeKind::Traced => Strength::Certain,
-            EdgeKind::Inferred { rule } if rule == INTERPRETER_RULE => Strength::Certain,
+            EdgeKind::Inferred { rule }
+                if rule == INTERPRETER_RULE || rule.starts_with(super::INTROSPECTED_RULE) =>
+            {
+                Strength::Certain
+            }
             EdgeKind::Inferred { .. } => Strength::Speculative,
         }
     }
@@ -266,6 +270,10 @@ pub struct ModuleGraph {
     pub fallbacks: Vec<Excluded>,
     /// Files and directories modules read relative to their own location.
     pub data_references: Vec<DataReference>,
+    /// Third-party top-level packages with a module that reads source (`inspect.getsource`,
+    /// a JIT decorator): (package, module, line, call). Their sources ship: what the reader is
+    /// handed is usually a function of the same package (`triton.jit` on `triton.language`).
+    pub source_readers: Vec<(String, String, u32, String)>,
     #[serde(skip)]
     pub(crate) by_name: HashMap<String, ModuleId>,
 }

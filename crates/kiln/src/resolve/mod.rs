@@ -9,6 +9,7 @@ pub mod cache;
 pub mod facts;
 pub mod finder;
 pub mod graph;
+pub mod introspect;
 pub mod optional;
 
 use std::path::{Path, PathBuf};
@@ -57,6 +58,10 @@ pub struct ResolveInput<'a> {
     /// A recorded run of the app (`kiln trace`): the modules it imported and the package
     /// files it opened.
     pub trace: Option<&'a crate::trace::Trace>,
+    /// Ask the target interpreter what a lazy package's attributes import
+    /// ([`introspect`]), caching answers here; None reads no package (every submodule of a
+    /// lazy package ships instead).
+    pub introspect: Option<&'a Path>,
 }
 
 /// Errors that stop resolution.
@@ -135,6 +140,9 @@ const NOT_APP_FILES: &[&str] = &["setup", "conftest", "noxfile", "fabfile", "tas
 /// not an app's source tree (a home directory, a monorepo root).
 const APP_TREE_LIMIT: usize = 2000;
 
+/// How the rule of an edge found by asking the target interpreter starts ([`introspect`]).
+pub(crate) const INTROSPECTED_RULE: &str = "introspected:";
+
 /// How the rule of an edge inferred from a string naming a module starts.
 pub(crate) const STRING_RULE: &str = "string";
 
@@ -176,6 +184,10 @@ struct Resolver<'a> {
     app_tree: std::collections::HashSet<ModuleId>,
     /// Syntax errors in those, fatal only if the app imports the module.
     tree_errors: Vec<(ModuleId, AnalyseError)>,
+    /// Attribute names read of each module (`from m import X`, `m.X`): module -> names.
+    attr_uses: HashMap<String, std::collections::BTreeSet<String>>,
+    /// Third-party packages with a lazy `__getattr__`, and the names already asked of each.
+    lazy: Vec<(ModuleId, std::collections::BTreeSet<String>)>,
 }
 
 impl<'a> Resolver<'a> {
@@ -232,6 +244,8 @@ impl<'a> Resolver<'a> {
             provided: HashMap::new(),
             app_tree: Default::default(),
             tree_errors: Vec::new(),
+            attr_uses: HashMap::new(),
+            lazy: Vec::new(),
         }
     }
 
@@ -645,6 +659,9 @@ impl<'a> Resolver<'a> {
                 }
             }
             self.resolve_star_imports();
+            if self.pending.is_empty() {
+                self.introspect_lazy();
+            }
             progress.analysed(self.analysed, self.graph.modules.len());
             if self.pending.is_empty() && self.hidden_imports_seen {
                 self.follow_fallbacks();
@@ -1144,6 +1161,90 @@ impl<'a> Resolver<'a> {
         }
     }
 
+    /// Every submodule of a lazy package, one level down: what ships when the package cannot
+    /// be asked which ones the app's attributes import.
+    fn include_lazy_submodules(&mut self, package: ModuleId, why_not_asked: &str) {
+        let rule = format!(
+            "package imports its submodules lazily (module-level __getattr__){why_not_asked}"
+        );
+        self.include_submodules_to(package, 1, || EdgeKind::Inferred { rule: rule.clone() });
+    }
+
+    /// Asks the target interpreter what the attributes used of each lazy package import, for
+    /// the names not asked yet; adds those modules (or, when asking fails, every submodule).
+    fn introspect_lazy(&mut self) {
+        let Some(cache) = self.input.introspect else {
+            return;
+        };
+        let mut requests = std::collections::BTreeMap::new();
+        for (id, asked) in &self.lazy {
+            let m = &self.graph.modules[*id];
+            let Some(file) = m.file() else { continue };
+            let wanted: std::collections::BTreeSet<String> = self
+                .attr_uses
+                .get(&m.name)
+                .into_iter()
+                .flatten()
+                .filter(|n| !n.starts_with("__") && is_identifier(n))
+                .filter(|n| !asked.contains(*n))
+                .cloned()
+                .collect();
+            if !wanted.is_empty() {
+                let mut all = asked.clone();
+                all.extend(wanted);
+                requests.insert(m.name.clone(), (file.to_path_buf(), all));
+            }
+        }
+        if requests.is_empty() {
+            return;
+        }
+        let answers =
+            introspect::introspect(&self.input.interpreter.executable, Some(cache), &requests);
+        for i in 0..self.lazy.len() {
+            let id = self.lazy[i].0;
+            let name = self.graph.modules[id].name.clone();
+            let Some((_, names)) = requests.get(&name) else {
+                continue;
+            };
+            self.lazy[i].1 = names.clone();
+            let answer = match &answers {
+                Ok(a) => a.get(&name).cloned(),
+                Err(e) => Some(introspect::Introspected {
+                    modules: Vec::new(),
+                    error: Some(e.clone()),
+                }),
+            };
+            match answer {
+                Some(introspect::Introspected {
+                    error: None,
+                    modules,
+                }) => {
+                    let rule = format!(
+                        "{INTROSPECTED_RULE} `{name}` imports it when the attributes the app uses \
+                         are read"
+                    );
+                    for module in modules {
+                        if let Some(to) = self.ensure(&module) {
+                            if to != id {
+                                self.graph.edges.push(Edge {
+                                    from: id,
+                                    to,
+                                    line: 0,
+                                    kind: EdgeKind::Inferred { rule: rule.clone() },
+                                    condition: Condition::Always,
+                                    in_function: false,
+                                });
+                            }
+                        }
+                    }
+                }
+                Some(introspect::Introspected { error: Some(e), .. }) => self
+                    .include_lazy_submodules(id, &format!("; asking the interpreter failed: {e}")),
+                None => self.include_lazy_submodules(id, "; the interpreter gave no answer"),
+            }
+        }
+    }
+
     /// Marks the missing imports that a module of the graph provides through `sys.modules`.
     fn mark_provided(&mut self) {
         for m in &mut self.graph.missing {
@@ -1181,10 +1282,35 @@ impl<'a> Resolver<'a> {
         self.graph.modules[importer].exports = imports.all.clone();
         let is_package = self.graph.modules[importer].is_package();
         let origin = self.graph.modules[importer].origin;
+        if origin == Origin::ThirdParty {
+            if let Some(read) = imports.source_reads.first() {
+                let name = &self.graph.modules[importer].name;
+                let top = name.split('.').next().unwrap_or(name).to_string();
+                if !self.graph.source_readers.iter().any(|r| r.0 == top) {
+                    self.graph.source_readers.push((
+                        top,
+                        name.clone(),
+                        read.line,
+                        read.call.clone(),
+                    ));
+                }
+            }
+        }
+        for path in &imports.attributes {
+            let parts: Vec<&str> = path.split('.').collect();
+            for i in 1..parts.len() {
+                self.attr_uses
+                    .entry(parts[..i].join("."))
+                    .or_default()
+                    .insert(parts[i].to_string());
+            }
+        }
         if imports.lazy_getattr && is_package && origin != Origin::Stdlib {
-            let rule =
-                "package imports its submodules lazily (module-level __getattr__)".to_string();
-            self.include_submodules_to(importer, 1, || EdgeKind::Inferred { rule: rule.clone() });
+            if origin == Origin::ThirdParty && self.input.introspect.is_some() {
+                self.lazy.push((importer, Default::default()));
+            } else {
+                self.include_lazy_submodules(importer, "");
+            }
         }
         for scan in &imports.scans {
             if matches!(
@@ -1351,6 +1477,10 @@ impl<'a> Resolver<'a> {
                 self.star_imports.push((importer, id, request.line));
                 continue;
             }
+            self.attr_uses
+                .entry(target.clone())
+                .or_default()
+                .insert(name.clone());
             let sub = format!("{target}.{name}");
             if let Some(sid) = self.ensure(&sub) {
                 self.graph.edges.push(Edge {

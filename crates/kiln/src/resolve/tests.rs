@@ -65,6 +65,7 @@ fn resolve_for(
         rules,
         cache: &cache::AnalysisCache::disabled(),
         trace: None,
+        introspect: None,
     };
     resolve(&input, &()).unwrap()
 }
@@ -254,6 +255,7 @@ fn syntax_errors_stop_app_code_but_skip_third_party_files() {
         rules: &Default::default(),
         cache: &cache::AnalysisCache::disabled(),
         trace: None,
+        introspect: None,
     };
     let err = resolve(&input, &()).unwrap_err().to_string();
     assert!(err.contains("mine.py:2:"), "{err}");

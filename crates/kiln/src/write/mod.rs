@@ -183,7 +183,20 @@ fn populate(staging: &Path, input: &WriteInput<'_>) -> Result<WriteOutput, Write
             source,
         })?;
         if let Some(fix) = &f.rpath_fix {
-            elfpatch::apply(&to, fix)?;
+            // A library the ELF editor cannot rewrite (some CUDA libraries) ships as it was,
+            // with the search path it came with: its neighbours in the same package still
+            // find each other through `$ORIGIN`.
+            if let Err(e) = elfpatch::apply(&to, fix) {
+                std::fs::copy(&f.source, &to).map_err(|source| WriteError::Copy {
+                    from: f.source.clone(),
+                    to: to.clone(),
+                    source,
+                })?;
+                warnings.lock().unwrap().push(format!(
+                    "{} keeps its own library search path: {e}",
+                    f.dest.display()
+                ));
+            }
         }
         if f.strip {
             // A file that cannot be rewritten ships as it was.
