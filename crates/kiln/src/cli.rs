@@ -180,7 +180,8 @@ pub struct BuildCmd {
     /// (a suite: DIR/NAME/ holding that executable and a small launcher per component).
     #[arg(long)]
     pub onefile: bool,
-    /// zstd level of the onefile payload, 1 (fastest) to 19 (smallest) [default: 19].
+    /// zstd level of the onefile payload, 1 (fastest) to 19 (smallest) [default: 19 up to
+    /// 64 MiB of payload, 10 up to 1 GiB, 3 beyond].
     #[arg(long, value_name = "N")]
     pub compression_level: Option<i32>,
     /// Compress bundled extension modules and shared libraries with UPX (needs `upx` on PATH;
@@ -214,9 +215,11 @@ mod tests {
         let build = cmd.find_subcommand_mut("build").unwrap();
         let help = build.render_long_help().to_string();
         let level = crate::config::DEFAULT_COMPRESSION_LEVEL;
+        let limit = crate::config::STRONGEST_LEVEL_UP_TO >> 20;
         assert!(
-            help.contains(&format!("[default: {level}]")),
-            "--help does not state compression level {level}:\n{help}"
+            help.contains(&format!("[default: {level} up to"))
+                && help.contains(&format!("{limit} MiB")),
+            "--help does not state compression level {level} up to {limit} MiB:\n{help}"
         );
     }
 }

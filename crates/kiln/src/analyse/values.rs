@@ -247,6 +247,10 @@ impl Values<'_> {
                 Some(left) => single(left),
                 None => self.prefix_at(&b.left, depth + 1),
             },
+            // `"_pytest." + name if name in builtin else name`: the arm with a known prefix.
+            Expr::If(i) => self
+                .prefix_at(&i.body, depth + 1)
+                .or_else(|| self.prefix_at(&i.orelse, depth + 1)),
             Expr::FString(f) => {
                 let mut out = String::new();
                 for part in f.value.iter() {

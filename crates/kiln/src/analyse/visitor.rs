@@ -79,6 +79,10 @@ pub(super) struct ImportWalker<'a> {
     /// Bindings of the scopes around the current statement, the module's first: what the
     /// value analysis ([`super::values`]) reads names from.
     scopes: Vec<values::Scope>,
+    /// Module-level functions that return a path under the module's directory joined with
+    /// their arguments (`def resource_path(*parts): return os.path.join(base, *parts)`, the
+    /// PyInstaller idiom): name -> (base, which arguments are joined).
+    path_helpers: HashMap<String, (PathValue, Vec<HelperArg>)>,
     out: FileImports,
 }
 
@@ -97,6 +101,7 @@ impl<'a> ImportWalker<'a> {
             in_module_getattr: false,
             class_depth: 0,
             scopes: Vec::new(),
+            path_helpers: HashMap::new(),
             out: FileImports::default(),
         }
     }
@@ -180,6 +185,11 @@ impl<'a> ImportWalker<'a> {
                 self.walk_body(&node.body);
                 self.scopes.pop();
                 (self.in_function, self.in_module_getattr) = saved;
+                if !saved.0 && self.class_depth == 0 {
+                    if let Some(helper) = self.path_helper(node) {
+                        self.path_helpers.insert(node.name.to_string(), helper);
+                    }
+                }
             }
             Stmt::ClassDef(node) => {
                 for decorator in &node.decorator_list {
@@ -411,6 +421,18 @@ impl<'a> ImportWalker<'a> {
     /// Evaluates expressions that compute a path from `__file__` with literal names.
     fn path_value(&self, expr: &Expr) -> Option<PathValue> {
         match expr {
+            // `sys._MEIPASS if getattr(sys, "frozen", False) else os.path.dirname(__file__)`:
+            // code written for PyInstaller; kiln's `_MEIPASS` is the entry's directory too.
+            Expr::If(i) => self
+                .path_value(&i.body)
+                .or_else(|| self.path_value(&i.orelse)),
+            Expr::Attribute(a)
+                if a.attr.as_str() == "_MEIPASS"
+                    && matches!(&*a.value, Expr::Name(n) if n.id.as_str() == "sys")
+                    && self.ctx.module == "__main__" =>
+            {
+                Some(PathValue::Relative(Vec::new()))
+            }
             Expr::Name(n) if n.id.as_str() == "__file__" => Some(PathValue::File),
             Expr::Name(n) => self.path_names.get(n.id.as_str()).cloned(),
             Expr::Attribute(a) if a.attr.as_str() == "parent" => {
@@ -480,6 +502,7 @@ impl<'a> ImportWalker<'a> {
             Expr::BinOp(b) => b.op == Operator::Div,
             Expr::Call(c) => match &*c.func {
                 Expr::Attribute(a) if a.attr.as_str() == "joinpath" => true,
+                Expr::Name(n) if self.path_helpers.contains_key(n.id.as_str()) => true,
                 other => dotted(other)
                     .is_some_and(|d| d == "os.path.join" || d == "path.join" || d == "join"),
             },
@@ -502,6 +525,77 @@ impl<'a> ImportWalker<'a> {
         }
     }
 
+    /// A function whose last statement returns its own directory (or a path under it) joined
+    /// with its parameters.
+    fn path_helper(
+        &self,
+        def: &ruff_python_ast::StmtFunctionDef,
+    ) -> Option<(PathValue, Vec<HelperArg>)> {
+        let Some(Stmt::Return(ret)) = def.body.last() else {
+            return None;
+        };
+        let value = ret.value.as_deref()?;
+        let positional: Vec<&str> = def
+            .parameters
+            .posonlyargs
+            .iter()
+            .chain(&def.parameters.args)
+            .map(|p| p.parameter.name.as_str())
+            .collect();
+        let vararg = def.parameters.vararg.as_ref().map(|v| v.name.as_str());
+        let arg_of = |e: &Expr| -> Option<HelperArg> {
+            match e {
+                Expr::Name(n) => positional
+                    .iter()
+                    .position(|p| *p == n.id.as_str())
+                    .map(HelperArg::Param),
+                Expr::Starred(s) => match &*s.value {
+                    Expr::Name(n) if Some(n.id.as_str()) == vararg => {
+                        Some(HelperArg::Rest(positional.len()))
+                    }
+                    _ => None,
+                },
+                other => string_literal(other).map(HelperArg::Literal),
+            }
+        };
+        let (base, rest): (&Expr, Vec<&Expr>) = match value {
+            Expr::Call(call)
+                if dotted(&call.func).is_some_and(|d| d == "os.path.join" || d == "join") =>
+            {
+                let (first, rest) = call.arguments.args.split_first()?;
+                (first, rest.iter().collect())
+            }
+            Expr::BinOp(b) if b.op == Operator::Div => (&b.left, vec![&*b.right]),
+            _ => return None,
+        };
+        let base = self.path_value(base)?;
+        let args: Vec<HelperArg> = rest.into_iter().map(arg_of).collect::<Option<_>>()?;
+        (!args.is_empty()).then_some((base, args))
+    }
+
+    /// `resource_path("data", "config.json")` for a [`path_helper`](Self::path_helper): the
+    /// path it returns, when the arguments are strings the module spells out.
+    fn helper_path(&self, call: &ruff_python_ast::ExprCall) -> Option<PathValue> {
+        let Expr::Name(n) = &*call.func else {
+            return None;
+        };
+        let (base, args) = self.path_helpers.get(n.id.as_str())?;
+        let given = &call.arguments.args;
+        let mut v = base.clone();
+        for arg in args {
+            match arg {
+                HelperArg::Literal(s) => v = v.join(s)?,
+                &HelperArg::Param(i) => v = v.join(&self.one_component(given.get(i)?)?)?,
+                &HelperArg::Rest(from) => {
+                    for a in given.iter().skip(from) {
+                        v = v.join(&self.one_component(a)?)?;
+                    }
+                }
+            }
+        }
+        Some(v)
+    }
+
     /// A path component the module spells out as one string (a literal, or a value the value
     /// analysis finds exactly one of).
     fn one_component(&self, expr: &Expr) -> Option<String> {
@@ -517,6 +611,11 @@ impl<'a> ImportWalker<'a> {
     fn path_values(&self, expr: &Expr) -> Vec<PathValue> {
         if let Some(v) = self.path_value(expr) {
             return vec![v];
+        }
+        if let Expr::Call(call) = expr {
+            if let Some(v) = self.helper_path(call) {
+                return vec![v];
+            }
         }
         let (base, components): (&Expr, Vec<&Expr>) = match expr {
             Expr::BinOp(b) if b.op == Operator::Div => (&b.left, vec![&*b.right]),
@@ -1067,7 +1166,11 @@ impl<'a> ImportWalker<'a> {
             return;
         };
         let line = self.line_of(call);
-        let package = call.arguments.find_keyword("package").map(|k| &k.value);
+        // `import_module(name, package)`: the package may be passed by position too.
+        let package = match via {
+            Via::ImportModule => call.arguments.find_argument_value("package", 1),
+            _ => call.arguments.find_keyword("package").map(|k| &k.value),
+        };
         let relative_to_self = package.is_some_and(|p| {
             matches!(p, Expr::Name(n) if matches!(n.id.as_str(), "__name__" | "__package__"))
                 || dotted(p).as_deref() == Some("__spec__.parent")
@@ -1140,6 +1243,9 @@ impl<'a> ImportWalker<'a> {
                     let values = self.values();
                     values.prefix(arg).filter(|p| p.contains('.'))
                 });
+                // The package part of the prefix: `"plugins.plugin_" + x` and `f".unicode{v}"`
+                // load submodules of `plugins` and of the package itself.
+                let prefix = prefix.and_then(|p| p.rfind('.').map(|i| p[..=i].to_string()));
                 if let Some(prefix) = prefix {
                     let (level, rest) = split_relative(&prefix);
                     let (prefix, level) = match (level, &package_literal) {
@@ -1224,13 +1330,26 @@ impl<'a, 'b> Visitor<'b> for ImportWalker<'a> {
                     Some(module) => Some((module, true)),
                     None => dotted_path(text).map(|m| (m, false)),
                 };
+                let line = self.line_of(s);
                 if let Some((module, explicit)) = reference {
                     self.out.references.push(StringReference {
                         module: module.to_string(),
                         explicit,
-                        line: self.line_of(s),
+                        line,
                         condition: self.condition,
                     });
+                } else if text.len() < 4096 {
+                    // Source or configuration the code writes out: `extensions =
+                    // ["sphinx.ext.napoleon"]` inside a conf.py it generates. Quoted dotted
+                    // names count when they resolve, under the same rules as plain strings.
+                    for module in quoted_dotted_names(text) {
+                        self.out.references.push(StringReference {
+                            module: module.to_string(),
+                            explicit: false,
+                            line,
+                            condition: self.condition,
+                        });
+                    }
                 }
             }
             _ => {}
@@ -1268,6 +1387,17 @@ fn catches_import_error(handler: &ExceptHandler) -> bool {
             "ImportError" | "ModuleNotFoundError" | "Exception" | "BaseException"
         )
     })
+}
+
+/// What a path helper joins onto its base.
+#[derive(Debug, Clone)]
+enum HelperArg {
+    /// A literal component of its own (`"assets"`).
+    Literal(String),
+    /// The positional argument at this index.
+    Param(usize),
+    /// Every positional argument from this index on (`*parts`).
+    Rest(usize),
 }
 
 /// An assignment target that makes a module lazy: `__getattr__` (alone or in a tuple), or
@@ -1352,9 +1482,29 @@ fn dotted_path(s: &str) -> Option<&str> {
         "png", "jpg", "jpeg", "gif", "svg", "ico", "md", "rst", "xml", "pem", "crt", "key", "so",
         "py", "pyc", "db", "sqlite", "log", "zip", "gz", "tar", "whl", "exe", "dll", "bin", "dat",
     ];
+    // `name.ext` is a file; `sphinx.builders.xml` and longer names are modules when they
+    // resolve (the resolver checks).
     let last = s.rsplit('.').next().unwrap_or_default();
-    let is_file = FILE_SUFFIXES.contains(&last.to_ascii_lowercase().as_str());
+    let is_file =
+        s.matches('.').count() == 1 && FILE_SUFFIXES.contains(&last.to_ascii_lowercase().as_str());
     (s.contains('.') && s.len() < 200 && !is_file && s.split('.').all(ident)).then_some(s)
+}
+
+/// Dotted names quoted inside a longer string (`'x = ["a.b", "c.d"]'`).
+fn quoted_dotted_names(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    for quote in ['"', '\''] {
+        let mut parts = text.split(quote);
+        // Every second piece lies between a pair of quotes.
+        parts.next();
+        while let Some(inside) = parts.next() {
+            if let Some(name) = dotted_path(inside) {
+                out.push(name);
+            }
+            parts.next();
+        }
+    }
+    out
 }
 
 /// The module of a `"package.module:attribute"` string, if the string has that shape.

@@ -121,6 +121,7 @@ const BUILTIN: &[(&str, &str)] = &[
         "matplotlib.toml",
         include_str!("../../hooks/matplotlib.toml"),
     ),
+    ("mypy.toml", include_str!("../../hooks/mypy.toml")),
     ("numpy.toml", include_str!("../../hooks/numpy.toml")),
     ("pandas.toml", include_str!("../../hooks/pandas.toml")),
     ("passlib.toml", include_str!("../../hooks/passlib.toml")),

@@ -1600,6 +1600,33 @@ impl<'a> Resolver<'a> {
         out
     }
 
+    /// Whether the distribution of `importer` requires (unconditionally) one that provides the
+    /// top-level module `top`.
+    fn requires_top_level(&mut self, importer: ModuleId, top: &str) -> bool {
+        let m = &self.graph.modules[importer];
+        let (Some(file), Some(entry)) = (m.file().map(Path::to_path_buf), m.entry) else {
+            return false;
+        };
+        let name = m.name.clone();
+        let dirs = self.graph.site_dirs();
+        let dists = self
+            .distributions
+            .get_or_insert_with(|| crate::installed::metadata::DistIndex::scan(&dirs));
+        let Some(own) = dists.owner(&file, entry, Some(&name)) else {
+            return false;
+        };
+        dists.distributions[own]
+            .requires
+            .iter()
+            .filter(|r| r.when_extras.is_empty())
+            .any(|r| {
+                dists.distributions.iter().any(|d| {
+                    crate::installed::metadata::normalize_dist_name(&d.name) == r.name
+                        && d.top_level.iter().any(|t| t == top)
+                })
+            })
+    }
+
     /// Whether `name` can be imported, without adding anything to the graph.
     fn probe(&mut self, name: &str) -> bool {
         let mut locations = self.top_level.clone();
@@ -1647,7 +1674,12 @@ impl<'a> Resolver<'a> {
         let interp = self.input.interpreter;
         let stdlib_target =
             interp.stdlib_module_names.iter().any(|n| n == top) && !STDLIB_DEV_ONLY.contains(&top);
-        let own_package = m.name.split('.').next() == Some(top);
+        let mut own_package = m.name.split('.').next() == Some(top);
+        if origin == Origin::ThirdParty && !own_package && !stdlib_target {
+            // Sphinx's table of built-in extensions names `sphinxcontrib.applehelp`, a
+            // distribution Sphinx requires: a dependency's modules count as its own.
+            own_package = self.requires_top_level(importer, top);
+        }
         match origin {
             Origin::Stdlib => return None,
             // A package's registry tables name its own modules, or the standard library's

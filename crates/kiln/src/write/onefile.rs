@@ -34,7 +34,7 @@ use super::{
 /// atomically. `compression_level` is zstd's, 1 to 19.
 pub fn write_onefile(
     input: &WriteInput<'_>,
-    compression_level: i32,
+    compression_level: Option<i32>,
 ) -> Result<WriteOutput, WriteError> {
     let suite = match input.launchers {
         [_] => false,
@@ -93,7 +93,7 @@ fn write_suite_in(
     staging: &Path,
     dir: &Path,
     input: &WriteInput<'_>,
-    compression_level: i32,
+    compression_level: Option<i32>,
 ) -> Result<WriteOutput, WriteError> {
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     let dispatcher = input
@@ -148,7 +148,7 @@ fn write_in(
     input: &WriteInput<'_>,
     component: &str,
     app_name: &str,
-    compression_level: i32,
+    compression_level: Option<i32>,
 ) -> Result<Written, WriteError> {
     let tree = staging.join("runtime");
     let populated = populate(
@@ -168,8 +168,10 @@ fn write_in(
     file.write_all(LAUNCHER).map_err(io_err(&exe))?;
     let packed = {
         let mut out = BufWriter::with_capacity(1 << 20, &mut file);
+        let level = compression_level
+            .unwrap_or_else(|| crate::config::auto_compression_level(tree_bytes(&tree)));
         let options = PackOptions {
-            level: compression_level,
+            level,
             threads: rayon::current_num_threads() as u32,
         };
         let packed = payload::pack(&tree, &mut out, &options).map_err(io_err(&tree))?;
@@ -204,6 +206,25 @@ fn write_in(
 
 fn file_size(file: &File) -> std::io::Result<u64> {
     Ok(file.metadata()?.len())
+}
+
+/// The bytes of the files under `dir`.
+fn tree_bytes(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => stack.push(entry.path()),
+                Ok(t) if t.is_file() => total += entry.metadata().map_or(0, |m| m.len()),
+                _ => {}
+            }
+        }
+    }
+    total
 }
 
 #[cfg(test)]
@@ -270,7 +291,7 @@ mod tests {
             archive: true,
             upx: None,
         };
-        let written = write_onefile(&input, 1).unwrap();
+        let written = write_onefile(&input, Some(1)).unwrap();
         let dir = out.join("s");
         assert_eq!(written.bundle_dir, dir);
         assert_eq!(names(&out), ["s"], "the staging directory is gone");
@@ -315,7 +336,7 @@ mod tests {
                 launchers: &single,
                 ..input
             },
-            1,
+            Some(1),
         )
         .unwrap();
         assert_eq!(written.executables, std::slice::from_ref(&dir));
@@ -341,7 +362,7 @@ mod tests {
             upx: None,
         };
         assert!(matches!(
-            write_onefile(&input, 1),
+            write_onefile(&input, Some(1)),
             Err(WriteError::OnefileLaunchers(2))
         ));
     }

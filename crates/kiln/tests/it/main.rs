@@ -20,6 +20,7 @@ mod reports;
 mod size;
 mod suite;
 mod support;
+mod torch;
 
 use std::time::{Duration, Instant};
 

@@ -159,6 +159,20 @@ pub fn test_venv() -> &'static Venv {
     })
 }
 
+/// The torch tier's venv: the test interpreter with `tests/fixtures/requirements-torch.txt`
+/// (torch with its CUDA wheels, transformers, peft, ...: about 6 GB, installed once).
+pub fn torch_venv() -> &'static Venv {
+    static VENV: OnceLock<Venv> = OnceLock::new();
+    VENV.get_or_init(|| {
+        let base = std::env::var_os("KILN_TEST_PYTHON").unwrap_or_else(|| "python3".into());
+        ensure_venv(
+            &target_dir().join("kiln-torch-venv"),
+            Path::new(&base),
+            Some(&fixtures_dir().join("requirements-torch.txt")),
+        )
+    })
+}
+
 /// A venv without packages based on Debian's statically linked `/usr/bin/python3.11`, or
 /// `None` where that interpreter is not installed.
 pub fn static_venv() -> Option<&'static Venv> {
