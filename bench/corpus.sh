@@ -5,13 +5,16 @@
 # compares output, size, build time and kiln's module recall/precision against a traced plain run.
 #
 # Usage: bench/corpus.sh [--apps a,b,c] [--no-pyinstaller] [--onedir-only] [--onefile-apps a,b]
-#                        [--kiln PATH] [--timeout SECONDS] [--keep] [--setup-only]
+#                        [--kiln PATH] [--timeout SECONDS] [--merge] [--keep] [--report-only] [--setup-only]
 #
 # Needs Python 3.11 (KILN_CORPUS_PYTHON, default pyenv's 3.11.7), PyPI access the first time
 # (target/corpus-venv is made from bench/corpus-requirements.txt, and made again when that file
 # or the interpreter changes; wheels come from pip's cache after the first time), and root for
 # `unshare -m`. Writes docs/corpus.md, target/corpus/results.json and logs per app under
-# target/corpus/logs/. Not run in CI. The harness itself is bench/corpus_run.py.
+# target/corpus/logs/. --onefile-apps limits the onefile builds (the slow part: compressing a
+# bundle of the fat venv takes minutes) to some apps; --merge keeps the previous run's results of
+# the apps not run now; --keep keeps the bundles under target/corpus/work/. Not run in CI. The
+# harness itself is bench/corpus_run.py.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo=$(pwd)

@@ -162,8 +162,19 @@ def run(cmd, *, cwd, env, timeout, stdout_path=None, stderr_path=None, stdin=sub
 
 
 def tail(data, lines=15):
+    """The last lines, after any earlier line that names an error (the last lines of a tool's
+    report are often boilerplate)."""
     text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
-    return "\n".join(text.rstrip().splitlines()[-lines:])
+    all_lines = text.rstrip().splitlines()
+    last = all_lines[-lines:]
+    key = [line for line in all_lines[:-lines] if re.search(r"\w(Error|Exception)\b.*:|^E\s|error:", line)]
+    seen = []
+    for line in key:
+        if line not in seen and line not in last:
+            seen.append(line)
+    if seen:
+        return "\n".join(["(earlier lines naming errors)"] + seen[-6:] + ["(last lines)"] + last)
+    return "\n".join(last)
 
 
 def base_env(home, hidden):
@@ -603,6 +614,13 @@ class Harness:
                           "onefile": "no" if self.args.onedir_only else (self.args.onefile_apps or "all"),
                           "run_timeout": self.args.timeout}
         results = []
+        earlier = []
+        previous = os.path.join(self.out, "results.json")
+        if self.args.merge and os.path.exists(previous):
+            with open(previous) as f:
+                earlier = [r for r in json.load(f).get("apps", []) if r.get("app") not in apps]
+            if earlier:
+                env["options"]["merged"] = sorted(r["app"] for r in earlier)
         started = time.monotonic()
         try:
             for i, app in enumerate(apps, 1):
@@ -615,7 +633,7 @@ class Harness:
                     results.append({"app": app, "error": "harness error: " + traceback.format_exc()[-2000:],
                                     "runs": {}})
                 env["seconds"] = round(time.monotonic() - started)
-                self.write(env, results)
+                self.write(env, sorted(results + earlier, key=lambda r: r["app"]))
         finally:
             shutil.rmtree(self.tmp_root, ignore_errors=True)
         log(f"done in {env['seconds']} s: {os.path.join(self.repo, 'docs', 'corpus.md')}")
@@ -644,10 +662,12 @@ def ratio(a, b):
 def summarize(results, args):
     modes = [m for m in MODES if not (m[0] == "pyinstaller" and args.no_pyinstaller)
              and not (m[1] == "onefile" and args.onedir_only)]
-    s = {"apps": len(results), "plain_ok": sum(1 for r in results if "error" not in r), "passes": {}, "built": {}}
+    s = {"apps": len(results), "plain_ok": sum(1 for r in results if "error" not in r), "passes": {}, "built": {},
+         "attempted": {}}
     for tool, mode in modes:
         tag = f"{tool}-{mode}"
         s["passes"][tag] = sum(1 for r in results if r.get("runs", {}).get(tag, {}).get("status") == "ok")
+        s["attempted"][tag] = sum(1 for r in results if tag in r.get("runs", {}))
         s["built"][tag] = sum(1 for r in results if r.get("runs", {}).get(tag, {}).get("size") is not None)
     for mode in ("onedir", "onefile"):
         both_built, both_ok = [], []
@@ -730,12 +750,14 @@ def markdown(env, s, results):
     w(f"| run | apps: {env['options']['apps']}; PyInstaller: {'yes' if env['options']['pyinstaller'] else 'no'}; "
       f"onefile: {env['options']['onefile']}; run timeout {env['options']['run_timeout']} s; "
       f"took {env.get('seconds', 0) // 60} min |")
+    if env["options"].get("merged"):
+        w(f"| merged | results of an earlier run kept for {', '.join(env['options']['merged'])} |")
     w("")
     w("## Summary\n")
     w(f"{s['apps']} apps, {s['plain_ok']} of them pass under plain python.\n")
-    w("| | passes | builds |\n| --- | --- | --- |")
+    w("| | passes | builds |\n| --- | --- | --- |")  # of the apps built in that mode
     for tag, n in s["passes"].items():
-        w(f"| {tag} | {n}/{s['plain_ok']} | {s['built'][tag]}/{s['plain_ok']} |")
+        w(f"| {tag} | {n}/{s['attempted'][tag]} | {s['built'][tag]}/{s['attempted'][tag]} |")
     w("")
     lines = []
     for mode in ("onedir", "onefile"):
@@ -844,8 +866,23 @@ def main():
     p.add_argument("--timeout", type=int, default=120, help="seconds per run of an app or bundle")
     p.add_argument("--build-timeout", type=int, default=900, help="seconds per kiln build")
     p.add_argument("--pyinstaller-timeout", type=int, default=1800, help="seconds per PyInstaller build")
+    p.add_argument("--merge", action="store_true",
+                   help="keep the other apps' results of the previous run in results.json and docs/corpus.md")
     p.add_argument("--keep", action="store_true", help="keep the bundles under target/corpus/work/")
-    Harness(p.parse_args()).main()
+    p.add_argument("--report-only", action="store_true",
+                   help="rewrite docs/corpus.md from target/corpus/results.json without running anything")
+    args = p.parse_args()
+    if args.report_only:
+        path = os.path.join(args.repo, "target", "corpus", "results.json")
+        with open(path) as f:
+            data = json.load(f)
+        data["summary"] = summarize(data["apps"], args)
+        with open(path, "w") as f:
+            json.dump(data, f, indent=1)
+        with open(os.path.join(args.repo, "docs", "corpus.md"), "w") as f:
+            f.write(markdown(data["environment"], data["summary"], data["apps"]))
+        return
+    Harness(args).main()
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """mypy used as a library: type-check a snippet with mypy.api.run."""
 import os
+import sys
 import tempfile
 
 from mypy import api
@@ -27,3 +28,5 @@ print("status:", status)
 for line in stdout.splitlines():
     print(line)
 print("stderr empty:", stderr == "")
+if stderr:
+    print(stderr, file=sys.stderr)

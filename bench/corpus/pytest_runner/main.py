@@ -27,4 +27,6 @@ for outcome in sorted(rec.outcomes):
     print(*outcome)
 print("exit code:", int(code))
 print("assert rewriting explained the failure:", "assert 3 == 4" in log.getvalue())
+if int(code) not in (0, 1):  # pytest itself failed: show why (on stderr, stdout stays comparable)
+    print(log.getvalue(), file=sys.stderr)
 sys.exit(0)
