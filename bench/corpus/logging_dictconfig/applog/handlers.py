@@ -1,0 +1,8 @@
+import logging
+
+
+class ListHandler(logging.Handler):
+    records = []
+
+    def emit(self, record):
+        ListHandler.records.append(self.format(record))

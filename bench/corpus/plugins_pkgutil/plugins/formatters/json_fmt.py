@@ -1,0 +1,6 @@
+import json
+NAME = "json"
+
+
+def render(row):
+    return json.dumps(row, sort_keys=True)
