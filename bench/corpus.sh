@@ -13,8 +13,9 @@
 # `unshare -m`. Writes docs/corpus.md, target/corpus/results.json and logs per app under
 # target/corpus/logs/. --onefile-apps limits the onefile builds (the slow part: compressing a
 # bundle of the fat venv takes minutes) to some apps; --merge keeps the previous run's results of
-# the apps not run now; --keep keeps the bundles under target/corpus/work/. Not run in CI. The
-# harness itself is bench/corpus_run.py.
+# the apps not run now; --keep keeps the bundles under target/corpus/work/; --out DIR writes
+# results, logs and corpus.md there instead (the test suite runs a reduced corpus that way, in
+# tests/it/corpus.rs). The harness itself is bench/corpus_run.py.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo=$(pwd)

@@ -312,7 +312,7 @@ class Harness:
         self.args = args
         self.repo = os.path.realpath(args.repo)
         self.apps_dir = os.path.join(self.repo, "bench", "corpus")
-        self.out = os.path.join(self.repo, "target", "corpus")
+        self.out = args.out or os.path.join(self.repo, "target", "corpus")
         self.logs = os.path.join(self.out, "logs")
         self.work = os.path.join(self.out, "work")
         self.venv = Venv(os.path.realpath(args.venv))
@@ -642,8 +642,10 @@ class Harness:
         summary = summarize(results, self.args)
         with open(os.path.join(self.out, "results.json"), "w") as f:
             json.dump({"environment": env, "summary": summary, "apps": results}, f, indent=1)
-        os.makedirs(os.path.join(self.repo, "docs"), exist_ok=True)
-        with open(os.path.join(self.repo, "docs", "corpus.md"), "w") as f:
+        # A run into another directory (the test suite's) leaves the published page alone.
+        doc_dir = os.path.join(self.repo, "docs") if not self.args.out else self.out
+        os.makedirs(doc_dir, exist_ok=True)
+        with open(os.path.join(doc_dir, "corpus.md"), "w") as f:
             f.write(markdown(env, summary, results))
 
 
@@ -869,6 +871,7 @@ def main():
     p.add_argument("--merge", action="store_true",
                    help="keep the other apps' results of the previous run in results.json and docs/corpus.md")
     p.add_argument("--keep", action="store_true", help="keep the bundles under target/corpus/work/")
+    p.add_argument("--out", help="write results, logs and corpus.md here instead of target/corpus/ and docs/")
     p.add_argument("--report-only", action="store_true",
                    help="rewrite docs/corpus.md from target/corpus/results.json without running anything")
     args = p.parse_args()

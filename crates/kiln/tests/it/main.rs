@@ -11,6 +11,7 @@
 mod archive;
 mod bad_input;
 mod bytecode;
+mod corpus;
 mod fuzz_onefile;
 mod hooks;
 mod inference;
