@@ -1282,6 +1282,9 @@ impl<'a> Resolver<'a> {
         self.graph.modules[importer].exports = imports.all.clone();
         let is_package = self.graph.modules[importer].is_package();
         let origin = self.graph.modules[importer].origin;
+        if origin == Origin::ThirdParty && is_package {
+            self.modules_named_in_package_config(importer);
+        }
         if origin == Origin::ThirdParty {
             if let Some(read) = imports.source_reads.first() {
                 let name = &self.graph.modules[importer].name;
@@ -1786,6 +1789,69 @@ impl<'a> Resolver<'a> {
 
     /// Module paths written in the app's data files (`"app.handlers:run"` in a JSON or TOML
     /// file it ships) that name the app's own modules.
+    /// Modules of a third-party package named in its own configuration files (`theme.conf`
+    /// of a Sphinx theme: `pygments_style = alabaster.support.Alabaster`): the package reads
+    /// them and imports what they name.
+    fn modules_named_in_package_config(&mut self, package: ModuleId) {
+        const CONFIG: &[&str] = &["conf", "cfg", "ini", "toml"];
+        let m = &self.graph.modules[package];
+        let top = m.name.split('.').next().unwrap_or_default().to_string();
+        let dirs: Vec<PathBuf> = m.package_dirs.iter().map(|(d, _)| d.clone()).collect();
+        for dir in dirs {
+            let Some(listing) = self.finder.listing(&dir) else {
+                continue;
+            };
+            let mut files: Vec<&String> = listing
+                .iter()
+                .filter(|f| {
+                    Path::new(f.as_str())
+                        .extension()
+                        .is_some_and(|x| CONFIG.contains(&x.to_string_lossy().as_ref()))
+                })
+                .collect();
+            files.sort();
+            for file in files.into_iter().take(20) {
+                let path = dir.join(file);
+                let small = std::fs::metadata(&path).is_ok_and(|m| m.len() <= 64 << 10);
+                let Some(text) = small.then(|| std::fs::read_to_string(&path).ok()).flatten()
+                else {
+                    continue;
+                };
+                let mut names: Vec<String> = text
+                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+                    .filter(|t| t.contains('.') && t.split('.').next() == Some(top.as_str()))
+                    .map(str::to_string)
+                    .collect();
+                names.sort();
+                names.dedup();
+                for name in names {
+                    let mut candidate = name.as_str();
+                    while !self.probe(candidate) {
+                        match candidate.rsplit_once('.') {
+                            Some((parent, _)) if parent.contains('.') => candidate = parent,
+                            _ => break,
+                        }
+                    }
+                    if !self.probe(candidate) {
+                        continue;
+                    }
+                    if let Some(id) = self.ensure(candidate).filter(|&id| id != package) {
+                        self.graph.edges.push(Edge {
+                            from: package,
+                            to: id,
+                            line: 0,
+                            kind: EdgeKind::Inferred {
+                                rule: format!("named in data file {}", path.display()),
+                            },
+                            condition: Condition::Always,
+                            in_function: false,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
     fn modules_named_in_data(&mut self, importer: ModuleId, path: &Path) {
         const TEXT: &[&str] = &["json", "toml", "yaml", "yml", "ini", "cfg", "conf", "txt"];
         let files: Vec<PathBuf> = walkdir::WalkDir::new(path)
