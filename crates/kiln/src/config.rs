@@ -380,6 +380,9 @@ pub struct BuildSettings {
     /// The oldest glibc the bundle must run with (`min-glibc` / `--min-glibc`), and where it
     /// was set (the flag or the key).
     pub min_glibc: Option<GlibcFloor>,
+    /// One component of a suite: the app tree's packages ship, but what only they import is
+    /// not brought in for this component (each component carries what it imports).
+    pub suite_component: bool,
 }
 
 /// `min-glibc`: the oldest glibc a bundle must run with.
@@ -489,6 +492,7 @@ pub fn resolve_settings(
         })
     };
     Ok(BuildSettings {
+        suite_component: false,
         components,
         entry,
         app_dir,
@@ -1013,6 +1017,7 @@ pub fn only_component(settings: BuildSettings, name: &str) -> Result<BuildSettin
         component.name.clone()
     };
     Ok(BuildSettings {
+        suite_component: false,
         entry: component.entry,
         app_dir: component.app_dir,
         rules,

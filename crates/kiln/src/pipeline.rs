@@ -186,7 +186,11 @@ pub fn analyse_with(
     };
     let mut graph = resolve::resolve(&input, progress)?;
     check_entry_attribute(&settings.entry, &graph)?;
-    let mut optional = resolve::optional::find(&graph, settings.declared_dependencies.as_deref());
+    let mut optional = resolve::optional::find(
+        &graph,
+        settings.declared_dependencies.as_deref(),
+        !settings.suite_component,
+    );
     let skip = match settings.optional_integrations {
         OptionalPolicy::Include => false,
         OptionalPolicy::Skip => true,
@@ -526,6 +530,7 @@ fn component_settings(settings: &BuildSettings) -> Vec<(String, BuildSettings)> 
                 app_dir: component.app_dir.clone(),
                 rules,
                 components: Vec::new(),
+                suite_component: true,
                 ..settings.clone()
             };
             (component.name.clone(), one)

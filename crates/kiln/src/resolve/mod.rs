@@ -523,12 +523,13 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    /// Modules reached from the roots without the app-tree edges: what the app imports.
+    /// Modules reached from the roots without the app-tree edges or guesses: what the app
+    /// imports (a plugin found only by a computed name's package may never be loaded).
     fn imported_without_tree(&self) -> Vec<bool> {
         let mut out_edges: Vec<Vec<ModuleId>> = vec![Vec::new(); self.graph.modules.len()];
         for e in &self.graph.edges {
             let tree = matches!(&e.kind, EdgeKind::Collected { reason } if reason == APP_TREE);
-            if !tree {
+            if !tree && e.strength() != Strength::Speculative {
                 out_edges[e.from].push(e.to);
             }
         }
@@ -543,9 +544,9 @@ impl<'a> Resolver<'a> {
         reached
     }
 
-    /// A module of the app's tree that nothing imports may be an old script or a half-written
-    /// one: what it lacks is reported, not fatal, and a syntax error in it skips it with a
-    /// warning. The same in a module the app imports stops the build.
+    /// A module of the app's tree that nothing imports (or only a guess reaches) may be an old
+    /// script or a half-written one: what it lacks is reported, not fatal, and a syntax error in
+    /// it skips it with a warning. The same in a module the app imports stops the build.
     fn settle_app_tree(&mut self) -> Result<(), ResolveError> {
         if self.app_tree.is_empty() && self.tree_errors.is_empty() {
             return Ok(());
@@ -1009,9 +1010,8 @@ impl<'a> Resolver<'a> {
             names.retain(|n| !matches!(n.as_str(), "tests" | "test" | "conftest"));
             for name in names {
                 let full = format!("{prefix}.{name}");
-                if self.graph.get(&full).is_some() {
-                    continue;
-                }
+                // A module already in the graph (through the app's tree, say) still gets this
+                // edge: it is evidence of its own.
                 if let Some(id) = self.ensure(&full) {
                     self.graph.edges.push(Edge {
                         from: pid,

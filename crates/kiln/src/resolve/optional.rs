@@ -39,7 +39,15 @@ pub struct OptionalIntegration {
 
 /// Finds the optional integrations of `graph`. `declared` is the project's own dependency
 /// list (PEP 508 strings), when it has one.
-pub fn find(graph: &ModuleGraph, declared: Option<&[String]>) -> Vec<OptionalIntegration> {
+///
+/// `tree_is_evidence`: what the app's own source tree imports counts as wanted (a single app,
+/// whose services load by names that arrive at run time); false for a suite's component, which
+/// carries only what its own entry reaches.
+pub fn find(
+    graph: &ModuleGraph,
+    declared: Option<&[String]>,
+    tree_is_evidence: bool,
+) -> Vec<OptionalIntegration> {
     let dists = DistIndex::scan(&graph.site_dirs());
     let owner: Vec<Option<usize>> = graph
         .modules
@@ -60,11 +68,12 @@ pub fn find(graph: &ModuleGraph, declared: Option<&[String]>) -> Vec<OptionalInt
     // Third-party code brings a distribution in by itself only through certain edges: an
     // import in a function or under a `try`, or a guess (a string, a name in compiled code, a
     // lazy package's every submodule), is not evidence that the app runs it.
-    // The app's own tree ships whole, but a package that only its unimported modules use is
-    // not evidence either.
+    // In a suite, a component's share of the app's tree ships, but what only the tree's
+    // modules it never imports use is not evidence for that component.
     let optional_edge = |i: usize| {
         let e = &graph.edges[i];
-        let tree = matches!(&e.kind, EdgeKind::Collected { reason } if reason == super::APP_TREE);
+        let tree = !tree_is_evidence
+            && matches!(&e.kind, EdgeKind::Collected { reason } if reason == super::APP_TREE);
         tree || (graph.modules[e.from].origin == Origin::ThirdParty
             && e.strength() != Strength::Certain)
     };

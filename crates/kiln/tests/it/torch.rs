@@ -32,3 +32,42 @@ fn lora_training_step_onedir() {
 fn lora_training_step_onefile() {
     lora_step(Mode::Onefile);
 }
+
+/// The Electron shell's backend: FastAPI polled on `/api/health`, a service that imports torch
+/// (and compiles a TorchScript function, which reads its source) loaded by a name computed from
+/// the request, then SIGTERM and a clean exit. The same answers as under plain python.
+#[test]
+fn backend_loads_a_torch_service_lazily_and_stops_on_sigterm() {
+    let venv = torch_venv();
+    let predict = |server: &mut crate::support::Running, port: u16, what: &str| {
+        crate::wait_healthy(server, port, what)?;
+        match crate::support::http_get(port, "/api/predict?service=scorer") {
+            Ok((200, body)) => Ok(body),
+            other => Err(format!("{what}: /api/predict answered {other:?}")),
+        }
+    };
+    let port = crate::support::free_port();
+    let (mut plain, _) =
+        crate::support::spawn_plain_with(venv, "torch_backend", &["main.py", &port.to_string()]);
+    let expected = match predict(&mut plain, port, "the backend under plain python") {
+        Ok(body) => body,
+        Err(message) => panic!("{message}\n{}", plain.kill()),
+    };
+    crate::check_server(plain, port, "the backend under plain python");
+    assert!(expected.contains("16.0"), "{expected}");
+
+    let build = Build::new("torch_backend")
+        .args(["main.py"])
+        .python(&venv.python)
+        .success();
+    let port = crate::support::free_port();
+    let (mut frozen, _) = crate::support::Hidden::new(&build)
+        .args([port.to_string()])
+        .spawn();
+    let got = match predict(&mut frozen, port, "the frozen backend") {
+        Ok(body) => body,
+        Err(message) => panic!("{message}\n{}", frozen.kill()),
+    };
+    crate::check_server(frozen, port, "the frozen backend");
+    assert_eq!(expected, got);
+}
