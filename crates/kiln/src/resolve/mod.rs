@@ -1348,6 +1348,9 @@ impl<'a> Resolver<'a> {
         for (group, line) in &imports.entry_point_groups {
             self.include_entry_point_group(importer, group, *line);
         }
+        if origin == Origin::App {
+            self.groups_named_by_app(importer);
+        }
         for dynamic in imports.dynamic {
             if matches!(
                 dynamic.condition,
@@ -1707,6 +1710,43 @@ impl<'a> Resolver<'a> {
             if !candidate.contains('.') && origin != Origin::App && !stdlib_target {
                 return None;
             }
+        }
+    }
+
+    /// Entry point groups the app's code names in a string and hands to a library
+    /// (`pluggy.PluginManager.load_setuptools_entrypoints("pytest11")`): a quoted word in an
+    /// app module that is the name of an installed group brings that group's targets, as an
+    /// `entry_points(group=...)` call would. Script groups are not plugins.
+    fn groups_named_by_app(&mut self, importer: ModuleId) {
+        let Some(file) = self.graph.modules[importer].file().map(Path::to_path_buf) else {
+            return;
+        };
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            return;
+        };
+        if self.entry_points.is_none() {
+            let dirs = self.graph.site_dirs();
+            self.entry_points = Some(read_entry_points(&dirs));
+        }
+        let groups = self.entry_points.as_ref().expect("read above");
+        let mut named: Vec<(String, u32)> = Vec::new();
+        for (index, line) in text.lines().enumerate() {
+            for quote in ['"', '\''] {
+                let mut parts = line.split(quote);
+                parts.next();
+                while let Some(inside) = parts.next() {
+                    if groups.contains_key(inside)
+                        && !matches!(inside, "console_scripts" | "gui_scripts")
+                        && !named.iter().any(|(g, _)| g == inside)
+                    {
+                        named.push((inside.to_string(), index as u32 + 1));
+                    }
+                    parts.next();
+                }
+            }
+        }
+        for (group, line) in named {
+            self.include_entry_point_group(importer, &group, line);
         }
     }
 

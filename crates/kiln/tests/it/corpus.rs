@@ -11,7 +11,8 @@ use std::process::Command;
 /// Apps chosen to cover the mechanisms: value analysis and sys.modules, plugins by pkgutil,
 /// logging classes by string, cffi modules imported from C, rich's computed module names,
 /// PyInstaller-style data lookup, pydantic's lazy `__getattr__` in the fat venv, a server
-/// started from an import string, an ORM, a data stack.
+/// started from an import string, an ORM, a data stack, plugins from entry point groups (one
+/// named only as a string handed to pluggy).
 const APPS: &[&str] = &[
     "sys_modules_inject",
     "plugins_pkgutil",
@@ -23,6 +24,7 @@ const APPS: &[&str] = &[
     "fastapi_uvicorn",
     "sqlalchemy_orm",
     "pandas_groupby",
+    "entry_points_plugins",
 ];
 
 #[test]
