@@ -263,9 +263,13 @@ pub fn run(r: &TraceRun<'_>) -> Result<Traced, TraceError> {
     })
 }
 
-/// Writes `trace` where builds look for it; returns the path.
+/// Writes `trace` where builds look for it; returns the path. A file there that is not a kiln
+/// trace is the user's and is left alone (an error).
 pub fn save(settings: &BuildSettings, trace: &Trace) -> Result<PathBuf, TraceError> {
     let path = path_for(settings);
+    if path.symlink_metadata().is_ok() {
+        load(settings)?;
+    }
     let text = serde_json::to_string_pretty(trace).expect("a trace serialises");
     let tmp = path.with_extension("json.tmp");
     std::fs::write(&tmp, text + "\n")

@@ -158,6 +158,15 @@ pub fn may_read_source(source: &str) -> bool {
     source.contains("inspect") || source.contains("jit")
 }
 
+/// The pieces of `text` between a pair of double or single quotes (`'x = ["a.b", "c"]'` gives
+/// `a.b` and `c`): names written into generated source or configuration.
+pub fn quoted(text: &str) -> impl Iterator<Item = &str> {
+    ['"', '\''].into_iter().flat_map(move |quote| {
+        // Every second piece lies between a pair of quotes.
+        text.split(quote).skip(1).step_by(2)
+    })
+}
+
 /// Everything one file asks for.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileImports {

@@ -1492,19 +1492,7 @@ fn dotted_path(s: &str) -> Option<&str> {
 
 /// Dotted names quoted inside a longer string (`'x = ["a.b", "c.d"]'`).
 fn quoted_dotted_names(text: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    for quote in ['"', '\''] {
-        let mut parts = text.split(quote);
-        // Every second piece lies between a pair of quotes.
-        parts.next();
-        while let Some(inside) = parts.next() {
-            if let Some(name) = dotted_path(inside) {
-                out.push(name);
-            }
-            parts.next();
-        }
-    }
-    out
+    super::quoted(text).filter_map(dotted_path).collect()
 }
 
 /// The module of a `"package.module:attribute"` string, if the string has that shape.

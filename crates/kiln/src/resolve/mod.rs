@@ -1060,24 +1060,30 @@ impl<'a> Resolver<'a> {
     /// Top-level extension modules installed in the site directories (`_cffi_backend`): compiled
     /// code imports them from C by a bare name, which a scan finds as a whole C string.
     fn site_extension_modules(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .top_level_extensions(EntryKind::Site)
+            .into_iter()
+            .filter(|(stem, _)| is_identifier(stem))
+            .map(|(stem, _)| stem)
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Top-level extension modules in the search entries of `kind`: (name, file).
+    fn top_level_extensions(&self, kind: EntryKind) -> Vec<(String, PathBuf)> {
         let mut out = Vec::new();
-        for entry in &self.graph.entries {
-            if entry.kind != EntryKind::Site {
-                continue;
-            }
+        for entry in self.graph.entries.iter().filter(|e| e.kind == kind) {
             let Some(listing) = self.finder.listing(&entry.dir) else {
                 continue;
             };
             for file in listing.iter() {
                 if let Some((stem, FileKind::Extension)) = self.finder.module_file_kind(file) {
-                    if is_identifier(stem) {
-                        out.push(stem.to_string());
-                    }
+                    out.push((stem.to_string(), entry.dir.join(file)));
                 }
             }
         }
-        out.sort();
-        out.dedup();
         out
     }
 
@@ -1085,26 +1091,17 @@ impl<'a> Resolver<'a> {
     /// libm and libpython, less its test modules: what compiled code that hides its strings
     /// may import unseen, at little cost.
     fn self_contained_stdlib_extensions(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        for entry in &self.graph.entries {
-            if entry.kind != EntryKind::Dynload {
-                continue;
-            }
-            let Some(listing) = self.finder.listing(&entry.dir) else {
-                continue;
-            };
-            for file in listing.iter() {
-                let Some((stem, FileKind::Extension)) = self.finder.module_file_kind(file) else {
-                    continue;
-                };
-                if stem.starts_with("_test")
+        let mut out: Vec<String> = self
+            .top_level_extensions(EntryKind::Dynload)
+            .into_iter()
+            .filter(|(stem, _)| {
+                !(stem.starts_with("_test")
                     || stem.starts_with("xx")
                     || stem.starts_with("_xx")
-                    || stem.contains("test")
-                {
-                    continue;
-                }
-                let self_contained = crate::installed::elf::read_elf(&entry.dir.join(file))
+                    || stem.contains("test"))
+            })
+            .filter(|(_, file)| {
+                crate::installed::elf::read_elf(file)
                     .ok()
                     .flatten()
                     .is_some_and(|elf| {
@@ -1119,12 +1116,10 @@ impl<'a> Resolver<'a> {
                             .iter()
                             .any(|p| n.starts_with(p))
                         })
-                    });
-                if self_contained {
-                    out.push(stem.to_string());
-                }
-            }
-        }
+                    })
+            })
+            .map(|(stem, _)| stem)
+            .collect();
         out.sort();
         out
     }
@@ -1731,17 +1726,12 @@ impl<'a> Resolver<'a> {
         let groups = self.entry_points.as_ref().expect("read above");
         let mut named: Vec<(String, u32)> = Vec::new();
         for (index, line) in text.lines().enumerate() {
-            for quote in ['"', '\''] {
-                let mut parts = line.split(quote);
-                parts.next();
-                while let Some(inside) = parts.next() {
-                    if groups.contains_key(inside)
-                        && !matches!(inside, "console_scripts" | "gui_scripts")
-                        && !named.iter().any(|(g, _)| g == inside)
-                    {
-                        named.push((inside.to_string(), index as u32 + 1));
-                    }
-                    parts.next();
+            for inside in analyse::quoted(line) {
+                if groups.contains_key(inside)
+                    && !matches!(inside, "console_scripts" | "gui_scripts")
+                    && !named.iter().any(|(g, _)| g == inside)
+                {
+                    named.push((inside.to_string(), index as u32 + 1));
                 }
             }
         }
@@ -1857,37 +1847,12 @@ impl<'a> Resolver<'a> {
                 else {
                     continue;
                 };
-                let mut names: Vec<String> = text
+                let names: Vec<String> = text
                     .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
                     .filter(|t| t.contains('.') && t.split('.').next() == Some(top.as_str()))
                     .map(str::to_string)
                     .collect();
-                names.sort();
-                names.dedup();
-                for name in names {
-                    let mut candidate = name.as_str();
-                    while !self.probe(candidate) {
-                        match candidate.rsplit_once('.') {
-                            Some((parent, _)) if parent.contains('.') => candidate = parent,
-                            _ => break,
-                        }
-                    }
-                    if !self.probe(candidate) {
-                        continue;
-                    }
-                    if let Some(id) = self.ensure(candidate).filter(|&id| id != package) {
-                        self.graph.edges.push(Edge {
-                            from: package,
-                            to: id,
-                            line: 0,
-                            kind: EdgeKind::Inferred {
-                                rule: format!("named in data file {}", path.display()),
-                            },
-                            condition: Condition::Always,
-                            in_function: false,
-                        });
-                    }
-                }
+                self.add_names_from_data(package, names, &path);
             }
         }
     }
@@ -1914,7 +1879,7 @@ impl<'a> Resolver<'a> {
             if text.len() > 1 << 20 {
                 continue;
             }
-            let mut names: Vec<String> = text
+            let names: Vec<String> = text
                 .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == ':'))
                 .filter_map(|token| {
                     let module = token.split(':').next()?;
@@ -1925,32 +1890,38 @@ impl<'a> Resolver<'a> {
                 .filter(|(top, _)| !top.is_empty() && self.finder.find(top, &app).is_some())
                 .map(|(_, module)| module)
                 .collect();
-            names.sort();
-            names.dedup();
-            for name in names {
-                let mut candidate = name.as_str();
-                while !self.probe(candidate) {
-                    match candidate.rsplit_once('.') {
-                        Some((parent, _)) => candidate = parent,
-                        None => break,
-                    }
+            self.add_names_from_data(importer, names, &file);
+        }
+    }
+
+    /// Edges from `importer` to the modules that dotted `names` read in data `file` stand for:
+    /// each name's longest importable prefix (the rest is an attribute path).
+    fn add_names_from_data(&mut self, importer: ModuleId, mut names: Vec<String>, file: &Path) {
+        names.sort();
+        names.dedup();
+        for name in names {
+            let mut candidate = name.as_str();
+            while !self.probe(candidate) {
+                match candidate.rsplit_once('.') {
+                    Some((parent, _)) => candidate = parent,
+                    None => break,
                 }
-                if let Some(id) = self
-                    .probe(candidate)
-                    .then(|| self.ensure(candidate))
-                    .flatten()
-                {
-                    self.graph.edges.push(Edge {
-                        from: importer,
-                        to: id,
-                        line: 0,
-                        kind: EdgeKind::Inferred {
-                            rule: format!("named in data file {}", file.display()),
-                        },
-                        condition: Condition::Always,
-                        in_function: false,
-                    });
-                }
+            }
+            let found = self
+                .probe(candidate)
+                .then(|| self.ensure(candidate))
+                .flatten();
+            if let Some(id) = found.filter(|&id| id != importer) {
+                self.graph.edges.push(Edge {
+                    from: importer,
+                    to: id,
+                    line: 0,
+                    kind: EdgeKind::Inferred {
+                        rule: format!("named in data file {}", file.display()),
+                    },
+                    condition: Condition::Always,
+                    in_function: false,
+                });
             }
         }
     }

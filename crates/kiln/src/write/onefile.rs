@@ -169,7 +169,7 @@ fn write_in(
     let packed = {
         let mut out = BufWriter::with_capacity(1 << 20, &mut file);
         let level = compression_level
-            .unwrap_or_else(|| crate::config::auto_compression_level(tree_bytes(&tree)));
+            .unwrap_or_else(|| crate::config::auto_compression_level(populated.bytes));
         let options = PackOptions {
             level,
             threads: rayon::current_num_threads() as u32,
@@ -206,25 +206,6 @@ fn write_in(
 
 fn file_size(file: &File) -> std::io::Result<u64> {
     Ok(file.metadata()?.len())
-}
-
-/// The bytes of the files under `dir`.
-fn tree_bytes(dir: &Path) -> u64 {
-    let mut total = 0;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            match entry.file_type() {
-                Ok(t) if t.is_dir() => stack.push(entry.path()),
-                Ok(t) if t.is_file() => total += entry.metadata().map_or(0, |m| m.len()),
-                _ => {}
-            }
-        }
-    }
-    total
 }
 
 #[cfg(test)]
