@@ -98,6 +98,22 @@ pub fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
+/// Recreates a directory tree of hard links with `cp -al` (the same file system), or copies it
+/// where links cannot be made.
+pub fn link_tree(from: &Path, to: &Path) {
+    let linked = Command::new("cp")
+        .arg("-al")
+        .arg(from)
+        .arg(to)
+        .stderr(Stdio::null())
+        .status()
+        .expect("run cp");
+    if !linked.success() {
+        let _ = fs::remove_dir_all(to);
+        copy_tree(from, to);
+    }
+}
+
 /// The source directory of one fixture app.
 pub fn app_dir(app: &str) -> PathBuf {
     let dir = fixtures_dir().join("apps").join(app);
@@ -828,6 +844,7 @@ pub struct Hidden<'a> {
     timeout: Duration,
     cache: Option<PathBuf>,
     program: Option<String>,
+    hard_link: bool,
 }
 
 /// Runs the bundle of `build` relocated and with the host's Pythons hidden; see [`Hidden`].
@@ -873,7 +890,15 @@ impl<'a> Hidden<'a> {
             timeout: RUN_TIMEOUT,
             cache: None,
             program: None,
+            hard_link: false,
         }
+    }
+
+    /// Relocates the bundle as hard links instead of copies, for bundles of gigabytes: the run
+    /// must then leave the bundle's files alone, since they are the build's too.
+    pub fn hard_linked(mut self) -> Hidden<'a> {
+        self.hard_link = true;
+        self
     }
 
     /// Starts this file of the bundle directory instead of the bundle's executable (a suite's
@@ -913,7 +938,11 @@ impl<'a> Hidden<'a> {
     pub fn spawn(self) -> (Running, HiddenOutputPaths) {
         let bundle_root = temp_dir("kiln-it-bundle-");
         let bundle_dir = bundle_root.path().join(&self.build.name);
-        copy_tree(&self.build.bundle_dir(), &bundle_dir);
+        if self.hard_link {
+            link_tree(&self.build.bundle_dir(), &bundle_dir);
+        } else {
+            copy_tree(&self.build.bundle_dir(), &bundle_dir);
+        }
         let exe = match (self.build.mode, &self.program) {
             (_, Some(file_name)) => bundle_dir.join(file_name),
             (Mode::Onedir, None) => bundle_dir.join(&self.build.name),

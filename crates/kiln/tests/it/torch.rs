@@ -1,11 +1,22 @@
 //! The torch family, for real: the default PyPI wheels of torch (its CUDA libraries included),
 //! transformers and peft, frozen with no configuration and run with the host's Pythons hidden.
 
-use crate::support::{assert_same_run, run_hidden, run_plain_with, torch_venv, Build, Mode};
+use std::sync::{Mutex, MutexGuard};
+
+use crate::support::{assert_same_run, run_plain_with, torch_venv, Build, Hidden, Mode};
+
+/// One torch test at a time: each bundle is gigabytes (3.4 GiB onedir; a onefile and its
+/// unpacked cache together more), and a CI machine's disk holds one of them at once beside the
+/// torch venv, not three.
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    static DISK: Mutex<()> = Mutex::new(());
+    DISK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// One LoRA training step with peft on a tiny GPT-2 built from a config, saved with
 /// `save_pretrained`, reloaded, and compared: the same numbers as under plain python.
 fn lora_step(mode: Mode) {
+    let _disk = one_at_a_time();
     let venv = torch_venv();
     let plain = run_plain_with(venv, "torch_lora", &["main.py"]);
     plain.assert_success("plain torch_lora");
@@ -14,7 +25,7 @@ fn lora_step(mode: Mode) {
         .python(&venv.python)
         .mode(mode)
         .success();
-    let frozen = run_hidden(&build, &[]);
+    let frozen = Hidden::new(&build).hard_linked().output();
     assert_same_run("torch_lora", &plain, &frozen.run);
     assert!(
         frozen.run.stdout.contains("same logits True"),
@@ -38,6 +49,7 @@ fn lora_training_step_onefile() {
 /// the request, then SIGTERM and a clean exit. The same answers as under plain python.
 #[test]
 fn backend_loads_a_torch_service_lazily_and_stops_on_sigterm() {
+    let _disk = one_at_a_time();
     let venv = torch_venv();
     let predict = |server: &mut crate::support::Running, port: u16, what: &str| {
         crate::wait_healthy(server, port, what)?;
@@ -61,7 +73,8 @@ fn backend_loads_a_torch_service_lazily_and_stops_on_sigterm() {
         .python(&venv.python)
         .success();
     let port = crate::support::free_port();
-    let (mut frozen, _) = crate::support::Hidden::new(&build)
+    let (mut frozen, _) = Hidden::new(&build)
+        .hard_linked()
         .args([port.to_string()])
         .spawn();
     let got = match predict(&mut frozen, port, "the frozen backend") {
