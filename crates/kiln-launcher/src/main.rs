@@ -22,6 +22,7 @@
 //! incomplete or inconsistent; 123 the onefile cache cannot be used; 126 the interpreter cannot
 //! be executed (a cache on a file system mounted `noexec` among others); 127 it is missing.
 
+mod cmdline;
 mod onefile;
 
 use std::ffi::OsString;
@@ -45,6 +46,10 @@ const LEAKY_ENV: &[&str] = &[
     "PYTHONPLATLIBDIR",
     "__PYVENV_LAUNCHER__",
 ];
+
+/// Which component of the bundle started this process: set for the app, read when the app
+/// starts its own copy through `sys.executable` the PyInstaller way (see `cmdline`).
+const COMPONENT_ENV: &str = "KILN_COMPONENT";
 
 /// Set to any value to print what the launcher executes (and, for a onefile executable, where
 /// it is unpacked), on stderr.
@@ -354,9 +359,23 @@ fn run() -> Result<std::convert::Infallible, Error> {
     cmd.args(["-s", "-B"]);
     match settings.mode {
         Mode::Python => {
+            let args: Vec<&std::ffi::OsStr> = rest.iter().map(OsString::as_os_str).collect();
             if rest.first().is_some_and(|a| a == "--multiprocessing-fork") {
                 // multiprocessing asks a frozen `sys.executable` to start a spawned child this way.
                 cmd.arg(&boot).arg("mp-fork").args(&rest[1..]);
+            } else if let Some(why) = cmdline::rejected_by_cpython(&args, |p| p.exists()) {
+                // Code written for PyInstaller starting a copy of the app: run the entry of the
+                // component that started it (or the bundle's only one).
+                let component = std::env::var_os(COMPONENT_ENV)
+                    .unwrap_or_else(|| settings.component.clone().into());
+                if debug {
+                    eprintln!("kiln launcher: CPython would refuse this command line ({why}): running the app");
+                }
+                cmd.arg(&boot)
+                    .arg("app")
+                    .arg(component)
+                    .arg(&argv0)
+                    .args(&rest);
             } else {
                 cmd.args(&rest);
             }

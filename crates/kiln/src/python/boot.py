@@ -1,5 +1,6 @@
 # The boot script of a kiln bundle. The launcher runs it as the main script with
-#   app <component> <argv0> [args...]    run a component's entry as __main__
+#   app <component> <argv0> [args...]    run a component's entry as __main__ (a component
+#                                          this runtime lacks: its only one)
 #   mp-fork <key=value>...                 a multiprocessing child of a frozen app
 # Imported as the module `_kiln_boot` (by `_kiln_archive.pth` in site-packages, so that an
 # interpreter started through `sys.executable` gets it too), it only installs the finder of
@@ -180,10 +181,22 @@ def _main():
             sys.exit(0 if len(sys.argv) < 2 else 2)
         component = sys.argv[1]
         sys.argv = [argv0] + sys.argv[2:]
+    if component not in ENTRIES:
+        # The interpreter was started with a command line CPython refuses, by code that starts
+        # a copy of the app the PyInstaller way, with no component named (see the launcher).
+        if len(ENTRIES) != 1:
+            sys.stderr.write(
+                "%s: CPython refuses these arguments, and this runtime has several components "
+                "to run instead (%s); start a component's executable\n"
+                % (argv0, ", ".join(sorted(ENTRIES))))
+            sys.exit(2)
+        component = next(iter(ENTRIES))
     _frozen()
+    import os
+    # Copies of the app started through sys.executable run this same component.
+    os.environ["KILN_COMPONENT"] = component
     env = ENV.get(component)
     if env:
-        import os
         for name, value in env.items():
             os.environ.setdefault(name, value)
     kind, target = ENTRIES[component]

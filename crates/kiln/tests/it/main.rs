@@ -58,6 +58,7 @@ in_each_mode!(
     numpy_with_vendored_libraries_runs_like_plain_python,
     multiprocessing_spawn_works_without_freeze_support,
     sys_executable_runs_python_code,
+    sys_executable_starts_the_app_the_pyinstaller_way,
     bundle_is_frozen_and_isolated_from_the_host,
     json_summary_is_one_json_object,
     syntax_error_in_app_fails_the_build_with_its_location,
@@ -162,6 +163,23 @@ fn sys_executable_runs_python_code(mode: Mode) {
     );
     let frozen = run_hidden(&build, &[]);
     assert_same_run("subproc", &plain, &frozen.run);
+}
+
+/// Code written for PyInstaller starts workers as `[sys.executable, "--worker", JOB]`: a
+/// command line CPython refuses runs the app's entry instead, while `-c` keeps its meaning.
+fn sys_executable_starts_the_app_the_pyinstaller_way(mode: Mode) {
+    let build = freeze_mode("selfworker", &["main.py"], mode);
+    let plain = run_plain("selfworker", &["main.py"]);
+    plain.assert_success("plain selfworker");
+    for line in [
+        "worker job1: argv ['--worker', 'job1']",
+        "| exit 7 |",
+        "python -c: 42 0",
+    ] {
+        assert!(plain.stdout.contains(line), "plain selfworker\n{plain}");
+    }
+    let frozen = run_hidden(&build, &[]);
+    assert_same_run("selfworker", &plain, &frozen.run);
 }
 
 fn bundle_is_frozen_and_isolated_from_the_host(mode: Mode) {

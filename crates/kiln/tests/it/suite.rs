@@ -45,8 +45,13 @@ fn components_share_one_runtime_and_each_runs_like_plain_python() {
     }
 
     // The dispatcher runs each component as plain python runs its entry.
-    let cases: [(&str, &[&str], &[&str]); 3] = [
+    let cases: [(&str, &[&str], &[&str]); 4] = [
         ("core", &["core_main.py", "x", "y"], &["core", "x", "y"]),
+        (
+            "core starting itself through sys.executable",
+            &["core_main.py", "--spawn-self"],
+            &["core", "--spawn-self"],
+        ),
         ("analyzer", &["analyzer_main.py"], &["analyzer"]),
         ("scanner", &["-m", "scanner.cli", "z"], &["scanner", "z"]),
     ];
