@@ -31,6 +31,43 @@ pub enum Command {
     /// Run the app under the target interpreter and record what it imports and opens
     /// (kiln-trace.json beside the entry), as evidence for later builds.
     Trace(TraceCmd),
+    /// Run a built bundle as a user's machine will (relocated, empty cwd, host Pythons
+    /// hidden) and check it: exit status, output, a server's health and SIGTERM, imports.
+    Test(TestCmd),
+}
+
+#[derive(Debug, Args)]
+pub struct TestCmd {
+    /// The bundle (directory or onefile executable) or its NAME.build-report.json
+    /// [default: the one report in ./dist].
+    #[arg(value_name = "BUNDLE")]
+    pub target: Option<PathBuf>,
+    /// Start this file of the bundle directory instead (a suite's NAME-COMPONENT).
+    #[arg(long, value_name = "FILE")]
+    pub program: Option<String>,
+    /// The exit status the app must end with.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub expect_exit: i32,
+    /// A file holding exactly what the app must print on standard output.
+    #[arg(long, value_name = "FILE")]
+    pub expect_stdout: Option<PathBuf>,
+    /// A server: start it with PORT set, poll this path on http://127.0.0.1:PORT until it
+    /// answers 2xx, then stop it with SIGTERM and expect a clean exit within 10 s.
+    #[arg(long, value_name = "PATH")]
+    pub health: Option<String>,
+    /// Seconds the app (or its health path) gets.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    pub timeout: u64,
+    /// Also import every bundled module in the bundled interpreter; a module that imports in
+    /// the build's interpreter and not in the bundle fails, with its import chain.
+    #[arg(long)]
+    pub import_all: bool,
+    /// Print the outcome as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Arguments for the app, after `--`.
+    #[arg(last = true, value_name = "ARGS")]
+    pub args: Vec<std::ffi::OsString>,
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,8 @@
 //! config -> interpreter -> analyse + resolve (ModuleGraph) -> collect (Collection)
 //!        -> plan (BundlePlan) -> write (onedir | onefile) -> report (BuildReport)
 //! ```
+//!
+//! `verify` runs a written bundle the way a user's machine will (`kiln test`).
 
 pub mod analyse;
 pub mod cache;
@@ -24,4 +26,5 @@ pub mod report;
 pub mod resolve;
 pub mod suite;
 pub mod trace;
+pub mod verify;
 pub mod write;

@@ -62,6 +62,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Hooks(cmd) => hooks(cmd),
         Command::Report(cmd) => report(cmd),
         Command::Trace(cmd) => trace(cmd),
+        Command::Test(cmd) => test(cmd),
     }
 }
 
@@ -105,6 +106,96 @@ fn trace(cmd: kiln::cli::TraceCmd) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+fn test(cmd: kiln::cli::TestCmd) -> anyhow::Result<ExitCode> {
+    use kiln::report::{build_report, view};
+    use kiln::verify;
+    let path = view::locate(cmd.target.as_deref())?;
+    let report = build_report::BuildReport::read(&path)?;
+    let expect_stdout = match &cmd.expect_stdout {
+        Some(file) => Some(
+            std::fs::read(file)
+                .map_err(|e| anyhow::anyhow!("--expect-stdout {}: {e}", file.display()))?,
+        ),
+        None => None,
+    };
+    if let Some(path) = &cmd.health {
+        anyhow::ensure!(
+            path.starts_with('/'),
+            "--health {path:?}: give the path the server answers on, such as /api/health"
+        );
+    }
+    let request = verify::TestRequest {
+        program: cmd.program,
+        args: cmd.args,
+        expect_exit: cmd.expect_exit,
+        expect_stdout,
+        health: cmd.health,
+        timeout: std::time::Duration::from_secs(cmd.timeout.max(1)),
+        import_all: cmd.import_all,
+    };
+    if !cmd.json {
+        eprintln!("testing {} ...", report.bundle.display());
+    }
+    let outcome = verify::run(&report, &request)?;
+    if cmd.json {
+        println!("{}", serde_json::to_string_pretty(&outcome)?);
+    } else {
+        print!("{}", render_test(&outcome));
+    }
+    Ok(if outcome.passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// The outcome of `kiln test` on one screen.
+fn render_test(outcome: &kiln::verify::TestOutcome) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(out, "ran      {}", outcome.command.join(" "));
+    match &outcome.isolation.not_hidden {
+        None => {
+            let _ = writeln!(
+                out,
+                "as       a relocated copy, empty working directory, {} host Python paths hidden",
+                outcome.isolation.hidden.len()
+            );
+        }
+        Some(why) => {
+            let _ = writeln!(
+                out,
+                "as       a relocated copy, empty working directory; {why}"
+            );
+        }
+    }
+    for check in &outcome.checks {
+        let mark = if check.passed { "ok  " } else { "FAIL" };
+        let _ = writeln!(out, "{mark}     {}: {}", check.name, check.detail);
+    }
+    for failure in &outcome.import_failures {
+        let _ = writeln!(out, "         {}: {}", failure.module, failure.error);
+        if !failure.chain.is_empty() {
+            let _ = writeln!(out, "           imported by {}", failure.chain.join(" -> "));
+        }
+    }
+    if !outcome.passed {
+        for (name, text) in [("stdout", &outcome.stdout), ("stderr", &outcome.stderr)] {
+            let lines: Vec<&str> = text.lines().collect();
+            if lines.is_empty() {
+                continue;
+            }
+            let _ = writeln!(out, "{name} (last lines):");
+            for line in &lines[lines.len().saturating_sub(15)..] {
+                let _ = writeln!(out, "  {line}");
+            }
+        }
+    }
+    let verdict = if outcome.passed { "passed" } else { "FAILED" };
+    let _ = writeln!(out, "{verdict} in {:.1} s", outcome.seconds);
+    out
 }
 
 fn report(cmd: kiln::cli::ReportCmd) -> anyhow::Result<ExitCode> {

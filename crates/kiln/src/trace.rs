@@ -322,7 +322,8 @@ fn parse_url(url: &str) -> Result<(String, String), TraceError> {
 }
 
 /// Whether a GET of `path` on `host` answers 2xx.
-fn http_ok(host: &str, path: &str) -> bool {
+/// Whether `GET path` on `host` answers with a 2xx status.
+pub(crate) fn http_ok(host: &str, path: &str) -> bool {
     use std::net::ToSocketAddrs;
     let Some(addr) = host.to_socket_addrs().ok().and_then(|mut a| a.next()) else {
         return false;

@@ -22,6 +22,7 @@ mod size;
 mod suite;
 mod support;
 mod torch;
+mod verify;
 
 use std::time::{Duration, Instant};
 
