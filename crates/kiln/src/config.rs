@@ -64,6 +64,25 @@ pub struct RawConfig {
     pub upx: Option<bool>,
     /// Fail the build when anything bundled needs a newer glibc than this (`"2.28"`).
     pub min_glibc: Option<String>,
+    /// Smoke cases `kiln test` runs: `[test.NAME]` tables (`[tool.kiln.test.NAME]`).
+    pub test: Option<std::collections::BTreeMap<String, RawTestCase>>,
+}
+
+/// One smoke case of `kiln test` (`[tool.kiln.test.NAME]`); the keys are its flags.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawTestCase {
+    /// Arguments for the app.
+    pub args: Option<Vec<String>>,
+    /// The file of the bundle directory to start (a suite's `NAME-COMPONENT`).
+    pub program: Option<String>,
+    pub expect_exit: Option<i32>,
+    /// A file holding the exact expected standard output, relative to the config file.
+    pub expect_stdout: Option<String>,
+    /// A server's health path (`/api/health`).
+    pub health: Option<String>,
+    pub timeout: Option<u64>,
+    pub import_all: Option<bool>,
 }
 
 /// What to do with optional integrations (`resolve::optional`).

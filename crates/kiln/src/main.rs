@@ -113,42 +113,102 @@ fn test(cmd: kiln::cli::TestCmd) -> anyhow::Result<ExitCode> {
     use kiln::verify;
     let path = view::locate(cmd.target.as_deref())?;
     let report = build_report::BuildReport::read(&path)?;
-    let expect_stdout = match &cmd.expect_stdout {
-        Some(file) => Some(
-            std::fs::read(file)
-                .map_err(|e| anyhow::anyhow!("--expect-stdout {}: {e}", file.display()))?,
-        ),
-        None => None,
-    };
-    if let Some(path) = &cmd.health {
-        anyhow::ensure!(
-            path.starts_with('/'),
-            "--health {path:?}: give the path the server answers on, such as /api/health"
-        );
-    }
-    let request = verify::TestRequest {
-        program: cmd.program,
-        args: cmd.args,
-        expect_exit: cmd.expect_exit,
-        expect_stdout,
-        health: cmd.health,
-        timeout: std::time::Duration::from_secs(cmd.timeout.max(1)),
-        import_all: cmd.import_all,
-    };
-    if !cmd.json {
-        eprintln!("testing {} ...", report.bundle.display());
-    }
-    let outcome = verify::run(&report, &request)?;
-    if cmd.json {
-        println!("{}", serde_json::to_string_pretty(&outcome)?);
+    let cwd = std::env::current_dir()?;
+    let loaded = config::discover(&cwd, None)?;
+    let flags_given = cmd.program.is_some()
+        || cmd.expect_exit != 0
+        || cmd.expect_stdout.is_some()
+        || cmd.health.is_some()
+        || cmd.import_all
+        || !cmd.args.is_empty();
+    let configured = loaded.raw.test.clone().unwrap_or_default();
+    let cases: Vec<(String, verify::TestRequest)> = if flags_given || configured.is_empty() {
+        let expect_stdout = read_expected(cmd.expect_stdout.as_deref(), "--expect-stdout")?;
+        check_health_path(cmd.health.as_deref(), "--health")?;
+        vec![(
+            "command line".to_string(),
+            verify::TestRequest {
+                program: cmd.program,
+                args: cmd.args,
+                expect_exit: cmd.expect_exit,
+                expect_stdout,
+                health: cmd.health,
+                timeout: std::time::Duration::from_secs(cmd.timeout.max(1)),
+                import_all: cmd.import_all,
+            },
+        )]
     } else {
-        print!("{}", render_test(&outcome));
+        let base = loaded.base_dir(&cwd);
+        let mut cases = Vec::new();
+        for (name, case) in configured {
+            let key = format!("{}test.{name}", loaded.key_prefix);
+            let expected = case.expect_stdout.as_ref().map(|f| base.join(f));
+            let expect_stdout =
+                read_expected(expected.as_deref(), &format!("`{key}.expect-stdout`"))?;
+            check_health_path(case.health.as_deref(), &format!("`{key}.health`"))?;
+            let request = verify::TestRequest {
+                program: case.program,
+                args: case
+                    .args
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(Into::into)
+                    .collect(),
+                expect_exit: case.expect_exit.unwrap_or(0),
+                expect_stdout,
+                health: case.health,
+                timeout: std::time::Duration::from_secs(case.timeout.unwrap_or(cmd.timeout).max(1)),
+                import_all: case.import_all.unwrap_or(false),
+            };
+            cases.push((name, request));
+        }
+        cases
+    };
+    let mut outcomes = Vec::new();
+    for (name, request) in &cases {
+        if !cmd.json {
+            eprintln!("testing {} ({name}) ...", report.bundle.display());
+        }
+        let outcome = verify::run(&report, request)?;
+        if !cmd.json {
+            print!("{}", render_test(&outcome));
+        }
+        outcomes.push(serde_json::json!({ "name": name, "outcome": outcome }));
     }
-    Ok(if outcome.passed {
+    let passed = outcomes.iter().all(|o| o["outcome"]["passed"] == true);
+    if cmd.json {
+        let all = serde_json::json!({ "passed": passed, "cases": outcomes });
+        println!("{}", serde_json::to_string_pretty(&all)?);
+    } else if cases.len() > 1 {
+        let failed = outcomes
+            .iter()
+            .filter(|o| o["outcome"]["passed"] != true)
+            .count();
+        println!("{} of {} cases passed", cases.len() - failed, cases.len());
+    }
+    Ok(if passed {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The expected output file of a test case, read whole; `what` names the flag or key.
+fn read_expected(file: Option<&std::path::Path>, what: &str) -> anyhow::Result<Option<Vec<u8>>> {
+    file.map(|file| {
+        std::fs::read(file).map_err(|e| anyhow::anyhow!("{what} {}: {e}", file.display()))
+    })
+    .transpose()
+}
+
+fn check_health_path(path: Option<&str>, what: &str) -> anyhow::Result<()> {
+    if let Some(path) = path {
+        anyhow::ensure!(
+            path.starts_with('/'),
+            "{what} {path:?}: give the path the server answers on, such as /api/health"
+        );
+    }
+    Ok(())
 }
 
 /// The outcome of `kiln test` on one screen.

@@ -6,9 +6,10 @@ use std::process::Command;
 
 use crate::support::{run_plain, Build, BuildOutput, Mode, KILN};
 
-/// `kiln test ARGS... --json`: its exit status and the outcome it printed.
-fn kiln_test(build: &BuildOutput, args: &[&str]) -> (i32, serde_json::Value) {
+/// `kiln test BUNDLE --json ARGS...` in `cwd`: its exit status and what it printed.
+fn kiln_test_in(cwd: &Path, build: &BuildOutput, args: &[&str]) -> (i32, serde_json::Value) {
     let out = Command::new(KILN)
+        .current_dir(cwd)
         .arg("test")
         .arg(build.bundle_dir())
         .arg("--json")
@@ -16,13 +17,22 @@ fn kiln_test(build: &BuildOutput, args: &[&str]) -> (i32, serde_json::Value) {
         .output()
         .expect("run kiln test");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let outcome = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+    let printed = serde_json::from_str(&stdout).unwrap_or_else(|e| {
         panic!(
             "kiln test printed no JSON ({e}):\n{stdout}\n{}",
             String::from_utf8_lossy(&out.stderr)
         )
     });
-    (out.status.code().unwrap_or(-1), outcome)
+    (out.status.code().unwrap_or(-1), printed)
+}
+
+/// `kiln test` of one case given by flags: its exit status and that case's outcome.
+fn kiln_test(build: &BuildOutput, args: &[&str]) -> (i32, serde_json::Value) {
+    let (code, printed) = kiln_test_in(build.root(), build, args);
+    let cases = printed["cases"].as_array().expect("cases listed");
+    assert_eq!(cases.len(), 1, "{printed:#}");
+    assert_eq!(cases[0]["outcome"]["passed"], printed["passed"]);
+    (code, cases[0]["outcome"].clone())
 }
 
 fn check<'a>(outcome: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
@@ -163,4 +173,62 @@ fn a_server_is_held_to_the_desktop_shells_contract() {
             assert_eq!(check(&outcome, "health")["passed"], false);
         }
     }
+}
+
+/// A project's smoke cases in `[tool.kiln.test.NAME]` run when no flags name one.
+#[test]
+fn smoke_cases_come_from_the_projects_configuration() {
+    let plain = run_plain("pkgapp", &["main.py"]);
+    plain.assert_success("plain pkgapp");
+    let build = Build::new("pkgapp").args(["main.py"]).success();
+    let project = build.root().join("project");
+    std::fs::create_dir(&project).unwrap();
+    std::fs::write(project.join("expected.txt"), &plain.stdout).unwrap();
+    std::fs::write(
+        project.join("pyproject.toml"),
+        r#"[project]
+name = "pkgapp"
+
+[tool.kiln.test.greets]
+expect-stdout = "expected.txt"
+
+[tool.kiln.test.exit-code]
+args = ["3"]
+expect-exit = 3
+
+[tool.kiln.test.wrong-code]
+args = ["4"]
+"#,
+    )
+    .unwrap();
+    let (code, printed) = kiln_test_in(&project, &build, &[]);
+    assert_eq!(code, 1, "{printed:#}");
+    assert_eq!(printed["passed"], false);
+    let verdicts: Vec<(&str, bool)> = printed["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap(), c["outcome"]["passed"] == true))
+        .collect();
+    assert_eq!(
+        verdicts,
+        [("exit-code", true), ("greets", true), ("wrong-code", false)]
+    );
+
+    // A mistyped key is named, with the file and line.
+    std::fs::write(
+        project.join("pyproject.toml"),
+        "[tool.kiln.test.greets]\nexpect-stdoot = \"expected.txt\"\n",
+    )
+    .unwrap();
+    let out = Command::new(KILN)
+        .current_dir(&project)
+        .arg("test")
+        .arg(build.bundle_dir())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("pyproject.toml"), "{stderr}");
+    assert!(stderr.contains("expect-stdout"), "{stderr}");
 }
