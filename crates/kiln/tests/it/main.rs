@@ -12,6 +12,7 @@ mod archive;
 mod bad_input;
 mod bytecode;
 mod corpus;
+mod electron;
 mod fuzz_onefile;
 mod hooks;
 mod inference;

@@ -121,7 +121,7 @@ pub fn app_dir(app: &str) -> PathBuf {
     dir
 }
 
-fn temp_dir(prefix: &str) -> TempDir {
+pub fn temp_dir(prefix: &str) -> TempDir {
     tempfile::Builder::new()
         .prefix(prefix)
         .tempdir()
@@ -708,7 +708,7 @@ fn collect<R: Read + Send + 'static>(mut pipe: R) -> JoinHandle<Vec<u8>> {
     })
 }
 
-fn spawn(cmd: &mut Command, description: &str) -> Running {
+pub fn spawn(cmd: &mut Command, description: &str) -> Running {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -818,7 +818,7 @@ impl Drop for Running {
 }
 
 /// A clean, small environment for running apps: PATH without any Python, a fresh HOME, UTF-8.
-fn base_env(cmd: &mut Command, home: &Path, hidden: &[PathBuf]) {
+pub fn base_env(cmd: &mut Command, home: &Path, hidden: &[PathBuf]) {
     let path = std::env::var_os("PATH").unwrap_or_default();
     let kept: Vec<PathBuf> = std::env::split_paths(&path)
         .filter(|dir| {
@@ -845,6 +845,9 @@ pub struct Hidden<'a> {
     cache: Option<PathBuf>,
     program: Option<String>,
     hard_link: bool,
+    /// A client that starts the bundle itself: its program and the arguments before the
+    /// bundle's executable.
+    client: Option<(PathBuf, Vec<OsString>)>,
 }
 
 /// Runs the bundle of `build` relocated and with the host's Pythons hidden; see [`Hidden`].
@@ -891,6 +894,7 @@ impl<'a> Hidden<'a> {
             cache: None,
             program: None,
             hard_link: false,
+            client: None,
         }
     }
 
@@ -905,6 +909,21 @@ impl<'a> Hidden<'a> {
     /// `NAME-COMPONENT` launcher).
     pub fn program(mut self, file_name: &str) -> Hidden<'a> {
         self.program = Some(file_name.to_string());
+        self
+    }
+
+    /// Runs `program ARGS... EXE BUNDLE_ARGS...` instead of the bundle's executable: a client
+    /// that starts the bundle as its own child, as a desktop app's shell does, in the same
+    /// hidden environment. `program` must lie outside the hidden directories.
+    pub fn client<I, S>(mut self, program: &Path, args: I) -> Hidden<'a>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.client = Some((
+            program.to_path_buf(),
+            args.into_iter().map(Into::into).collect(),
+        ));
         self
     }
 
@@ -965,7 +984,17 @@ impl<'a> Hidden<'a> {
         let build_dirs = [self.build.root().to_path_buf(), self.build.out_dir.clone()];
         let mut visible = vec![bundle_root.path()];
         visible.extend(cache.as_deref());
-        let mut cmd = hidden_command(&exe, &self.args, cwd.path(), &build_dirs, &visible);
+        let (program, args) = match &self.client {
+            Some((program, args)) => {
+                visible.push(program);
+                let mut all = args.clone();
+                all.push(exe.clone().into_os_string());
+                all.extend(self.args.iter().cloned());
+                (program.clone(), all)
+            }
+            None => (exe.clone(), self.args.clone()),
+        };
+        let mut cmd = hidden_command(&program, &args, cwd.path(), &build_dirs, &visible);
         if let Some(cache) = &cache {
             cmd.env(kiln_bundle::cache::DIR_ENV, cache);
         }
@@ -974,8 +1003,8 @@ impl<'a> Hidden<'a> {
         }
         let description = format!(
             "{} {:?} (relocated, host Pythons hidden)",
-            exe.display(),
-            self.args
+            program.display(),
+            args
         );
         let mut running = spawn(&mut cmd, &description);
         let paths = HiddenOutputPaths {
