@@ -139,6 +139,9 @@ struct Pyproject {
 struct PyprojectProject {
     name: Option<String>,
     dependencies: Option<Vec<String>>,
+    scripts: Option<std::collections::BTreeMap<String, String>>,
+    #[serde(rename = "gui-scripts")]
+    gui_scripts: Option<std::collections::BTreeMap<String, String>>,
 }
 
 #[derive(Deserialize)]
@@ -161,7 +164,7 @@ pub enum ConfigError {
         line: usize,
         message: String,
     },
-    #[error("no entry given: pass a script (`kiln build main.py`), a module (`-m pkg.mod`), or set `entry` in kiln.toml")]
+    #[error("no entry given: pass a script (`kiln build main.py`), a module (`-m pkg.mod`), set `entry` in kiln.toml, or declare `[project.scripts]` in pyproject.toml")]
     NoEntry,
     #[error("both a script and a module are given as the entry; choose one")]
     TwoEntries,
@@ -189,6 +192,8 @@ pub struct LoadedConfig {
     pub project_name: Option<String>,
     /// `[project].dependencies` of the project's pyproject.toml, when it declares them.
     pub project_dependencies: Option<Vec<String>>,
+    /// `[project.scripts]` and `[project.gui-scripts]`: script name -> `module:function`.
+    pub project_scripts: std::collections::BTreeMap<String, String>,
 }
 
 impl LoadedConfig {
@@ -241,9 +246,13 @@ pub fn load(path: &Path) -> Result<LoadedConfig, ConfigError> {
     };
     if is_pyproject {
         let doc: Pyproject = toml::from_str(&text).map_err(|e| invalid(e, "tool.kiln."))?;
-        let (project_name, project_dependencies) = doc
+        let (project_name, project_dependencies, project_scripts) = doc
             .project
-            .map(|p| (p.name, p.dependencies))
+            .map(|p| {
+                let mut scripts = p.scripts.unwrap_or_default();
+                scripts.extend(p.gui_scripts.unwrap_or_default());
+                (p.name, p.dependencies, scripts)
+            })
             .unwrap_or_default();
         Ok(match doc.tool.and_then(|t| t.kiln) {
             Some(raw) => LoadedConfig {
@@ -252,9 +261,15 @@ pub fn load(path: &Path) -> Result<LoadedConfig, ConfigError> {
                 key_prefix: "tool.kiln.",
                 project_name,
                 project_dependencies,
+                project_scripts,
             },
+            // Without `[tool.kiln]` it still names the project, its dependencies and scripts.
             None => LoadedConfig {
+                path: (!project_scripts.is_empty()).then(|| path.to_path_buf()),
+                key_prefix: "tool.kiln.",
+                project_name,
                 project_dependencies,
+                project_scripts,
                 ..LoadedConfig::default()
             },
         })
@@ -272,6 +287,7 @@ pub fn load(path: &Path) -> Result<LoadedConfig, ConfigError> {
             key_prefix: "",
             project_name: None,
             project_dependencies,
+            project_scripts: Default::default(),
         })
     }
 }
@@ -476,6 +492,8 @@ pub fn resolve_settings(
     config: &LoadedConfig,
     cwd: &Path,
 ) -> Result<BuildSettings, ConfigError> {
+    let scripted = project_entries(args, config)?;
+    let config = scripted.as_ref().unwrap_or(config);
     let cx = Cx {
         args,
         config,
@@ -534,6 +552,58 @@ pub fn resolve_settings(
         upx,
         min_glibc,
     })
+}
+
+/// A project frozen as it is installed: with no entry given anywhere, the scripts of
+/// `[project.scripts]` and `[project.gui-scripts]` are the entries. One script is the app,
+/// named after it; several are a suite with one component per script.
+fn project_entries(
+    args: &BuildArgs,
+    config: &LoadedConfig,
+) -> Result<Option<LoadedConfig>, ConfigError> {
+    let raw = &config.raw;
+    let no_entry = args.entry.is_none()
+        && args.module.is_none()
+        && raw.entry.is_none()
+        && raw.module.is_none()
+        && raw.components.is_none();
+    if !no_entry || config.project_scripts.is_empty() {
+        return Ok(None);
+    }
+    let mut entries = Vec::new();
+    for (script, target) in &config.project_scripts {
+        // `module:function`, perhaps followed by extras (`[cli]`) in old metadata.
+        let target = target.split_whitespace().next().unwrap_or("");
+        let valid = target.split_once(':').is_some_and(|(module, function)| {
+            crate::hooks::is_dotted_name(module) && crate::hooks::is_dotted_name(function)
+        });
+        if !valid {
+            return Err(ConfigError::Value {
+                key: format!("project.scripts.{script}"),
+                value: format!("{target:?}"),
+                message: "a script kiln can freeze names `module:function`".into(),
+            });
+        }
+        entries.push((script.clone(), target.to_string()));
+    }
+    let mut scripted = config.clone();
+    if let [(script, target)] = entries.as_slice() {
+        scripted.raw.module = Some(target.clone());
+        scripted.raw.name = raw.name.clone().or_else(|| Some(script.clone()));
+    } else {
+        let components = entries
+            .into_iter()
+            .map(|(script, target)| {
+                let component = RawComponent {
+                    module: Some(target),
+                    ..RawComponent::default()
+                };
+                (script, component)
+            })
+            .collect();
+        scripted.raw.components = Some(components);
+    }
+    Ok(Some(scripted))
 }
 
 /// The requirements a `requirements.txt` in the app's directory names, as PEP 508 strings:
@@ -987,6 +1057,7 @@ fn components(cx: &Cx<'_>) -> Result<Vec<ComponentSettings>, ConfigError> {
             key_prefix: config.key_prefix,
             project_name: None,
             project_dependencies: None,
+            project_scripts: Default::default(),
         };
         let resolved = resolve_settings(&sub_args, &sub_config, cwd)?;
         let rules = crate::hooks::Hook {
@@ -1097,6 +1168,7 @@ mod tests {
             key_prefix: "",
             project_name: None,
             project_dependencies: None,
+            project_scripts: Default::default(),
         };
         let none = BuildArgs::default();
         let s = resolve_settings(&none, &loaded("entry = \"tool.py\""), tmp.path()).unwrap();
@@ -1152,6 +1224,7 @@ mod tests {
                 key_prefix: prefix,
                 project_name: None,
                 project_dependencies: None,
+                project_scripts: Default::default(),
             };
             resolve_settings(&BuildArgs::default(), &loaded, tmp.path())
         };
@@ -1240,6 +1313,7 @@ mod tests {
             key_prefix: "",
             project_name: None,
             project_dependencies: None,
+            project_scripts: Default::default(),
         };
         let off = resolve_settings(
             &BuildArgs::default(),
@@ -1370,6 +1444,7 @@ mod tests {
             key_prefix: "",
             project_name: None,
             project_dependencies: None,
+            project_scripts: Default::default(),
         };
         let err = resolve_settings(&BuildArgs::default(), &loaded, tmp.path())
             .unwrap_err()

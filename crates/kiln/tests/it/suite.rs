@@ -348,3 +348,80 @@ fn one_component_builds_on_its_own() {
         unknown.result
     );
 }
+
+/// With no entry anywhere, a project's `[project.scripts]` and `[project.gui-scripts]` are the
+/// entries: several make a suite with one component per script, one makes an app named after
+/// it, and each runs its `module:function` with its exit status.
+#[test]
+fn a_projects_scripts_are_its_entries() {
+    let build = Build::new("scriptsproject").success();
+    for (program, args, expected, code) in [
+        (
+            "scriptsproject-greet",
+            &["x", "--fail"][..],
+            "hello from greettool cli ['x', '--fail']",
+            3,
+        ),
+        (
+            "scriptsproject-greet-window",
+            &[][..],
+            "hello from greettool window True",
+            0,
+        ),
+    ] {
+        let run = Hidden::new(&build).program(program).args(args).output();
+        assert_eq!(run.run.status.code(), Some(code), "{program}: {}", run.run);
+        assert_eq!(run.run.stdout.trim(), expected, "{program}: {}", run.run);
+    }
+
+    // One script: an app named after it (no --name given).
+    let project = temp("kiln-it-one-script-");
+    crate::support::copy_tree(
+        &crate::support::app_dir("scriptsproject"),
+        &project.path().join("p"),
+    );
+    let dir = project.path().join("p");
+    let pyproject = fs::read_to_string(dir.join("pyproject.toml")).unwrap();
+    let one = pyproject.replace(
+        "[project.gui-scripts]\ngreet-window = \"greettool.gui:main\"\n",
+        "",
+    );
+    assert_ne!(one, pyproject);
+    fs::write(dir.join("pyproject.toml"), one).unwrap();
+    let out = Command::new(crate::support::KILN)
+        .current_dir(&dir)
+        .args(["build", "--python"])
+        .arg(&crate::support::test_venv().python)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let exe = dir.join("dist/greet/greet");
+    let ran = Command::new(&exe)
+        .arg("y")
+        .current_dir(project.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&ran.stdout).trim(),
+        "hello from greettool cli ['y']"
+    );
+
+    // A script kiln cannot freeze is named by its key.
+    fs::write(
+        dir.join("pyproject.toml"),
+        "[project]\nname = \"x\"\n[project.scripts]\nbad = \"not a target\"\n",
+    )
+    .unwrap();
+    let out = Command::new(crate::support::KILN)
+        .current_dir(&dir)
+        .arg("build")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("project.scripts.bad"), "{stderr}");
+}
