@@ -34,8 +34,12 @@ pub struct BuildReport {
     pub bundle: PathBuf,
     #[serde(serialize_with = "crate::lossy::path")]
     pub executable: PathBuf,
-    /// When the report was written (RFC 3339, UTC).
+    /// When the report was written (RFC 3339, UTC), or `SOURCE_DATE_EPOCH` when set.
     pub created: String,
+    /// BLAKE3 of what ships, `blake3:HEX`: every file's path, mode and bytes in path order (a
+    /// onefile executable's bytes). Equal digests, identical bundles.
+    #[serde(default)]
+    pub content_digest: String,
     pub inputs: Inputs,
     pub totals: Totals,
     pub portability: Portability,
@@ -75,6 +79,12 @@ pub struct Inputs {
     /// BLAKE3 of the resolved settings (flags and configuration merged): equal hashes, equal
     /// settings.
     pub settings_hash: String,
+    /// BLAKE3 of what the bundle was made from, `blake3:HEX`: the kiln and Python versions,
+    /// the entry, and the bytes of every source file (the `.py` of bytecode, each library,
+    /// data file and interpreter), each with the bundle path it became, in path order. Unlike
+    /// `settings_hash` it does not depend on where the project or the output lives.
+    #[serde(default)]
+    pub digest: String,
 }
 
 /// Sizes and counts of the whole bundle.
@@ -308,7 +318,8 @@ pub fn assemble(input: &ReportInput<'_>) -> BuildReport {
             .first()
             .cloned()
             .unwrap_or_default(),
-        created: utc_timestamp(std::time::SystemTime::now()),
+        created: utc_timestamp(build_time()),
+        content_digest: content_digest(input, &files),
         inputs: Inputs {
             kiln_version: env!("CARGO_PKG_VERSION").to_string(),
             python: input.interpreter.executable.clone(),
@@ -319,6 +330,7 @@ pub fn assemble(input: &ReportInput<'_>) -> BuildReport {
             settings_hash: blake3::hash(format!("{:?}", input.settings).as_bytes())
                 .to_hex()
                 .to_string(),
+            digest: inputs_digest(input, &files),
         },
         totals: Totals {
             files: files.len(),
@@ -685,6 +697,85 @@ fn umask() -> u32 {
         .unwrap_or(0o022)
 }
 
+/// When the build happened, for the report: `SOURCE_DATE_EPOCH` (seconds since 1970, the
+/// reproducible-builds convention) when it holds a number, else now.
+pub fn build_time() -> std::time::SystemTime {
+    std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|secs| std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+        .unwrap_or_else(std::time::SystemTime::now)
+}
+
+/// BLAKE3 over `(name, bytes)` items in order, each length-prefixed so no two item lists
+/// share a digest; a file that cannot be read counts as its error text.
+fn digest_of(items: Vec<(String, PathBuf)>, extra: &[&str]) -> String {
+    use rayon::prelude::*;
+    let hashes: Vec<(String, String)> = items
+        .into_par_iter()
+        .map(|(name, path)| {
+            let hash = match std::fs::File::open(&path) {
+                Ok(file) => {
+                    let mut hasher = blake3::Hasher::new();
+                    match hasher.update_reader(file) {
+                        Ok(_) => hasher.finalize().to_hex().to_string(),
+                        Err(e) => format!("unreadable: {e}"),
+                    }
+                }
+                Err(e) => format!("unreadable: {e}"),
+            };
+            (name, hash)
+        })
+        .collect();
+    let mut total = blake3::Hasher::new();
+    for part in extra.iter().copied().chain(
+        hashes
+            .iter()
+            .flat_map(|(name, hash)| [name.as_str(), hash.as_str()]),
+    ) {
+        total.update(&(part.len() as u64).to_le_bytes());
+        total.update(part.as_bytes());
+    }
+    format!("blake3:{}", total.finalize().to_hex())
+}
+
+/// See [`BuildReport::content_digest`].
+fn content_digest(input: &ReportInput<'_>, files: &[FileEntry]) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let bundle = input.settings.out_dir.join(&input.settings.name);
+    if input.written.onefile_bytes.is_some() {
+        return digest_of(vec![(String::new(), bundle)], &[]);
+    }
+    let items: Vec<(String, PathBuf)> = files
+        .iter()
+        .map(|f| {
+            let path = bundle.join(&f.path);
+            let mode =
+                std::fs::symlink_metadata(&path).map_or(0, |m| m.permissions().mode() & 0o7777);
+            (format!("{} {mode:o}", f.path.display()), path)
+        })
+        .collect();
+    digest_of(items, &[])
+}
+
+/// See [`Inputs::digest`].
+fn inputs_digest(input: &ReportInput<'_>, files: &[FileEntry]) -> String {
+    let items: Vec<(String, PathBuf)> = files
+        .iter()
+        .filter_map(|f| Some((f.path.display().to_string(), f.origin.clone()?)))
+        .collect();
+    let version = input.interpreter.version_string();
+    let entry = match &input.settings.entry {
+        EntryPoint::Script(path) => path
+            .strip_prefix(&input.settings.app_dir)
+            .unwrap_or(path)
+            .display()
+            .to_string(),
+        other => entry_label(other),
+    };
+    digest_of(items, &[env!("CARGO_PKG_VERSION"), &version, &entry])
+}
+
 /// `2024-05-01T12:00:00Z`.
 pub fn utc_timestamp(t: std::time::SystemTime) -> String {
     let secs = t
@@ -904,6 +995,30 @@ pub(crate) mod tests {
         let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_709_210_096);
         assert_eq!(utc_timestamp(t), "2024-02-29T12:34:56Z");
         assert_eq!(utc_timestamp(std::time::UNIX_EPOCH), "1970-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn digests_follow_names_bytes_and_order() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+        std::fs::write(&a, "one").unwrap();
+        std::fs::write(&b, "two").unwrap();
+        let items = |list: &[(&str, &Path)]| -> Vec<(String, PathBuf)> {
+            list.iter()
+                .map(|(n, p)| (n.to_string(), p.to_path_buf()))
+                .collect()
+        };
+        let base = digest_of(items(&[("x", &a), ("y", &b)]), &["v"]);
+        assert!(base.starts_with("blake3:"));
+        assert_eq!(base, digest_of(items(&[("x", &a), ("y", &b)]), &["v"]));
+        for other in [
+            digest_of(items(&[("y", &b), ("x", &a)]), &["v"]),
+            digest_of(items(&[("x", &b), ("y", &a)]), &["v"]),
+            digest_of(items(&[("xy", &a), ("", &b)]), &["v"]),
+            digest_of(items(&[("x", &a), ("y", &b)]), &["w"]),
+        ] {
+            assert_ne!(base, other);
+        }
     }
 
     #[test]
