@@ -939,6 +939,7 @@ pub(crate) mod tests {
             bundle: "dist/demo".into(),
             executable: "dist/demo/demo".into(),
             created: "2024-02-29T12:34:56Z".into(),
+            content_digest: "blake3:00".into(),
             inputs: Inputs {
                 kiln_version: "0.1.0".into(),
                 python: "/venv/bin/python".into(),
@@ -947,6 +948,7 @@ pub(crate) mod tests {
                 entry: "main.py".into(),
                 config: None,
                 settings_hash: "00".into(),
+                digest: "blake3:00".into(),
             },
             totals: Totals {
                 files: 4,
