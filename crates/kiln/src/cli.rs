@@ -34,6 +34,23 @@ pub enum Command {
     /// Run a built bundle as a user's machine will (relocated, empty cwd, host Pythons
     /// hidden) and check it: exit status, output, a server's health and SIGTERM, imports.
     Test(TestCmd),
+    /// Read a PyInstaller .spec file and print the same settings as kiln configuration, with
+    /// what kiln finds by itself marked as not needed.
+    ImportSpec(ImportSpecCmd),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportSpecCmd {
+    /// The PyInstaller spec file.
+    #[arg(value_name = "SPEC")]
+    pub spec: PathBuf,
+    /// The app's interpreter, to tell which hidden imports kiln finds by itself
+    /// [default: python3 on PATH].
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<PathBuf>,
+    /// Print what was read as JSON instead of TOML.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -24,6 +24,7 @@ pub mod plan;
 pub mod process;
 pub mod report;
 pub mod resolve;
+pub mod spec;
 pub mod suite;
 pub mod trace;
 pub mod verify;

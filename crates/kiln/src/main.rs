@@ -63,6 +63,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(cmd) => report(cmd),
         Command::Trace(cmd) => trace(cmd),
         Command::Test(cmd) => test(cmd),
+        Command::ImportSpec(cmd) => import_spec(cmd),
     }
 }
 
@@ -106,6 +107,50 @@ fn trace(cmd: kiln::cli::TraceCmd) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+fn import_spec(cmd: kiln::cli::ImportSpecCmd) -> anyhow::Result<ExitCode> {
+    let spec = kiln::spec::read(&cmd.spec)?;
+    if cmd.json {
+        println!("{}", serde_json::to_string_pretty(&spec)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    // What kiln reaches by itself from the spec's entry, with no hidden imports.
+    let spec_dir = cmd.spec.parent().unwrap_or(std::path::Path::new("."));
+    let graph = spec.scripts.first().map(|script| {
+        let args = BuildArgs {
+            entry: Some(spec_dir.join(script)),
+            python: cmd.python.clone(),
+            ..Default::default()
+        };
+        let cwd = std::env::current_dir()?;
+        let settings = config::resolve_settings(&args, &config::LoadedConfig::default(), &cwd)?;
+        anyhow::Ok(pipeline::analyse(&settings, &())?.graph)
+    });
+    let mut text = String::new();
+    let found = match graph {
+        Some(Ok(graph)) => {
+            let reached: std::collections::HashSet<String> =
+                graph.included().map(|(_, m)| m.name.clone()).collect();
+            Some(move |m: &str| reached.contains(m))
+        }
+        Some(Err(err)) => {
+            text.push_str(&format!(
+                "# every hidden import is kept: the app could not be analysed ({err})\n"
+            ));
+            None
+        }
+        None => None,
+    };
+    let name = cmd.spec.display().to_string();
+    let found_fn = found.as_ref().map(|f| f as &dyn Fn(&str) -> bool);
+    text.insert_str(0, &kiln::spec::render(&spec, &name, found_fn));
+    print!("{text}");
+    eprintln!(
+        "save this as kiln.toml beside {} (paths in it are relative to that directory)",
+        cmd.spec.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn test(cmd: kiln::cli::TestCmd) -> anyhow::Result<ExitCode> {

@@ -286,7 +286,7 @@ pub(crate) struct LineIndex {
 }
 
 impl LineIndex {
-    fn new(text: &str) -> Self {
+    pub(crate) fn new(text: &str) -> Self {
         let mut starts = vec![0];
         starts.extend(
             memchr_newlines(text.as_bytes())

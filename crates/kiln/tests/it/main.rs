@@ -18,6 +18,7 @@ mod hooks;
 mod inference;
 mod onefile;
 mod portability;
+mod pyinstaller;
 mod reports;
 mod size;
 mod suite;
