@@ -22,6 +22,7 @@ mod size;
 mod suite;
 mod support;
 mod torch;
+mod wheel;
 
 use std::time::{Duration, Instant};
 
