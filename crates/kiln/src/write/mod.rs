@@ -373,9 +373,13 @@ fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
     use std::os::unix::ffi::OsStrExt;
     let ca = CString::new(a.as_os_str().as_bytes())?;
     let cb = CString::new(b.as_os_str().as_bytes())?;
-    // SAFETY: both paths are valid NUL-terminated strings; renameat2 does not retain them.
+    // The system call, not glibc's `renameat2` wrapper, which glibc 2.28 added: kiln itself
+    // runs on glibc 2.17 (its wheel is manylinux2014). A kernel without it (before 3.15)
+    // answers ENOSYS, and the caller moves the old bundle aside instead.
+    // SAFETY: both paths are valid NUL-terminated strings; the kernel does not retain them.
     let rc = unsafe {
-        libc::renameat2(
+        libc::syscall(
+            libc::SYS_renameat2,
             libc::AT_FDCWD,
             ca.as_ptr(),
             libc::AT_FDCWD,

@@ -25,6 +25,7 @@ mod suite;
 mod support;
 mod torch;
 mod verify;
+mod wheel;
 
 use std::time::{Duration, Instant};
 

@@ -363,7 +363,8 @@ fn ensure_venv(dir: &Path, base: &Path, requirements: Option<&Path>) -> Venv {
     venv
 }
 
-fn run_checked(cmd: &mut Command, what: &str) {
+/// Runs `cmd` to completion and returns its output; panics with it unless it succeeded.
+pub fn run_checked(cmd: &mut Command, what: &str) -> std::process::Output {
     let output = cmd
         .output()
         .unwrap_or_else(|e| panic!("{what}: cannot run {cmd:?}: {e}"));
@@ -374,6 +375,7 @@ fn run_checked(cmd: &mut Command, what: &str) {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+    output
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -422,6 +424,10 @@ type Prepare = Box<dyn FnOnce(&Path)>;
 /// One `kiln build` of a fixture app, run in a copy of the app in a fresh temporary directory.
 pub struct Build {
     app: String,
+    /// The app's source directory (default: the fixture app `app`).
+    source: Option<PathBuf>,
+    /// The kiln executable (default: [`KILN`], the one under test).
+    kiln: PathBuf,
     args: Vec<OsString>,
     python: PathBuf,
     name: String,
@@ -437,6 +443,8 @@ impl Build {
     pub fn new(app: &str) -> Build {
         Build {
             app: app.to_string(),
+            source: None,
+            kiln: PathBuf::from(KILN),
             args: Vec::new(),
             python: test_venv().python.clone(),
             name: app.to_string(),
@@ -450,6 +458,18 @@ impl Build {
     /// Runs `f` on the app's copy before building it (to record a trace, say).
     pub fn prepare(mut self, f: impl FnOnce(&Path) + 'static) -> Build {
         self.prepare = Some(Box::new(f));
+        self
+    }
+
+    /// Builds a copy of `dir` instead of the fixture app (one of the repository's examples).
+    pub fn source(mut self, dir: &Path) -> Build {
+        self.source = Some(dir.to_path_buf());
+        self
+    }
+
+    /// Builds with another kiln executable (one installed from the wheel).
+    pub fn kiln(mut self, kiln: &Path) -> Build {
+        self.kiln = kiln.to_path_buf();
         self
     }
 
@@ -497,7 +517,8 @@ impl Build {
     pub fn run(self) -> BuildOutput {
         let root = temp_dir(&format!("kiln-it-build-{}-", self.app));
         let app_copy = root.path().join("app");
-        copy_tree(&app_dir(&self.app), &app_copy);
+        let source = self.source.unwrap_or_else(|| app_dir(&self.app));
+        copy_tree(&source, &app_copy);
         if let Some(prepare) = self.prepare {
             prepare(&app_copy);
         }
@@ -506,7 +527,7 @@ impl Build {
             Mode::Suite => declare_suite(&app_copy, &self.args),
             _ => self.args.clone(),
         };
-        let mut cmd = Command::new(KILN);
+        let mut cmd = Command::new(&self.kiln);
         cmd.arg("build")
             .args(&args)
             .arg("--python")
