@@ -53,6 +53,13 @@ pub struct ImportSpecCmd {
     pub json: bool,
 }
 
+/// Packages `kiln build --format` writes beside the bundle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PackageFormat {
+    /// A Debian package (.deb) installing the bundle under /opt.
+    Deb,
+}
+
 #[derive(Debug, Args)]
 pub struct TestCmd {
     /// The bundle (directory or onefile executable) or its NAME.build-report.json
@@ -246,6 +253,10 @@ pub struct BuildCmd {
     /// portability section).
     #[arg(long, value_name = "VERSION")]
     pub min_glibc: Option<String>,
+    /// Also write a package of the onedir bundle: `deb` writes DIR/PACKAGE_VERSION_ARCH.deb
+    /// (metadata from `[tool.kiln.deb]` and `[project]`).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<PackageFormat>,
     /// Build only this component of the suite, on its own: a bundle named after the component,
     /// with the suite's settings and the component's own rules.
     #[arg(long, value_name = "NAME")]

@@ -66,6 +66,51 @@ pub struct RawConfig {
     pub min_glibc: Option<String>,
     /// Smoke cases `kiln test` runs: `[test.NAME]` tables (`[tool.kiln.test.NAME]`).
     pub test: Option<std::collections::BTreeMap<String, RawTestCase>>,
+    /// Also write a Debian package of the onedir bundle: the `[deb]` table
+    /// (`[tool.kiln.deb]`), or `--format deb`.
+    pub deb: Option<RawDeb>,
+}
+
+/// `[tool.kiln.deb]`: the Debian package's metadata; each key defaults from `[project]`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawDeb {
+    /// Package name [default: the bundle's name, lower-cased].
+    pub package: Option<String>,
+    /// [default: `[project].version`, else 0.1.0].
+    pub version: Option<String>,
+    /// `Name <email>` [default: the first of `[project].authors`].
+    pub maintainer: Option<String>,
+    /// [default: `[project].description`].
+    pub description: Option<String>,
+    pub section: Option<String>,
+    pub homepage: Option<String>,
+    /// Debian packages it needs (the bundle carries Python and its libraries; a GUI may need
+    /// the display stack).
+    pub depends: Option<Vec<String>>,
+    /// Write a `.desktop` entry [default: true for `[project.gui-scripts]` or an icon].
+    pub desktop: Option<bool>,
+    /// A PNG or SVG icon, relative to the config file.
+    pub icon: Option<String>,
+    /// The `.desktop` entry's `Categories` [default: `Utility;`].
+    pub categories: Option<String>,
+}
+
+/// A resolved Debian package request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DebSettings {
+    pub package: String,
+    pub version: String,
+    pub maintainer: String,
+    pub description: String,
+    pub section: String,
+    pub homepage: Option<String>,
+    pub depends: Vec<String>,
+    pub desktop: bool,
+    pub icon: Option<PathBuf>,
+    pub categories: String,
+    /// A GUI app (`[project.gui-scripts]`): its `.desktop` entries need no terminal.
+    pub gui: bool,
 }
 
 /// One smoke case of `kiln test` (`[tool.kiln.test.NAME]`); the keys are its flags.
@@ -142,6 +187,28 @@ struct PyprojectProject {
     scripts: Option<std::collections::BTreeMap<String, String>>,
     #[serde(rename = "gui-scripts")]
     gui_scripts: Option<std::collections::BTreeMap<String, String>>,
+    version: Option<String>,
+    description: Option<String>,
+    authors: Option<Vec<PyprojectAuthor>>,
+    urls: Option<std::collections::BTreeMap<String, String>>,
+}
+
+#[derive(Deserialize)]
+struct PyprojectAuthor {
+    name: Option<String>,
+    email: Option<String>,
+}
+
+/// What `[project]` says about the project, for package metadata.
+#[derive(Debug, Clone, Default)]
+pub struct ProjectMeta {
+    pub version: Option<String>,
+    pub description: Option<String>,
+    /// `Name <email>` of the first author.
+    pub author: Option<String>,
+    pub homepage: Option<String>,
+    /// It declares `[project.gui-scripts]`.
+    pub gui: bool,
 }
 
 #[derive(Deserialize)]
@@ -194,6 +261,7 @@ pub struct LoadedConfig {
     pub project_dependencies: Option<Vec<String>>,
     /// `[project.scripts]` and `[project.gui-scripts]`: script name -> `module:function`.
     pub project_scripts: std::collections::BTreeMap<String, String>,
+    pub project_meta: ProjectMeta,
 }
 
 impl LoadedConfig {
@@ -246,12 +314,30 @@ pub fn load(path: &Path) -> Result<LoadedConfig, ConfigError> {
     };
     if is_pyproject {
         let doc: Pyproject = toml::from_str(&text).map_err(|e| invalid(e, "tool.kiln."))?;
-        let (project_name, project_dependencies, project_scripts) = doc
+        let (project_name, project_dependencies, project_scripts, project_meta) = doc
             .project
             .map(|p| {
+                let meta = ProjectMeta {
+                    version: p.version,
+                    description: p.description,
+                    author: p.authors.unwrap_or_default().into_iter().find_map(|a| {
+                        match (a.name, a.email) {
+                            (Some(name), Some(email)) => Some(format!("{name} <{email}>")),
+                            (Some(name), None) => Some(name),
+                            (None, Some(email)) => Some(format!("<{email}>")),
+                            (None, None) => None,
+                        }
+                    }),
+                    homepage: p.urls.and_then(|urls| {
+                        urls.into_iter()
+                            .find(|(k, _)| k.eq_ignore_ascii_case("homepage"))
+                            .map(|(_, v)| v)
+                    }),
+                    gui: p.gui_scripts.as_ref().is_some_and(|g| !g.is_empty()),
+                };
                 let mut scripts = p.scripts.unwrap_or_default();
                 scripts.extend(p.gui_scripts.unwrap_or_default());
-                (p.name, p.dependencies, scripts)
+                (p.name, p.dependencies, scripts, meta)
             })
             .unwrap_or_default();
         Ok(match doc.tool.and_then(|t| t.kiln) {
@@ -262,6 +348,7 @@ pub fn load(path: &Path) -> Result<LoadedConfig, ConfigError> {
                 project_name,
                 project_dependencies,
                 project_scripts,
+                project_meta,
             },
             // Without `[tool.kiln]` it still names the project, its dependencies and scripts.
             None => LoadedConfig {
@@ -270,6 +357,7 @@ pub fn load(path: &Path) -> Result<LoadedConfig, ConfigError> {
                 project_name,
                 project_dependencies,
                 project_scripts,
+                project_meta,
                 ..LoadedConfig::default()
             },
         })
@@ -277,9 +365,12 @@ pub fn load(path: &Path) -> Result<LoadedConfig, ConfigError> {
         let raw: RawConfig = toml::from_str(&text).map_err(|e| invalid(e, ""))?;
         // A kiln.toml beside a pyproject.toml: the project still declares its dependencies.
         let sibling = path.with_file_name("pyproject.toml");
-        let project_dependencies = match sibling.is_file() {
-            true => load(&sibling)?.project_dependencies,
-            false => None,
+        let (project_dependencies, project_meta) = match sibling.is_file() {
+            true => {
+                let project = load(&sibling)?;
+                (project.project_dependencies, project.project_meta)
+            }
+            false => (None, ProjectMeta::default()),
         };
         Ok(LoadedConfig {
             raw,
@@ -288,6 +379,7 @@ pub fn load(path: &Path) -> Result<LoadedConfig, ConfigError> {
             project_name: None,
             project_dependencies,
             project_scripts: Default::default(),
+            project_meta,
         })
     }
 }
@@ -371,6 +463,8 @@ pub struct BuildArgs {
     pub min_glibc: Option<String>,
     /// `--hidden-import`, added to the configuration's `hidden-imports`.
     pub hidden_imports: Vec<String>,
+    /// `--format deb`: also write a Debian package.
+    pub deb: bool,
 }
 
 /// Settings of one build, resolved and ready to use.
@@ -418,6 +512,8 @@ pub struct BuildSettings {
     /// One component of a suite: the app tree's packages ship, but what only they import is
     /// not brought in for this component (each component carries what it imports).
     pub suite_component: bool,
+    /// Also write a Debian package of the bundle.
+    pub deb: Option<DebSettings>,
 }
 
 /// `min-glibc`: the oldest glibc a bundle must run with.
@@ -551,7 +647,121 @@ pub fn resolve_settings(
         archive: raw.archive.unwrap_or(true),
         upx,
         min_glibc,
+        deb: None,
     })
+    .and_then(|mut settings| {
+        settings.deb = deb_settings(&cx, &settings)?;
+        Ok(settings)
+    })
+}
+
+/// The Debian package asked for by `--format deb` or the `deb` table, with its defaults filled
+/// in from `[project]` and checked as Debian requires.
+fn deb_settings(cx: &Cx<'_>, settings: &BuildSettings) -> Result<Option<DebSettings>, ConfigError> {
+    let raw = match (&cx.raw.deb, cx.args.deb) {
+        (Some(raw), _) => raw.clone(),
+        (None, true) => RawDeb::default(),
+        (None, false) => return Ok(None),
+    };
+    let key = |k: &str| cx.key(&format!("deb.{k}"));
+    let meta = &cx.config.project_meta;
+    if settings.output == OutputMode::Onefile {
+        return Err(ConfigError::Value {
+            key: if cx.args.deb {
+                "--format".into()
+            } else {
+                cx.key("deb")
+            },
+            value: "deb".into(),
+            message: "a Debian package holds a onedir bundle; build without `onefile`".into(),
+        });
+    }
+    let package = raw
+        .package
+        .clone()
+        .unwrap_or_else(|| settings.name.to_ascii_lowercase().replace('_', "-"));
+    let valid_package = package.len() >= 2
+        && package.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && package
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c));
+    if !valid_package {
+        return Err(ConfigError::Value {
+            key: key("package"),
+            value: format!("{package:?}"),
+            message: "a Debian package name is two or more of a-z, 0-9, `+`, `-` and `.`, \
+                      starting with a letter or digit"
+                .into(),
+        });
+    }
+    let version = raw
+        .version
+        .clone()
+        .or_else(|| meta.version.clone())
+        .unwrap_or_else(|| "0.1.0".into());
+    let valid_version = version.starts_with(|c: char| c.is_ascii_digit())
+        && version
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".+~-:".contains(c));
+    if !valid_version {
+        return Err(ConfigError::Value {
+            key: key("version"),
+            value: format!("{version:?}"),
+            message: "a Debian version starts with a digit and holds letters, digits and \
+                      `.+~-:`"
+                .into(),
+        });
+    }
+    let one_line = |k: &str, v: &Option<String>| -> Result<(), ConfigError> {
+        match v {
+            Some(v) if v.contains('\n') => Err(ConfigError::Value {
+                key: key(k),
+                value: format!("{v:?}"),
+                message: "must be one line".into(),
+            }),
+            _ => Ok(()),
+        }
+    };
+    one_line("maintainer", &raw.maintainer)?;
+    one_line("section", &raw.section)?;
+    one_line("homepage", &raw.homepage)?;
+    one_line("categories", &raw.categories)?;
+    let icon = match &raw.icon {
+        Some(icon) => {
+            let path = cx.base.join(icon);
+            let ext = path.extension().map(|e| e.to_string_lossy().to_lowercase());
+            if !path.is_file() || !matches!(ext.as_deref(), Some("png" | "svg")) {
+                return Err(ConfigError::Value {
+                    key: key("icon"),
+                    value: format!("{icon:?}"),
+                    message: format!("{} is not a .png or .svg file", path.display()),
+                });
+            }
+            Some(path)
+        }
+        None => None,
+    };
+    Ok(Some(DebSettings {
+        package,
+        version,
+        maintainer: raw
+            .maintainer
+            .clone()
+            .or_else(|| meta.author.clone())
+            .unwrap_or_else(|| "unknown <unknown@localhost>".into()),
+        description: raw
+            .description
+            .clone()
+            .or_else(|| meta.description.clone())
+            .unwrap_or_else(|| format!("{} (frozen with kiln)", settings.name)),
+        section: raw.section.clone().unwrap_or_else(|| "misc".into()),
+        homepage: raw.homepage.clone().or_else(|| meta.homepage.clone()),
+        depends: raw.depends.clone().unwrap_or_default(),
+        desktop: raw.desktop.unwrap_or(meta.gui || icon.is_some()),
+        icon,
+        categories: raw.categories.clone().unwrap_or_else(|| "Utility;".into()),
+        gui: meta.gui,
+    }))
 }
 
 /// A project frozen as it is installed: with no entry given anywhere, the scripts of
@@ -1058,6 +1268,7 @@ fn components(cx: &Cx<'_>) -> Result<Vec<ComponentSettings>, ConfigError> {
             project_name: None,
             project_dependencies: None,
             project_scripts: Default::default(),
+            project_meta: ProjectMeta::default(),
         };
         let resolved = resolve_settings(&sub_args, &sub_config, cwd)?;
         let rules = crate::hooks::Hook {
@@ -1169,6 +1380,7 @@ mod tests {
             project_name: None,
             project_dependencies: None,
             project_scripts: Default::default(),
+            project_meta: Default::default(),
         };
         let none = BuildArgs::default();
         let s = resolve_settings(&none, &loaded("entry = \"tool.py\""), tmp.path()).unwrap();
@@ -1225,6 +1437,7 @@ mod tests {
                 project_name: None,
                 project_dependencies: None,
                 project_scripts: Default::default(),
+                project_meta: Default::default(),
             };
             resolve_settings(&BuildArgs::default(), &loaded, tmp.path())
         };
@@ -1314,6 +1527,7 @@ mod tests {
             project_name: None,
             project_dependencies: None,
             project_scripts: Default::default(),
+            project_meta: Default::default(),
         };
         let off = resolve_settings(
             &BuildArgs::default(),
@@ -1445,6 +1659,7 @@ mod tests {
             project_name: None,
             project_dependencies: None,
             project_scripts: Default::default(),
+            project_meta: Default::default(),
         };
         let err = resolve_settings(&BuildArgs::default(), &loaded, tmp.path())
             .unwrap_err()

@@ -477,6 +477,7 @@ fn build(cmd: BuildCmd) -> anyhow::Result<ExitCode> {
         a.compression_level = cmd.compression_level;
         a.upx = cmd.upx;
         a.min_glibc = cmd.min_glibc;
+        a.deb = cmd.format == Some(kiln::cli::PackageFormat::Deb);
     })?;
     let settings = match &cmd.component {
         Some(component) => config::only_component(settings, component)?,

@@ -98,6 +98,8 @@ pub enum BuildError {
     #[error("cannot create a working directory")]
     WorkDir(#[source] std::io::Error),
     #[error(transparent)]
+    Deb(#[from] write::deb::DebError),
+    #[error(transparent)]
     Report(#[from] crate::report::build_report::ReportError),
     #[error(transparent)]
     Trace(#[from] crate::trace::TraceError),
@@ -424,8 +426,12 @@ pub fn build(settings: &BuildSettings, progress: &dyn Progress) -> Result<Outcom
         optional: &optional,
     });
     let report_files = report.write(&settings.out_dir)?;
+    let deb = match &settings.deb {
+        Some(deb) => Some(write_deb(settings, deb, &written)?),
+        None => None,
+    };
     if plan.suite {
-        return Ok(Outcome::Suite(Box::new(crate::suite::summary(
+        let mut summary = crate::suite::summary(
             settings,
             &components,
             &plan,
@@ -433,7 +439,9 @@ pub fn build(settings: &BuildSettings, progress: &dyn Progress) -> Result<Outcom
             warnings,
             started.elapsed().as_secs_f64(),
             report_files,
-        ))));
+        );
+        summary.deb = deb;
+        return Ok(Outcome::Suite(Box::new(summary)));
     }
     let collection = &plan.collection;
     Ok(Outcome::App(Box::new(BuildSummary {
@@ -462,8 +470,33 @@ pub fn build(settings: &BuildSettings, progress: &dyn Progress) -> Result<Outcom
         min_glibc: report.portability.min_glibc,
         report: report_files.report,
         sbom: report_files.sbom,
+        deb,
         optional,
     })))
+}
+
+/// The Debian package of the bundle just written, beside it.
+fn write_deb(
+    settings: &BuildSettings,
+    deb: &crate::config::DebSettings,
+    written: &write::WriteOutput,
+) -> Result<PathBuf, BuildError> {
+    let executables: Vec<String> = written
+        .executables
+        .iter()
+        .filter(|exe| exe.parent() == Some(written.bundle_dir.as_path()))
+        .filter_map(|exe| exe.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    let mtime = crate::report::build_report::build_time()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    Ok(write::deb::write(&write::deb::DebInput {
+        bundle_dir: &written.bundle_dir,
+        out_dir: &settings.out_dir,
+        executables: &executables,
+        settings: deb,
+        mtime,
+    })?)
 }
 
 /// With `min-glibc`, refuses before anything is written a bundle whose files (the launcher

@@ -50,6 +50,9 @@ pub struct BuildSummary {
     /// `DIR/NAME.cdx.json`, the CycloneDX SBOM.
     #[serde(serialize_with = "crate::lossy::path")]
     pub sbom: PathBuf,
+    /// The Debian package `--format deb` wrote.
+    #[serde(serialize_with = "crate::lossy::opt_path")]
+    pub deb: Option<PathBuf>,
     /// Distributions reached only through other packages' optional imports.
     pub optional: Vec<crate::resolve::optional::OptionalIntegration>,
 }
@@ -125,6 +128,9 @@ impl BuildSummary {
             self.report.display(),
             self.sbom.display()
         );
+        if let Some(deb) = &self.deb {
+            let _ = writeln!(s, "  package       {}", deb.display());
+        }
         let _ = writeln!(s, "  run           {}", self.executable.display());
         s
     }

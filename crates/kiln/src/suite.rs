@@ -53,6 +53,9 @@ pub struct SuiteSummary {
     /// `DIR/NAME.cdx.json`, the CycloneDX SBOM.
     #[serde(serialize_with = "crate::lossy::path")]
     pub sbom: PathBuf,
+    /// The Debian package `--format deb` wrote.
+    #[serde(serialize_with = "crate::lossy::opt_path")]
+    pub deb: Option<PathBuf>,
 }
 
 impl SuiteSummary {
@@ -118,6 +121,9 @@ impl SuiteSummary {
             self.report.display(),
             self.sbom.display()
         );
+        if let Some(deb) = &self.deb {
+            let _ = writeln!(s, "  package       {}", deb.display());
+        }
         let _ = writeln!(
             s,
             "  run           {} COMPONENT, or {}-COMPONENT",
@@ -212,5 +218,6 @@ pub fn summary(
         warnings,
         report: reports.report,
         sbom: reports.sbom,
+        deb: None,
     }
 }

@@ -18,6 +18,7 @@
 //! executable `DIR/NAME`.
 
 pub mod archive;
+pub mod deb;
 mod elfpatch;
 pub mod guard;
 mod onefile;

@@ -12,6 +12,7 @@ mod archive;
 mod bad_input;
 mod bytecode;
 mod corpus;
+mod deb;
 mod electron;
 mod fuzz_onefile;
 mod hooks;
