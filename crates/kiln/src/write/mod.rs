@@ -373,9 +373,12 @@ fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
     use std::os::unix::ffi::OsStrExt;
     let ca = CString::new(a.as_os_str().as_bytes())?;
     let cb = CString::new(b.as_os_str().as_bytes())?;
+    // The system call rather than glibc's wrapper, which glibc has only since 2.28: kiln itself
+    // is meant to run on older systems (built for glibc 2.17, see README's Portability).
     // SAFETY: both paths are valid NUL-terminated strings; renameat2 does not retain them.
     let rc = unsafe {
-        libc::renameat2(
+        libc::syscall(
+            libc::SYS_renameat2,
             libc::AT_FDCWD,
             ca.as_ptr(),
             libc::AT_FDCWD,
