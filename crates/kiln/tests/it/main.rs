@@ -19,6 +19,7 @@ mod inference;
 mod onefile;
 mod portability;
 mod reports;
+mod rootfs;
 mod size;
 mod suite;
 mod support;
