@@ -21,6 +21,7 @@ mod onefile;
 mod portability;
 mod pyinstaller;
 mod reports;
+mod rootfs;
 mod size;
 mod suite;
 mod support;
