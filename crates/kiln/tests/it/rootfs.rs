@@ -708,3 +708,59 @@ fn kiln_built_for_old_systems_needs_glibc_2_17_at_most() {
         host.map(dotted).unwrap_or_default()
     );
 }
+
+/// `--format deb`: the package dpkg installs in a minimal Debian 12 (a copy of the root, so
+/// the shared one stays clean), whose executables run from `/usr/bin` there, and which dpkg
+/// removes again without a trace.
+#[test]
+fn a_deb_installs_runs_and_is_removed_in_minimal_debian_12() {
+    let Some(base) = debian_12_minimal() else {
+        return;
+    };
+    let copy = tempfile::Builder::new()
+        .prefix("kiln-it-deb-root-")
+        .tempdir_in(target_dir())
+        .unwrap();
+    copy_tree(&base.dir, &copy.path().join("root"));
+    let root = Root {
+        label: "Debian 12 (minimal, a copy)",
+        dir: copy.path().join("root"),
+    };
+    let build = Build::new("scriptsproject")
+        .args(["--format", "deb"])
+        .success();
+    let deb = fs::read_dir(&build.out_dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "deb"))
+        .unwrap_or_else(|| panic!("no .deb in {}\n{}", build.out_dir.display(), build.result));
+    let scratch = root.scratch("deb");
+    fs::copy(&deb, scratch.host("app.deb")).unwrap();
+
+    let dpkg = |args: &[&str]| InRoot::new(&root, "/usr/bin/dpkg").args(args.iter().copied());
+    dpkg(&["-i", &scratch.inside("app.deb")])
+        .output()
+        .assert_success("dpkg -i in Debian 12");
+    let status = dpkg(&["-s", "scriptsproject"]).output();
+    assert!(
+        status.stdout.contains("Status: install ok installed"),
+        "{status}"
+    );
+    let run = InRoot::new(&root, "/usr/bin/scriptsproject-greet")
+        .args(["in-debian"])
+        .cwd(&scratch.inside(""))
+        .output();
+    run.assert_success("the installed package in Debian 12");
+    assert_eq!(run.stdout.trim(), "hello from greettool cli ['in-debian']");
+    assert!(root
+        .dir
+        .join("usr/share/applications/scriptsproject-greet-window.desktop")
+        .is_file());
+
+    dpkg(&["-r", "scriptsproject"])
+        .output()
+        .assert_success("dpkg -r in Debian 12");
+    assert!(!root.dir.join("opt/scriptsproject").exists());
+    assert!(!root.dir.join("usr/bin/scriptsproject-greet").exists());
+}
