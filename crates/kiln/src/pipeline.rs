@@ -527,6 +527,28 @@ fn check_glibc_floor(
         .filter(|(_, needed)| needed > floor)
         .map(|(file, (major, minor))| format!("  {file}: GLIBC_{major}.{minor}"))
         .collect();
+    // libstdc++ comes from the system too: the newest its systems of that glibc carry.
+    if let Some((glibcxx, cxxabi)) = crate::installed::elf::libstdcxx_for_glibc(*floor) {
+        let dotted = |v: &[u32]| v.iter().map(u32::to_string).collect::<Vec<_>>().join(".");
+        for f in &plan.collection.files {
+            let Some(elf) = &f.elf else { continue };
+            for (symbol, needed, most) in [
+                ("GLIBCXX", &elf.glibcxx, glibcxx),
+                ("CXXABI", &elf.cxxabi, cxxabi),
+            ] {
+                if let Some(needed) = needed.as_deref().filter(|n| *n > most) {
+                    list.push(format!(
+                        "  {}: {symbol}_{} (systems with glibc {}.{} have {symbol}_{} at most)",
+                        f.dest.display(),
+                        dotted(needed),
+                        floor.0,
+                        floor.1,
+                        dotted(most)
+                    ));
+                }
+            }
+        }
+    }
     list.sort();
     if list.is_empty() {
         return Ok(());

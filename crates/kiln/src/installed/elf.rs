@@ -20,6 +20,29 @@ pub struct ElfInfo {
     pub cxxabi: Option<Vec<u32>>,
 }
 
+/// The newest `GLIBCXX_` and `CXXABI_` versions the libstdc++ of Linux systems with glibc
+/// `floor` provides, from the manylinux policies (PEP 600: what the distributions of each glibc
+/// ship): systems as old as the floor may have nothing newer. `None` below glibc 2.5.
+pub fn libstdcxx_for_glibc(floor: (u32, u32)) -> Option<(&'static [u32], &'static [u32])> {
+    /// (glibc, GLIBCXX, CXXABI), oldest first.
+    const TABLE: &[((u32, u32), &[u32], &[u32])] = &[
+        ((2, 5), &[3, 4, 8], &[1, 3, 1]),
+        ((2, 12), &[3, 4, 13], &[1, 3, 3]),
+        ((2, 17), &[3, 4, 19], &[1, 3, 7]),
+        ((2, 24), &[3, 4, 22], &[1, 3, 10]),
+        ((2, 27), &[3, 4, 24], &[1, 3, 11]),
+        ((2, 31), &[3, 4, 28], &[1, 3, 12]),
+        ((2, 34), &[3, 4, 29], &[1, 3, 13]),
+        ((2, 35), &[3, 4, 30], &[1, 3, 13]),
+        ((2, 39), &[3, 4, 33], &[1, 3, 15]),
+    ];
+    TABLE
+        .iter()
+        .rev()
+        .find(|(glibc, _, _)| *glibc <= floor)
+        .map(|(_, glibcxx, cxxabi)| (*glibcxx, *cxxabi))
+}
+
 /// Reads the dynamic section of `path`. `Ok(None)` when the file is not an ELF object.
 pub fn read_elf(path: &Path) -> std::io::Result<Option<ElfInfo>> {
     let bytes = std::fs::read(path)?;
@@ -95,4 +118,17 @@ fn split_path_list(s: &str) -> Vec<String> {
         .filter(|p| !p.is_empty())
         .map(str::to_string)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn libstdcxx_floors_follow_the_manylinux_policies() {
+        let at = |floor| super::libstdcxx_for_glibc(floor).map(|(x, a)| (x.to_vec(), a.to_vec()));
+        assert_eq!(at((2, 17)), Some((vec![3, 4, 19], vec![1, 3, 7])));
+        assert_eq!(at((2, 28)), Some((vec![3, 4, 24], vec![1, 3, 11])));
+        assert_eq!(at((2, 31)), Some((vec![3, 4, 28], vec![1, 3, 12])));
+        assert_eq!(at((2, 99)), Some((vec![3, 4, 33], vec![1, 3, 15])));
+        assert_eq!(at((2, 4)), None);
+    }
 }

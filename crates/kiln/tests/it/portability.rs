@@ -44,6 +44,24 @@ fn min_glibc_refuses_a_bundle_that_needs_more_and_keeps_the_previous_one() {
     roomy.assert_success();
 }
 
+/// libstdc++ is the system's too: a C++ extension module that needs a newer `GLIBCXX_` than
+/// the systems of the floor carry is named (scipy's wheels need GLIBCXX_3.4.22; glibc 2.17's
+/// systems have 3.4.19 at most).
+#[test]
+fn min_glibc_names_cxx_extensions_that_need_a_newer_libstdcxx() {
+    let refused = Build::new("pkg_scipy")
+        .args(["main.py", "--min-glibc", "2.17"])
+        .run();
+    assert_eq!(refused.result.status.code(), Some(1), "{}", refused.result);
+    let stderr = &refused.result.stderr;
+    assert!(
+        stderr.contains("scipy/")
+            && stderr.contains(": GLIBCXX_3.4.2")
+            && stderr.contains("(systems with glibc 2.17 have GLIBCXX_3.4.19 at most)"),
+        "{stderr}"
+    );
+}
+
 /// Same inputs, same bytes: two builds of the same app from copies in different directories,
 /// a second apart, under umask 022 and 077, ship identical files with identical modes, onedir,
 /// onefile and as a suite (`scripts/compare-builds`, which the note on reproducibility cites).
