@@ -24,8 +24,10 @@ pub struct ElfInfo {
 /// `floor` provides, from the manylinux policies (PEP 600: what the distributions of each glibc
 /// ship): systems as old as the floor may have nothing newer. `None` below glibc 2.5.
 pub fn libstdcxx_for_glibc(floor: (u32, u32)) -> Option<(&'static [u32], &'static [u32])> {
-    /// (glibc, GLIBCXX, CXXABI), oldest first.
-    const TABLE: &[((u32, u32), &[u32], &[u32])] = &[
+    /// glibc, then the newest GLIBCXX and CXXABI.
+    type Row = ((u32, u32), &'static [u32], &'static [u32]);
+    /// Oldest first.
+    const TABLE: &[Row] = &[
         ((2, 5), &[3, 4, 8], &[1, 3, 1]),
         ((2, 12), &[3, 4, 13], &[1, 3, 3]),
         ((2, 17), &[3, 4, 19], &[1, 3, 7]),
