@@ -10,7 +10,9 @@ const PROBE: &str = include_str!("python/interpreter.py");
 
 /// The oldest and newest CPython 3 minor versions kiln builds for.
 pub const MIN_MINOR: u32 = 9;
-pub const MAX_MINOR: u32 = 13;
+pub const MAX_MINOR: u32 = 14;
+/// The newest minor version the test suite has run; builds for newer ones say so.
+pub const TESTED_MAX_MINOR: u32 = 13;
 
 /// Runs before the probe, in syntax that Python 2 reads too: an interpreter kiln does not
 /// support says so (and what it is) instead of failing somewhere inside the probe.
@@ -62,7 +64,7 @@ pub enum InterpreterError {
         source: serde_json::Error,
     },
     #[error(
-        "interpreter {path} is {found}, an unsupported version; kiln supports CPython 3.9 to 3.13"
+        "interpreter {path} is {found}, an unsupported version; kiln supports CPython 3.9 to 3.14"
     )]
     Unsupported { path: PathBuf, found: String },
 }

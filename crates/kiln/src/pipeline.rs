@@ -405,10 +405,19 @@ pub fn build(settings: &BuildSettings, progress: &dyn Progress) -> Result<Outcom
         .iter()
         .flat_map(|c| c.analysis.optional.iter().cloned())
         .collect();
+    let untested = (interpreter.minor() > crate::interpreter::TESTED_MAX_MINOR).then(|| {
+        format!(
+            "CPython {} is newer than any this kiln was tested with (3.{} at most): check the \
+             bundle with `kiln test --import-all`",
+            interpreter.version_string(),
+            crate::interpreter::TESTED_MAX_MINOR
+        )
+    });
     let warnings: Vec<String> = graphs
         .iter()
         .flat_map(|g| warnings(g, &plan.collection))
         .chain(written.warnings.iter().cloned())
+        .chain(untested)
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();

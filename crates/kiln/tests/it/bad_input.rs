@@ -84,7 +84,7 @@ fn cases() -> Vec<Case> {
         case!("interpreter missing", files: NONE, args: &["build", "main.py", "--python", "/nonexistent/python3"], expect: &["/nonexistent/python3", "does not exist"]),
         case!("interpreter prints nothing", files: NONE, args: &["build", "main.py", "--python", "/bin/true"], expect: &["/bin/true", "printed nothing"]),
         case!("interpreter fails", files: NONE, args: &["build", "main.py", "--python", "/bin/false"], expect: &["/bin/false", "exited"]),
-        case!("interpreter is Python 2", files: NONE, args: &["build", "main.py", "--python", "{py2}"], expect: &["python 2.7", "unsupported version", "3.9 to 3.13"]),
+        case!("interpreter is Python 2", files: NONE, args: &["build", "main.py", "--python", "{py2}"], expect: &["python 2.7", "unsupported version", "3.9 to 3.14"]),
         case!("interpreter is Python 3.8", files: NONE, args: &["build", "main.py", "--python", "{py38}"], expect: &["cpython 3.8", "unsupported version"]),
         case!("interpreter never exits", files: &[("slow", "#!/bin/sh\nsleep 300\n")], args: &["build", "main.py", "--python", "{dir}/slow"], expect: &["slow", "did not finish within"], setup: |d| executable(&d.join("slow"))),
         case!("interpreter floods its output", files: &[("flood", "#!/bin/sh\nexec yes\n")], args: &["build", "main.py", "--python", "{dir}/flood"], expect: &["flood", "printed more than"], setup: |d| executable(&d.join("flood"))),

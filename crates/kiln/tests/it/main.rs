@@ -391,7 +391,7 @@ macro_rules! version_matrix {
     };
 }
 
-version_matrix!(cpython39 => 9, cpython310 => 10, cpython312 => 12, cpython313 => 13);
+version_matrix!(cpython39 => 9, cpython310 => 10, cpython312 => 12, cpython313 => 13, cpython314 => 14);
 
 /// Standard-library extension modules, multiprocessing's spawn, `sys.executable -c/-m`, numpy's
 /// vendored libraries, and a FastAPI server on its health URL, stopped with SIGTERM.
