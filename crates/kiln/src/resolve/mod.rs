@@ -67,7 +67,7 @@ pub struct ResolveInput<'a> {
 /// Errors that stop resolution.
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
-    #[error("entry module `{0}` was not found on the search path (is it installed in the target interpreter, or in the current directory?)")]
+    #[error("entry module `{0}` was not found on the search path: run kiln from the directory that holds it, or install the project into the target interpreter (`PYTHON -m pip install -e .`, which a `src/` layout needs)")]
     EntryNotFound(String),
     #[error(transparent)]
     Syntax(#[from] AnalyseError),
