@@ -344,7 +344,7 @@ struct Gather<'a> {
     input: &'a CollectInput<'a>,
     layout: Layout<'a>,
     c: Collection,
-    dists: DistIndex,
+    dists: std::sync::Arc<DistIndex>,
     policy: bytecode::Policy,
     /// Sources to compile, with the file each becomes.
     jobs: Vec<(CompileJob, BundleFile)>,
@@ -385,7 +385,7 @@ impl<'a> Gather<'a> {
                 app_root,
             },
             c,
-            dists: DistIndex::scan(&graph.site_dirs()),
+            dists: DistIndex::shared(&graph.site_dirs()),
             policy: bytecode::Policy::new(graph, input.optimize),
             jobs: Vec::new(),
             copies: Vec::new(),

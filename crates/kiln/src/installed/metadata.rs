@@ -92,9 +92,34 @@ pub struct DistIndex {
     pub distributions: Vec<Distribution>,
     by_file: HashMap<PathBuf, usize>,
     by_top_level: HashMap<(usize, String), usize>,
+    /// Normalized distribution name -> the distributions of that name.
+    by_name: HashMap<String, Vec<usize>>,
 }
 
 impl DistIndex {
+    /// [`DistIndex::scan`] once per process for the same directories: resolving, finding
+    /// optional integrations and collecting all ask, and the installed files do not change
+    /// while kiln runs.
+    pub fn shared(dirs: &[(PathBuf, usize)]) -> std::sync::Arc<DistIndex> {
+        use std::sync::{Arc, Mutex, OnceLock};
+        type Scans = Mutex<HashMap<Vec<(PathBuf, usize)>, Arc<DistIndex>>>;
+        static SCANS: OnceLock<Scans> = OnceLock::new();
+        let scans = SCANS.get_or_init(Default::default);
+        if let Some(found) = scans.lock().ok().and_then(|s| s.get(dirs).cloned()) {
+            return found;
+        }
+        let index = Arc::new(DistIndex::scan(dirs));
+        if let Ok(mut scans) = scans.lock() {
+            scans.insert(dirs.to_vec(), index.clone());
+        }
+        index
+    }
+
+    /// The distributions whose normalized name is `name` (see [`normalize_dist_name`]).
+    pub fn named(&self, name: &str) -> &[usize] {
+        self.by_name.get(name).map_or(&[], Vec::as_slice)
+    }
+
     /// Scans the given site directories (`(dir, entry index)`).
     pub fn scan(dirs: &[(PathBuf, usize)]) -> DistIndex {
         let mut index = DistIndex::default();
@@ -159,12 +184,18 @@ impl DistIndex {
                 for t in &top_level {
                     index.by_top_level.entry((*entry, t.clone())).or_insert(id);
                 }
+                let dist_name = if name.is_empty() {
+                    file_name.split('-').next().unwrap_or("").to_string()
+                } else {
+                    name
+                };
+                index
+                    .by_name
+                    .entry(normalize_dist_name(&dist_name))
+                    .or_default()
+                    .push(id);
                 index.distributions.push(Distribution {
-                    name: if name.is_empty() {
-                        file_name.split('-').next().unwrap_or("").to_string()
-                    } else {
-                        name
-                    },
+                    name: dist_name,
                     version,
                     metadata_dir: path.clone(),
                     entry: *entry,

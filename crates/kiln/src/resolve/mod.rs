@@ -171,13 +171,14 @@ struct Resolver<'a> {
     /// so standard library fallbacks are followed after all.
     hidden_imports_seen: bool,
     /// Excluded module names (a name excludes its submodules too).
-    excluded: Vec<String>,
+    /// Modules excluded with their submodules (the configuration's and applied hooks').
+    excluded: std::collections::HashSet<String>,
     /// `from package import *` waiting for the package's `__all__`: (importer, package, line).
     star_imports: Vec<(ModuleId, ModuleId, u32)>,
     /// Entry point group -> target modules, read from installed distributions when first asked.
     entry_points: Option<HashMap<String, Vec<(String, String)>>>,
     /// Installed distributions, read when first needed.
-    distributions: Option<crate::installed::metadata::DistIndex>,
+    distributions: Option<std::sync::Arc<crate::installed::metadata::DistIndex>>,
     /// Modules put into `sys.modules` by name at run time: name -> (provider, line).
     provided: HashMap<String, (ModuleId, u32)>,
     /// Modules added as part of the app's source tree ([`APP_TREE`]).
@@ -237,7 +238,7 @@ impl<'a> Resolver<'a> {
             pending: Vec::new(),
             analysed: 0,
             hidden_imports_seen: false,
-            excluded: input.rules.exclude.clone(),
+            excluded: input.rules.exclude.iter().cloned().collect(),
             star_imports: Vec::new(),
             entry_points: None,
             distributions: None,
@@ -720,12 +721,11 @@ impl<'a> Resolver<'a> {
     }
 
     fn is_excluded(&self, name: &str) -> bool {
-        self.excluded.iter().any(|e| {
-            name == e
-                || name
-                    .strip_prefix(e.as_str())
-                    .is_some_and(|rest| rest.starts_with('.'))
-        })
+        // `name` or one of its parent packages.
+        name.match_indices('.')
+            .map(|(at, _)| &name[..at])
+            .chain(std::iter::once(name))
+            .any(|prefix| self.excluded.contains(prefix))
     }
 
     /// Applies a hook on behalf of `owner` (the module it is about, or the entry for the
@@ -1586,7 +1586,7 @@ impl<'a> Resolver<'a> {
             let dirs = self.graph.site_dirs();
             let dists = self
                 .distributions
-                .get_or_insert_with(|| crate::installed::metadata::DistIndex::scan(&dirs));
+                .get_or_insert_with(|| crate::installed::metadata::DistIndex::shared(&dirs));
             if let Some(dist) = dists.owner(&file, entry, Some(&name)) {
                 let top = name.split('.').next().unwrap_or_default();
                 let others: Vec<String> = dists.distributions[dist]
@@ -1612,7 +1612,7 @@ impl<'a> Resolver<'a> {
         let dirs = self.graph.site_dirs();
         let dists = self
             .distributions
-            .get_or_insert_with(|| crate::installed::metadata::DistIndex::scan(&dirs));
+            .get_or_insert_with(|| crate::installed::metadata::DistIndex::shared(&dirs));
         let Some(own) = dists.owner(&file, entry, Some(&name)) else {
             return false;
         };
@@ -1621,16 +1621,18 @@ impl<'a> Resolver<'a> {
             .iter()
             .filter(|r| r.when_extras.is_empty())
             .any(|r| {
-                dists.distributions.iter().any(|d| {
-                    crate::installed::metadata::normalize_dist_name(&d.name) == r.name
-                        && d.top_level.iter().any(|t| t == top)
-                })
+                dists
+                    .named(&r.name)
+                    .iter()
+                    .any(|&d| dists.distributions[d].top_level.iter().any(|t| t == top))
             })
     }
 
     /// Whether `name` can be imported, without adding anything to the graph.
     fn probe(&mut self, name: &str) -> bool {
-        let mut locations = self.top_level.clone();
+        // Borrowed until a package of its own is found: most names start in the graph.
+        let mut locations: std::borrow::Cow<'_, [finder::Location]> =
+            std::borrow::Cow::Borrowed(&self.top_level);
         let mut prefix = String::new();
         let parts: Vec<&str> = name.split('.').collect();
         for (i, part) in parts.iter().enumerate() {
@@ -1650,7 +1652,7 @@ impl<'a> Resolver<'a> {
                 if !m.is_package() {
                     return false;
                 }
-                locations = m.package_dirs.clone();
+                locations = std::borrow::Cow::Borrowed(&m.package_dirs);
                 continue;
             }
             if i == 0 && self.input.interpreter.is_builtin(part) {
@@ -1659,8 +1661,12 @@ impl<'a> Resolver<'a> {
             match self.finder.find(part, &locations) {
                 None => return false,
                 Some(Found::Module { .. }) => return last,
-                Some(Found::Package { dir, entry, .. }) => locations = vec![(dir, entry)],
-                Some(Found::Namespace { portions }) => locations = portions,
+                Some(Found::Package { dir, entry, .. }) => {
+                    locations = std::borrow::Cow::Owned(vec![(dir, entry)])
+                }
+                Some(Found::Namespace { portions }) => {
+                    locations = std::borrow::Cow::Owned(portions)
+                }
             }
         }
         true

@@ -48,7 +48,7 @@ pub fn find(
     declared: Option<&[String]>,
     tree_is_evidence: bool,
 ) -> Vec<OptionalIntegration> {
-    let dists = DistIndex::scan(&graph.site_dirs());
+    let dists = DistIndex::shared(&graph.site_dirs());
     let owner: Vec<Option<usize>> = graph
         .modules
         .iter()
@@ -197,8 +197,10 @@ pub fn find(
             continue;
         }
         if let Some(entry) = found.get_mut(&to) {
-            if entry.via.0.is_empty() {
-                entry.via = (graph.modules[e.from].name.clone(), e.line);
+            // The first importer by name and line, whatever order the graph was built in.
+            let candidate = (graph.modules[e.from].name.as_str(), e.line);
+            if entry.via.0.is_empty() || candidate < (entry.via.0.as_str(), entry.via.1) {
+                entry.via = (candidate.0.to_string(), candidate.1);
             }
         }
     }
