@@ -59,27 +59,63 @@ pub fn exact_names_in_bytes(bytes: &[u8], names: &[String]) -> Vec<String> {
 
 /// The `names` that occur in `bytes` as a whole C string: a NUL before and after.
 pub fn c_strings_in_bytes(bytes: &[u8], names: &[String]) -> Vec<String> {
-    // One pass over the NUL positions, not one search per name: extension modules run to
-    // tens of MiB, and the standard library has hundreds of module names.
+    // One pass over the runs between NULs, not one search per name: extension modules run to
+    // tens of MiB, and the standard library has hundreds of module names. Runs of NULs
+    // (alignment padding, zeroed data) are skipped a word at a time, and a run is looked up only
+    // when its length and first byte could be a wanted name's.
     let longest = names.iter().map(String::len).max().unwrap_or(0);
     let wanted: std::collections::HashSet<&[u8]> = names.iter().map(|n| n.as_bytes()).collect();
+    let mut first = [false; 256];
+    for name in names {
+        if let Some(&b) = name.as_bytes().first() {
+            first[b as usize] = true;
+        }
+    }
     let mut found = BTreeSet::new();
-    let mut nuls = memchr::memchr_iter(0, bytes);
-    let Some(mut previous) = nuls.next() else {
-        return Vec::new();
+    let mut pos = match memchr::memchr(0, bytes) {
+        Some(at) => at,
+        None => return Vec::new(),
     };
-    for next in nuls {
-        let segment = &bytes[previous + 1..next];
-        if !segment.is_empty() && segment.len() <= longest && wanted.contains(segment) {
+    loop {
+        pos = skip_nuls(bytes, pos);
+        if pos >= bytes.len() {
+            break;
+        }
+        // `bytes[pos]` is not NUL and `bytes[pos - 1]` is.
+        let Some(len) = memchr::memchr(0, &bytes[pos..]) else {
+            break;
+        };
+        let segment = &bytes[pos..pos + len];
+        if len <= longest && first[segment[0] as usize] && wanted.contains(segment) {
             found.insert(String::from_utf8_lossy(segment).into_owned());
         }
-        previous = next;
+        pos += len;
     }
     names
         .iter()
         .filter(|n| found.contains(*n))
         .cloned()
         .collect()
+}
+
+/// The first position at or after `pos` that holds a byte other than NUL (or the length).
+fn skip_nuls(bytes: &[u8], mut pos: usize) -> usize {
+    while pos < bytes.len() && bytes[pos] == 0 {
+        if pos % 8 == 0 {
+            // Whole zero words at once.
+            while let Some(word) = bytes.get(pos..pos + 8) {
+                if word != [0u8; 8] {
+                    break;
+                }
+                pos += 8;
+            }
+            if pos >= bytes.len() || bytes[pos] != 0 {
+                break;
+            }
+        }
+        pos += 1;
+    }
+    pos
 }
 
 pub fn names_in_bytes(bytes: &[u8], prefixes: &[String]) -> Vec<String> {
@@ -124,6 +160,35 @@ mod tests {
             super::c_strings_in_bytes(bytes, &names),
             ["secrets", "json"]
         );
+    }
+
+    proptest::proptest! {
+        /// The word-at-a-time scan finds exactly what splitting at every NUL finds.
+        #[test]
+        fn whole_c_strings_match_a_plain_split(
+            bytes in proptest::collection::vec(
+                proptest::sample::select(vec![0u8, 0, 0, b'a', b'b', b'o', b's']), 0..200),
+            names in proptest::collection::vec("[abos]{1,3}", 0..6),
+        ) {
+            let mut expected: Vec<String> = Vec::new();
+            if let Some(first) = bytes.iter().position(|&b| b == 0) {
+                let inner = &bytes[first + 1..];
+                let mut parts: Vec<&[u8]> = inner.split(|&b| b == 0).collect();
+                // The run after the last NUL has no NUL after it.
+                parts.pop();
+                for name in &names {
+                    if parts.iter().any(|p| *p == name.as_bytes()) && !expected.contains(name) {
+                        expected.push(name.clone());
+                    }
+                }
+            }
+            let mut got = super::c_strings_in_bytes(&bytes, &names);
+            got.dedup();
+            let mut expected_in_order: Vec<String> =
+                names.iter().filter(|n| expected.contains(n)).cloned().collect();
+            expected_in_order.dedup();
+            proptest::prop_assert_eq!(got, expected_in_order);
+        }
     }
 
     #[test]

@@ -374,14 +374,12 @@ impl<'a> ImportWalker<'a> {
         if self.condition >= Condition::OtherPlatform {
             return;
         }
-        let Some(name) = dotted(expr) else { return };
-        let (head, rest) = match name.split_once('.') {
-            Some((head, rest)) => (head, Some(rest)),
-            None => (name.as_str(), None),
-        };
-        let Some(module) = self.module_names.get(head) else {
+        // Most expressions start from no imported module: look that up before building names.
+        let Some(module) = dotted_head(expr).and_then(|head| self.module_names.get(head)) else {
             return;
         };
+        let Some(name) = dotted(expr) else { return };
+        let rest = name.split_once('.').map(|(_, rest)| rest);
         let call = match rest {
             Some(rest) => format!("{module}.{rest}"),
             None => module.clone(),
@@ -1416,10 +1414,41 @@ fn binds_lazy_getattr(target: &Expr) -> bool {
 
 /// `a.b.c` for a chain of names and attributes.
 fn dotted(expr: &Expr) -> Option<String> {
-    match expr {
-        Expr::Name(n) => Some(n.id.as_str().to_string()),
-        Expr::Attribute(a) => Some(format!("{}.{}", dotted(&a.value)?, a.attr.as_str())),
-        _ => None,
+    // Collected outermost first, then joined once: `a.b.c.d` is one allocation, not four.
+    let mut parts = Vec::new();
+    let mut at = expr;
+    loop {
+        match at {
+            Expr::Attribute(a) => {
+                parts.push(a.attr.as_str());
+                at = &a.value;
+            }
+            Expr::Name(n) => {
+                parts.push(n.id.as_str());
+                break;
+            }
+            _ => return None,
+        }
+    }
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len() + 1).sum());
+    for (i, part) in parts.iter().rev().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        out.push_str(part);
+    }
+    Some(out)
+}
+
+/// The name a dotted expression starts from (`a` of `a.b.c`), without building the rest.
+fn dotted_head(expr: &Expr) -> Option<&str> {
+    let mut at = expr;
+    loop {
+        match at {
+            Expr::Attribute(a) => at = &a.value,
+            Expr::Name(n) => return Some(n.id.as_str()),
+            _ => return None,
+        }
     }
 }
 
