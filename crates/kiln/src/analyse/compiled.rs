@@ -101,7 +101,7 @@ pub fn c_strings_in_bytes(bytes: &[u8], names: &[String]) -> Vec<String> {
 /// The first position at or after `pos` that holds a byte other than NUL (or the length).
 fn skip_nuls(bytes: &[u8], mut pos: usize) -> usize {
     while pos < bytes.len() && bytes[pos] == 0 {
-        if pos % 8 == 0 {
+        if pos.is_multiple_of(8) {
             // Whole zero words at once.
             while let Some(word) = bytes.get(pos..pos + 8) {
                 if word != [0u8; 8] {
