@@ -177,7 +177,7 @@ mod tests {
                 // The run after the last NUL has no NUL after it.
                 parts.pop();
                 for name in &names {
-                    if parts.iter().any(|p| *p == name.as_bytes()) && !expected.contains(name) {
+                    if parts.contains(&name.as_bytes()) && !expected.contains(name) {
                         expected.push(name.clone());
                     }
                 }
