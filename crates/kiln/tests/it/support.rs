@@ -243,13 +243,14 @@ fn static_venv_dir() -> PathBuf {
     target_dir().join("kiln-test-venv-static")
 }
 
-/// An exclusive `flock` on a file, released when dropped.
-struct FileLock {
+/// An exclusive `flock` on a file, released when dropped. Each acquisition opens the file
+/// anew, so it excludes other acquisitions in the same process as well as other processes.
+pub struct FileLock {
     _file: fs::File,
 }
 
 impl FileLock {
-    fn acquire(path: &Path) -> FileLock {
+    pub fn acquire(path: &Path) -> FileLock {
         let file = fs::OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -845,6 +846,8 @@ pub struct Hidden<'a> {
     cache: Option<PathBuf>,
     program: Option<String>,
     hard_link: bool,
+    /// More directories to hide: a venv of another tier than the test venv's, say.
+    also_hidden: Vec<PathBuf>,
     /// A client that starts the bundle itself: its program and the arguments before the
     /// bundle's executable.
     client: Option<(PathBuf, Vec<OsString>)>,
@@ -894,6 +897,7 @@ impl<'a> Hidden<'a> {
             cache: None,
             program: None,
             hard_link: false,
+            also_hidden: Vec::new(),
             client: None,
         }
     }
@@ -902,6 +906,13 @@ impl<'a> Hidden<'a> {
     /// must then leave the bundle's files alone, since they are the build's too.
     pub fn hard_linked(mut self) -> Hidden<'a> {
         self.hard_link = true;
+        self
+    }
+
+    /// Hides `dir` as well: the venv the bundle was built from, when it is not the test venv
+    /// (which is always hidden).
+    pub fn hiding(mut self, dir: &Path) -> Hidden<'a> {
+        self.also_hidden.push(dir.to_path_buf());
         self
     }
 
@@ -980,8 +991,10 @@ impl<'a> Hidden<'a> {
             .clone()
             .or_else(|| own_cache.as_ref().map(|c| c.path().to_path_buf()));
 
-        // The build's own directory holds the app's sources and the bundle as built.
-        let build_dirs = [self.build.root().to_path_buf(), self.build.out_dir.clone()];
+        // The build's own directory holds the app's sources and the bundle as built; then the
+        // directories asked for.
+        let mut build_dirs = vec![self.build.root().to_path_buf(), self.build.out_dir.clone()];
+        build_dirs.extend(self.also_hidden.iter().cloned());
         let mut visible = vec![bundle_root.path()];
         visible.extend(cache.as_deref());
         let (program, args) = match &self.client {

@@ -1,16 +1,14 @@
 //! The torch family, for real: the default PyPI wheels of torch (its CUDA libraries included),
 //! transformers and peft, frozen with no configuration and run with the host's Pythons hidden.
 
-use std::sync::{Mutex, MutexGuard};
+use crate::support::{assert_same_run, run_plain_with, torch_venv, Build, FileLock, Hidden, Mode};
 
-use crate::support::{assert_same_run, run_plain_with, torch_venv, Build, Hidden, Mode};
-
-/// One torch test at a time: each bundle is gigabytes (3.4 GiB onedir; a onefile and its
-/// unpacked cache together more), and a CI machine's disk holds one of them at once beside the
-/// torch venv, not three.
-fn one_at_a_time() -> MutexGuard<'static, ()> {
-    static DISK: Mutex<()> = Mutex::new(());
-    DISK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+/// One torch test at a time on the machine: each bundle is gigabytes (3.4 GiB onedir; a onefile
+/// and its unpacked cache together more), and a CI machine's disk holds one of them at once
+/// beside the torch venv, not three. A lock file in the temporary directory, where the bundles
+/// are made, so that test processes wait for each other too (two checkouts' test runs, say).
+fn one_at_a_time() -> FileLock {
+    FileLock::acquire(&std::env::temp_dir().join("kiln-it-torch-disk.lock"))
 }
 
 /// One LoRA training step with peft on a tiny GPT-2 built from a config, saved with
@@ -25,7 +23,7 @@ fn lora_step(mode: Mode) {
         .python(&venv.python)
         .mode(mode)
         .success();
-    let frozen = Hidden::new(&build).hard_linked().output();
+    let frozen = Hidden::new(&build).hard_linked().hiding(&venv.dir).output();
     assert_same_run("torch_lora", &plain, &frozen.run);
     assert!(
         frozen.run.stdout.contains("same logits True"),
@@ -75,6 +73,7 @@ fn backend_loads_a_torch_service_lazily_and_stops_on_sigterm() {
     let port = crate::support::free_port();
     let (mut frozen, _) = Hidden::new(&build)
         .hard_linked()
+        .hiding(&venv.dir)
         .args([port.to_string()])
         .spawn();
     let got = match predict(&mut frozen, port, "the frozen backend") {
