@@ -364,7 +364,8 @@ fn ensure_venv(dir: &Path, base: &Path, requirements: Option<&Path>) -> Venv {
     venv
 }
 
-fn run_checked(cmd: &mut Command, what: &str) {
+/// Runs `cmd` to its end and panics with its output unless it succeeded.
+pub fn run_checked(cmd: &mut Command, what: &str) {
     let output = cmd
         .output()
         .unwrap_or_else(|e| panic!("{what}: cannot run {cmd:?}: {e}"));
@@ -1214,13 +1215,39 @@ pub fn run_plain_with(venv: &Venv, app: &str, args: &[&str]) -> RunOutput {
 
 /// Starts fixture `app` from a fresh copy with `venv`'s python.
 pub fn spawn_plain_with(venv: &Venv, app: &str, args: &[&str]) -> (Running, PathBuf) {
+    spawn_plain_prepared(venv, app, args, &[], |_| {})
+}
+
+/// Runs fixture `app` with `venv`'s python from a fresh copy that `prepare` worked on first (to
+/// put generated files in place, as [`Build::prepare`] does for the build), with `envs` added
+/// to the clean environment.
+pub fn run_plain_prepared(
+    venv: &Venv,
+    app: &str,
+    args: &[&str],
+    envs: &[(&str, &str)],
+    prepare: impl FnOnce(&Path),
+) -> RunOutput {
+    let (running, _dir) = spawn_plain_prepared(venv, app, args, envs, prepare);
+    running.output(RUN_TIMEOUT)
+}
+
+fn spawn_plain_prepared(
+    venv: &Venv,
+    app: &str,
+    args: &[&str],
+    envs: &[(&str, &str)],
+    prepare: impl FnOnce(&Path),
+) -> (Running, PathBuf) {
     let root = temp_dir(&format!("kiln-it-plain-{app}-"));
     let dir = root.path().join("app");
     copy_tree(&app_dir(app), &dir);
+    prepare(&dir);
     let mut cmd = Command::new(&venv.python);
     cmd.args(args).current_dir(&dir);
     base_env(&mut cmd, root.path(), &[]);
-    cmd.env("PYTHONDONTWRITEBYTECODE", "1");
+    cmd.env("PYTHONDONTWRITEBYTECODE", "1")
+        .envs(envs.iter().copied());
     let description = format!("{} {args:?} in a copy of {app}", venv.python.display());
     let mut running = spawn(&mut cmd, &description);
     running._keep.push(root);
