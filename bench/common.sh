@@ -1,7 +1,8 @@
 # Shared set-up of the bench scripts (sourced, not run): builds target/release/kiln and makes
 # target/bench-venv with the integration tests' pinned requirements plus PyInstaller, reused
 # while its stamp (interpreter, requirements, PyInstaller version) matches.
-# Sets: repo, kiln, venv, python, PYINSTALLER_VERSION, and defines log().
+# Sets: repo, kiln, venv, python, PYINSTALLER_VERSION, and defines log(). A script that brings
+# its own environment sets bench_own_venv=1 first: then only kiln is built (no venv, no python).
 
 PYINSTALLER_VERSION=6.22.3
 PYTHON=${KILN_BENCH_PYTHON:-python3}
@@ -14,6 +15,9 @@ log() { echo "bench: $*" >&2; }
 log "building target/release/kiln"
 cargo build --release -p kiln --manifest-path "$repo/Cargo.toml" >&2
 kiln=$repo/target/release/kiln
+if [[ -n ${bench_own_venv:-} ]]; then
+    return 0
+fi
 
 stamp="$("$PYTHON" -c 'import sys; print(sys.executable, sys.version)')
 pyinstaller==$PYINSTALLER_VERSION

@@ -243,13 +243,14 @@ fn static_venv_dir() -> PathBuf {
     target_dir().join("kiln-test-venv-static")
 }
 
-/// An exclusive `flock` on a file, released when dropped.
-struct FileLock {
+/// An exclusive `flock` on a file, released when dropped. Each acquisition opens the file
+/// anew, so it excludes other acquisitions in the same process as well as other processes.
+pub struct FileLock {
     _file: fs::File,
 }
 
 impl FileLock {
-    fn acquire(path: &Path) -> FileLock {
+    pub fn acquire(path: &Path) -> FileLock {
         let file = fs::OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -866,6 +867,8 @@ pub struct Hidden<'a> {
     cache: Option<PathBuf>,
     program: Option<String>,
     hard_link: bool,
+    /// More directories to hide: a venv of another tier than the test venv's, say.
+    also_hidden: Vec<PathBuf>,
     /// A client that starts the bundle itself: its program and the arguments before the
     /// bundle's executable.
     client: Option<(PathBuf, Vec<OsString>)>,
@@ -915,6 +918,7 @@ impl<'a> Hidden<'a> {
             cache: None,
             program: None,
             hard_link: false,
+            also_hidden: Vec::new(),
             client: None,
         }
     }
@@ -923,6 +927,13 @@ impl<'a> Hidden<'a> {
     /// must then leave the bundle's files alone, since they are the build's too.
     pub fn hard_linked(mut self) -> Hidden<'a> {
         self.hard_link = true;
+        self
+    }
+
+    /// Hides `dir` as well: the venv the bundle was built from, when it is not the test venv
+    /// (which is always hidden).
+    pub fn hiding(mut self, dir: &Path) -> Hidden<'a> {
+        self.also_hidden.push(dir.to_path_buf());
         self
     }
 
@@ -1001,8 +1012,10 @@ impl<'a> Hidden<'a> {
             .clone()
             .or_else(|| own_cache.as_ref().map(|c| c.path().to_path_buf()));
 
-        // The build's own directory holds the app's sources and the bundle as built.
-        let build_dirs = [self.build.root().to_path_buf(), self.build.out_dir.clone()];
+        // The build's own directory holds the app's sources and the bundle as built; then the
+        // directories asked for.
+        let mut build_dirs = vec![self.build.root().to_path_buf(), self.build.out_dir.clone()];
+        build_dirs.extend(self.also_hidden.iter().cloned());
         let mut visible = vec![bundle_root.path()];
         visible.extend(cache.as_deref());
         let (program, args) = match &self.client {
@@ -1222,13 +1235,39 @@ pub fn run_plain_with(venv: &Venv, app: &str, args: &[&str]) -> RunOutput {
 
 /// Starts fixture `app` from a fresh copy with `venv`'s python.
 pub fn spawn_plain_with(venv: &Venv, app: &str, args: &[&str]) -> (Running, PathBuf) {
+    spawn_plain_prepared(venv, app, args, &[], |_| {})
+}
+
+/// Runs fixture `app` with `venv`'s python from a fresh copy that `prepare` worked on first (to
+/// put generated files in place, as [`Build::prepare`] does for the build), with `envs` added
+/// to the clean environment.
+pub fn run_plain_prepared(
+    venv: &Venv,
+    app: &str,
+    args: &[&str],
+    envs: &[(&str, &str)],
+    prepare: impl FnOnce(&Path),
+) -> RunOutput {
+    let (running, _dir) = spawn_plain_prepared(venv, app, args, envs, prepare);
+    running.output(RUN_TIMEOUT)
+}
+
+fn spawn_plain_prepared(
+    venv: &Venv,
+    app: &str,
+    args: &[&str],
+    envs: &[(&str, &str)],
+    prepare: impl FnOnce(&Path),
+) -> (Running, PathBuf) {
     let root = temp_dir(&format!("kiln-it-plain-{app}-"));
     let dir = root.path().join("app");
     copy_tree(&app_dir(app), &dir);
+    prepare(&dir);
     let mut cmd = Command::new(&venv.python);
     cmd.args(args).current_dir(&dir);
     base_env(&mut cmd, root.path(), &[]);
-    cmd.env("PYTHONDONTWRITEBYTECODE", "1");
+    cmd.env("PYTHONDONTWRITEBYTECODE", "1")
+        .envs(envs.iter().copied());
     let description = format!("{} {args:?} in a copy of {app}", venv.python.display());
     let mut running = spawn(&mut cmd, &description);
     running._keep.push(root);

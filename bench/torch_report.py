@@ -1,0 +1,171 @@
+"""Formats bench/torch.sh's measurements as markdown.
+
+Usage: torch_report.py RESULTS.jsonl SETTINGS.json
+
+RESULTS.jsonl holds one {"app", "tool", "key", "value"} object a line (see bench/torch.sh);
+SETTINGS.json the run's settings and the machine.
+"""
+
+import json
+import statistics
+import sys
+
+TOOLS = {"kiln": "kiln", "pyinstaller": "PyInstaller"}
+
+
+def mib(n):
+    return f"{n / 1048576:,.0f}" if isinstance(n, (int, float)) else "–"
+
+
+def secs(n):
+    return f"{n:.1f}" if isinstance(n, (int, float)) else "–"
+
+
+def built(value):
+    if value == "failed":
+        return "failed"
+    return secs(value)
+
+
+def verdict(run):
+    """Whether a run behaved like plain python, said in a few words."""
+    if run is None:
+        return "–"
+    if run["ok"]:
+        return "yes"
+    if run.get("exit") not in (0, None):
+        return f"no (exit {run['exit']})"
+    if run.get("exit") is None:
+        return "no (did not finish)"
+    return "no (other output)"
+
+
+def main():
+    results, settings = sys.argv[1], sys.argv[2]
+    with open(settings, encoding="utf-8") as f:
+        s = json.load(f)
+    data = {}
+    with open(results, encoding="utf-8") as f:
+        for line in f:
+            r = json.loads(line)
+            data.setdefault(r["app"], {}).setdefault(r["tool"], {})[r["key"]] = r["value"]
+    apps = [a for a in s["apps"].split() if a in data]
+    tools = s["tools"].split()
+
+    out = []
+    out.append("# torch benchmark: kiln vs PyInstaller")
+    out.append("")
+    out.append(
+        f"`bench/torch.sh` on {s['date']} at commit `{s['commit']}`: {s['kiln']}, PyInstaller "
+        f"{s['pyinstaller']}; {s['versions']} (the default PyPI wheels: torch with its CUDA "
+        f"libraries). Machine: {s['cores']} cores ({s['cpu']}), {s['memory_gib']} GiB of memory, "
+        f"{s['fs']} file system, Linux {s['kernel']}; load average {s['loadavg_start']} at the "
+        f"start and {s['loadavg_end']} at the end (the machine is shared: the times are "
+        f"noisy). The run took {s['elapsed_s'] / 60:.0f} minutes."
+    )
+    out.append("")
+    out.append("## Builds")
+    out.append("")
+    out.append(
+        "| app | tool | onedir build (s) | onedir size (MiB) | files | onefile build (s) "
+        "| onefile size (MiB) |"
+    )
+    out.append("|---|---|---:|---:|---:|---:|---:|")
+    for app in apps:
+        for tool in tools:
+            d = data[app].get(tool, {})
+            out.append(
+                f"| {app} | {TOOLS[tool]} | {built(d.get('onedir-build'))} "
+                f"| {mib(d.get('onedir-bytes'))} | {d.get('onedir-files', '–')} "
+                f"| {built(d.get('onefile-build'))} | {mib(d.get('onefile-bytes'))} |"
+            )
+    out.append("")
+    out.append("## Runs")
+    out.append("")
+    warm = s["warm_runs"]
+    out.append(
+        "| app | tool | onedir runs | onefile runs | plain python (s) | onedir (s) "
+        f"| onefile, first start (s) | onefile, warm start (s, median of {warm}) "
+        "| `tar x` of the unpacked tree (s) |"
+    )
+    out.append("|---|---|---|---|---:|---:|---:|---:|---:|")
+    for app in apps:
+        plain = data[app].get("python", {}).get("run")
+        tar = data[app].get("tar", {}).get("x")
+        for tool in tools:
+            d = data[app].get(tool, {})
+            first = d.get("onefile-first")
+            warms = [d[k] for k in sorted(d) if k.startswith("onefile-warm-")]
+            onefile_runs = [r for r in [first, *warms] if r is not None]
+            onefile_verdict = "–"
+            if onefile_runs:
+                failed = [r for r in onefile_runs if not r["ok"]]
+                onefile_verdict = verdict(failed[0] if failed else onefile_runs[0])
+            ok_warm = [r["seconds"] for r in warms if r["ok"]]
+            out.append(
+                f"| {app} | {TOOLS[tool]} | {verdict(d.get('onedir-run'))} | {onefile_verdict} "
+                f"| {secs(plain)} "
+                f"| {secs(d['onedir-run']['seconds']) if d.get('onedir-run', {}).get('ok') else '–'} "
+                f"| {secs(first['seconds']) if first and first['ok'] else '–'} "
+                f"| {secs(statistics.median(ok_warm)) if ok_warm else '–'} "
+                f"| {secs(tar) if tool == 'kiln' else ''} |"
+            )
+    failures = [
+        (app, tool, mode, d[f"{mode}-build-log"])
+        for app in apps
+        for tool, d in data[app].items()
+        for mode in ("onedir", "onefile")
+        if f"{mode}-build-log" in d
+    ]
+    if failures:
+        out.append("")
+        out.append("Builds that failed, the end of their logs:")
+        for app, tool, mode, log in failures:
+            out.append("")
+            out.append(f"- {app}, {TOOLS[tool]} {mode}:")
+            out.append("")
+            out.append("  ```")
+            out.extend("  " + line for line in log.rstrip().splitlines())
+            out.append("  ```")
+    out.append("")
+    out.append("How it is measured:")
+    out.append("")
+    out.append(
+        "- Both tools build with the same python: `target/bench-torch-venv`, the torch tests' "
+        "venv (`crates/kiln/tests/fixtures/requirements-torch.txt`) with PyInstaller added, "
+        "from a copy of the app, with no options beyond the output names and places "
+        "(`kiln build main.py --python VENV/bin/python [--onefile]`, "
+        "`pyinstaller --onedir|--onefile --noconfirm main.py`). A build is the wall time of "
+        "that command. Each app's onedir build starts with empty caches (`KILN_CACHE_DIR`, "
+        "`PYINSTALLER_CONFIG_DIR`); its onefile build follows with what the onedir build left."
+    )
+    out.append(
+        "- Sizes: `du -sb` of the onedir folder (all files), the size of the onefile "
+        "executable. MiB = 2^20 bytes."
+    )
+    out.append(
+        "- Runs: each bundle is moved to another directory and started from an empty one, with "
+        "only `PATH` (no Python directories), `HOME`, `LANG`, `HF_HUB_OFFLINE=1` and "
+        "`TRANSFORMERS_OFFLINE=1` set; it runs when it exits with status 0 and prints what plain "
+        "python printed (for torch_backend: the body of `/api/predict?service=scorer`, then "
+        "SIGTERM and exit status 0). The times are wall time from spawn to exit (torch_backend: "
+        "to the `/api/predict` answer, the request that imports torch). Plain python is the "
+        "venv's python running `main.py`, its second run (the first reads the libraries into "
+        "the page cache)."
+    )
+    out.append(
+        "- First start: the onefile with an empty cache (kiln unpacks into `KILN_ONEFILE_DIR` "
+        "and keeps the tree; PyInstaller unpacks into `TMPDIR` and deletes it when the app "
+        f"exits, so each of its starts unpacks again). Warm start: the median of {warm} starts "
+        "after it. The executables were just written, so they are read from the page cache."
+    )
+    out.append(
+        "- `tar x`: the tree kiln's onefile unpacked, archived with `tar | zstd -3` after the "
+        "runs and extracted with `tar --zstd -x` into an empty directory on the same disk: "
+        "the cost of writing that many bytes and files there, to set the first start beside."
+    )
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()
