@@ -154,8 +154,14 @@ run() {
     local envs=() out=$work/$app/$tool-$what.json cwd
     for setting in "$@"; do envs+=(--env "$setting"); done
     cwd=$(mktemp -d "$work/$app/cwd-XXXXXX")
+    local status=0
     python3 "$repo/bench/torch_run.py" "$kind" --cwd "$cwd" "${envs[@]}" \
-        --expect "$work/$app/plain.json" -- "$command" >"$out"
+        --expect "$work/$app/plain.json" -- "$command" >"$out" || status=$?
+    if ((status != 0)); then
+        # The runner itself was stopped (a signal from outside): a failed run, not the end.
+        printf '{"seconds": null, "ok": false, "exit": null, "output": "", "log": "%s"}\n' \
+            "the runner stopped with status $status" >"$out"
+    fi
     rm -rf "$cwd"
     record "$app" "$tool" "$what" "$(python3 -c 'import json, sys
 r = json.load(open(sys.argv[1]))
