@@ -57,18 +57,20 @@ def verdict(run):
     return "no (other output)"
 
 
-def reason(work, app, tool, what):
+def reason(kept, app, tool, what):
     """Why a run failed: the last line of its log that names an error, shortened."""
     try:
-        with open(os.path.join(work, app, f"{tool}-{what}.json"), encoding="utf-8") as f:
+        with open(os.path.join(kept, app, f"{tool}-{what}.json"), encoding="utf-8") as f:
             run = json.load(f)
     except (OSError, ValueError):
         return None
     lines = [line.strip() for line in (run.get("log") or "").splitlines() if line.strip()]
     errors = [line for line in lines if re.match(r"[\w.]*(Error|Exception|Exit)\b", line)]
     text = errors[-1] if errors else (run.get("output") or "").strip() or (lines or ["?"])[-1]
-    # PyInstaller's onefile unpacks into a directory of another name each time.
-    text = re.sub(r"_MEI\w+", "_MEIxxxxxx", text.replace(work, "…"))
+    # The run's working directory (bench/torch.sh's mktemp) shortened; PyInstaller's onefile
+    # unpacks into a directory of another name each time.
+    text = re.sub(r"/\S*/kiln-torch-bench-\w+", "…", text)
+    text = re.sub(r"_MEI\w+", "_MEIxxxxxx", text)
     return text if len(text) <= 300 else text[:300] + "…"
 
 
@@ -149,7 +151,7 @@ def main():
         for mode in ("onedir", "onefile")
         if f"{mode}-build-log" in d
     ]
-    work = os.path.dirname(os.path.abspath(results))
+    kept = os.path.dirname(os.path.abspath(results))
     why = []
     for app in apps:
         for tool in tools:
@@ -157,7 +159,7 @@ def main():
             for what in sorted(d):
                 value = d[what]
                 if isinstance(value, dict) and not value.get("ok", True):
-                    text = reason(work, app, tool, what)
+                    text = reason(kept, app, tool, what)
                     if why and why[-1][:2] == (app, tool) and why[-1][3] == text:
                         why[-1][2].append(what)
                     else:
