@@ -11,7 +11,8 @@
 #   torch_embed    sentence-transformers embeddings from a tiny BERT shipped in the app's package
 #                  (made by the fixture's make_model.py; nothing is downloaded)
 # Both tools run with their defaults and no options beyond the output names. Prints markdown
-# tables and writes them to docs/torch-benchmark.md (bench/torch_report.py formats them).
+# tables and writes them to docs/torch-benchmark.md (bench/torch_report.py formats them; the
+# measurements are kept in target/torch-bench).
 #
 # Usage: bench/torch.sh
 # Settings (environment):
@@ -153,8 +154,14 @@ run() {
     local envs=() out=$work/$app/$tool-$what.json cwd
     for setting in "$@"; do envs+=(--env "$setting"); done
     cwd=$(mktemp -d "$work/$app/cwd-XXXXXX")
+    local status=0
     python3 "$repo/bench/torch_run.py" "$kind" --cwd "$cwd" "${envs[@]}" \
-        --expect "$work/$app/plain.json" -- "$command" >"$out"
+        --expect "$work/$app/plain.json" -- "$command" >"$out" || status=$?
+    if ((status != 0)); then
+        # The runner itself was stopped (a signal from outside): a failed run, not the end.
+        printf '{"seconds": null, "ok": false, "exit": null, "output": "", "log": "%s"}\n' \
+            "the runner stopped with status $status" >"$out"
+    fi
     rm -rf "$cwd"
     record "$app" "$tool" "$what" "$(python3 -c 'import json, sys
 r = json.load(open(sys.argv[1]))
@@ -257,7 +264,17 @@ cat >"$work/settings.json" <<EOF
  "loadavg_start": "$loadavg_start", "loadavg_end": "$(cut -d' ' -f1-3 /proc/loadavg)",
  "elapsed_s": $(($(date +%s) - started))}
 EOF
-report=$(python3 "$repo/bench/torch_report.py" "$results" "$work/settings.json")
+# The measurements stay in target/torch-bench (each run's JSON too): `bench/torch_report.py
+# target/torch-bench/results.jsonl target/torch-bench/settings.json` formats them again.
+kept=$repo/target/torch-bench
+rm -rf "$kept"
+mkdir -p "$kept"
+cp "$results" "$work/settings.json" "$kept/"
+for app in $APPS; do
+    mkdir -p "$kept/$app"
+    cp "$work/$app"/*.json "$work/$app"/*.log "$kept/$app/" 2>/dev/null || true
+done
+report=$(python3 "$repo/bench/torch_report.py" "$kept/results.jsonl" "$kept/settings.json")
 echo "$report"
 mkdir -p "$repo/docs"
 printf '%s\n' "$report" >"$repo/docs/torch-benchmark.md"

@@ -3,10 +3,14 @@
 Usage: torch_report.py RESULTS.jsonl SETTINGS.json
 
 RESULTS.jsonl holds one {"app", "tool", "key", "value"} object a line (see bench/torch.sh);
-SETTINGS.json the run's settings and the machine.
+SETTINGS.json the run's settings and the machine. A run that failed is explained from its own
+JSON (bench/torch_run.py's, APP/TOOL-WHAT.json beside RESULTS.jsonl): the last error its log
+shows, else its output.
 """
 
 import json
+import os
+import re
 import statistics
 import sys
 
@@ -27,6 +31,19 @@ def built(value):
     return secs(value)
 
 
+def timed(run):
+    """A run's seconds; marked † when it failed (the time to the failure)."""
+    if run is None or run.get("seconds") is None:
+        return "–"
+    return secs(run["seconds"]) + ("" if run["ok"] else " †")
+
+
+def timed_median(runs, seconds):
+    if not seconds:
+        return "–"
+    return secs(statistics.median(seconds)) + ("" if all(r["ok"] for r in runs) else " †")
+
+
 def verdict(run):
     """Whether a run behaved like plain python, said in a few words."""
     if run is None:
@@ -38,6 +55,23 @@ def verdict(run):
     if run.get("exit") is None:
         return "no (did not finish)"
     return "no (other output)"
+
+
+def reason(kept, app, tool, what):
+    """Why a run failed: the last line of its log that names an error, shortened."""
+    try:
+        with open(os.path.join(kept, app, f"{tool}-{what}.json"), encoding="utf-8") as f:
+            run = json.load(f)
+    except (OSError, ValueError):
+        return None
+    lines = [line.strip() for line in (run.get("log") or "").splitlines() if line.strip()]
+    errors = [line for line in lines if re.match(r"[\w.]*(Error|Exception|Exit)\b", line)]
+    text = errors[-1] if errors else (run.get("output") or "").strip() or (lines or ["?"])[-1]
+    # The run's working directory (bench/torch.sh's mktemp) shortened; PyInstaller's onefile
+    # unpacks into a directory of another name each time.
+    text = re.sub(r"/\S*/kiln-torch-bench-\w+", "…", text)
+    text = re.sub(r"_MEI\w+", "_MEIxxxxxx", text)
+    return text if len(text) <= 300 else text[:300] + "…"
 
 
 def main():
@@ -101,13 +135,13 @@ def main():
             if onefile_runs:
                 failed = [r for r in onefile_runs if not r["ok"]]
                 onefile_verdict = verdict(failed[0] if failed else onefile_runs[0])
-            ok_warm = [r["seconds"] for r in warms if r["ok"]]
+            warm_seconds = [r["seconds"] for r in warms if r["seconds"] is not None]
             out.append(
                 f"| {app} | {TOOLS[tool]} | {verdict(d.get('onedir-run'))} | {onefile_verdict} "
                 f"| {secs(plain)} "
-                f"| {secs(d['onedir-run']['seconds']) if d.get('onedir-run', {}).get('ok') else '–'} "
-                f"| {secs(first['seconds']) if first and first['ok'] else '–'} "
-                f"| {secs(statistics.median(ok_warm)) if ok_warm else '–'} "
+                f"| {timed(d.get('onedir-run'))} "
+                f"| {timed(first)} "
+                f"| {timed_median(warms, warm_seconds)} "
                 f"| {secs(tar) if tool == 'kiln' else ''} |"
             )
     failures = [
@@ -117,6 +151,28 @@ def main():
         for mode in ("onedir", "onefile")
         if f"{mode}-build-log" in d
     ]
+    kept = os.path.dirname(os.path.abspath(results))
+    why = []
+    for app in apps:
+        for tool in tools:
+            d = data[app].get(tool, {})
+            for what in sorted(d):
+                value = d[what]
+                if isinstance(value, dict) and not value.get("ok", True):
+                    text = reason(kept, app, tool, what)
+                    if why and why[-1][:2] == (app, tool) and why[-1][3] == text:
+                        why[-1][2].append(what)
+                    else:
+                        why.append((app, tool, [what], text))
+    if why:
+        out.append("")
+        out.append(
+            "† The run failed: the time is from spawn to the failure. The runs that failed, "
+            "with the last error each printed:"
+        )
+        out.append("")
+        for app, tool, whats, text in why:
+            out.append(f"- {app}, {TOOLS[tool]} {', '.join(whats)}: `{text}`")
     if failures:
         out.append("")
         out.append("Builds that failed, the end of their logs:")
