@@ -388,16 +388,12 @@ fn a_projects_scripts_are_its_entries() {
     );
     assert_ne!(one, pyproject);
     fs::write(dir.join("pyproject.toml"), one).unwrap();
-    let out = Command::new(crate::support::KILN)
-        .current_dir(&dir)
-        .args(["build", "--python"])
-        .arg(&crate::support::test_venv().python)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    crate::support::run_checked(
+        Command::new(crate::support::KILN)
+            .current_dir(&dir)
+            .args(["build", "--python"])
+            .arg(&crate::support::test_venv().python),
+        "kiln build of a one-script project",
     );
     let exe = dir.join("dist/greet/greet");
     let ran = Command::new(&exe)
