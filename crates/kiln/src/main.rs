@@ -359,6 +359,14 @@ fn hooks(cmd: HooksCmd) -> anyhow::Result<ExitCode> {
         if !a.hook.data.is_empty() {
             println!("  data      {}", a.hook.data.join(", "));
         }
+        for (module, globs) in &a.hook.data_for {
+            if analysis.graph.included_named(module) {
+                println!("  data      {} (for {module})", globs.join(", "));
+            }
+        }
+        if !a.hook.exclude_data.is_empty() {
+            println!("  unread    {}", a.hook.exclude_data.join(", "));
+        }
         for (k, v) in &a.hook.env {
             println!("  env       {k}={v}");
         }

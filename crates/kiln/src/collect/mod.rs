@@ -412,6 +412,7 @@ impl<'a> Gather<'a> {
         let interp = self.input.interpreter;
         let graph = self.input.graph;
         let app_root = &layout.app_root;
+        let unread = unread_package_data(graph);
         for (_, module) in graph.included() {
             let (Some(file), Some(kind), Some(entry)) =
                 (module.file(), module.file_kind(), module.entry)
@@ -497,6 +498,11 @@ impl<'a> Gather<'a> {
             if module.is_package() {
                 for (dir, entry) in &module.package_dirs {
                     for data in package_data(dir, interp) {
+                        if unread.iter().any(|(root, set)| {
+                            data.strip_prefix(root).is_ok_and(|rel| set.is_match(rel))
+                        }) {
+                            continue;
+                        }
                         let owner = dists.owner(&data, *entry, Some(&module.name));
                         copies.push(
                             BundleFile::new(
@@ -619,14 +625,20 @@ impl<'a> Gather<'a> {
         for applied in &graph.applied_hooks {
             env.extend(applied.hook.env.clone());
             wanted_metadata.extend(applied.hook.metadata.iter().map(|m| normalize_dist_name(m)));
-            if applied.hook.data.is_empty() {
+            let mut globs = applied.hook.data.clone();
+            for (module, more) in &applied.hook.data_for {
+                if graph.included_named(module) {
+                    globs.extend(more.iter().cloned());
+                }
+            }
+            if globs.is_empty() {
                 continue;
             }
             let Some(id) = graph.get(&applied.module) else {
                 continue;
             };
             for (dir, entry) in &graph.modules[id].package_dirs {
-                for file in crate::hooks::data_matches(dir, &applied.hook.data) {
+                for file in crate::hooks::data_matches(dir, &globs) {
                     let owner = dists.owner(&file, *entry, Some(&applied.module));
                     copies.push(
                         BundleFile::new(
@@ -962,6 +974,27 @@ pub const EXCLUDED_DATA_NAMES: &[&str] = &[
 
 fn excluded_data_file(name: &str) -> bool {
     EXCLUDED_DATA_NAMES.contains(&name) || EXCLUDED_DATA_SUFFIXES.iter().any(|s| name.ends_with(s))
+}
+
+/// The package directories whose hooks say part of their data is not read at run time
+/// (`exclude-data`), with those globs.
+fn unread_package_data(graph: &ModuleGraph) -> Vec<(PathBuf, globset::GlobSet)> {
+    let mut out = Vec::new();
+    for applied in &graph.applied_hooks {
+        if applied.hook.exclude_data.is_empty() {
+            continue;
+        }
+        let (Some(id), Some(set)) = (
+            graph.get(&applied.module),
+            crate::hooks::glob_set(&applied.hook.exclude_data),
+        ) else {
+            continue;
+        };
+        for (dir, _) in &graph.modules[id].package_dirs {
+            out.push((dir.clone(), set.clone()));
+        }
+    }
+    out
 }
 
 /// Whether a file name is one the import system would load as a module.

@@ -6,6 +6,8 @@
 //! hidden-imports = ["pygments.formatters.html"]
 //! collect = ["pygments.lexers"]           # packages included whole, every submodule
 //! data = ["styles/*.css"]                 # globs relative to the module's package directory
+//! data-for = { "pygments.x" = ["x/**"] }  # shipped only when that module is in the graph
+//! exclude-data = ["dev/**"]               # package data not shipped unless a key above names it
 //! metadata = ["Pygments"]                 # distributions whose metadata must ship
 //! exclude = ["pygments.testing"]          # modules never bundled
 //! env = { PYGMENTS_X = "1" }              # environment set before the app starts
@@ -34,6 +36,17 @@ pub struct Hook {
     pub collect: Vec<String>,
     #[serde(default)]
     pub data: Vec<String>,
+    /// Data a submodule needs: module -> globs relative to the hook module's package
+    /// directory, shipped only when that module is in the graph (Qt's plugins for the Qt
+    /// modules the app imports, not for all of them).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub data_for: BTreeMap<String, Vec<String>>,
+    /// Package data the general rule (every non-module file of a package) would ship that the
+    /// package does not read at run time: globs relative to the hook module's package
+    /// directory. A file they match still ships when `data` or `data-for` names it, or when a
+    /// shipped native library needs it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude_data: Vec<String>,
     #[serde(default)]
     pub metadata: Vec<String>,
     #[serde(default)]
@@ -190,12 +203,26 @@ fn parse(text: &str, path: &str) -> Result<Hook, HookError> {
         .hidden_imports
         .iter()
         .chain(&hook.collect)
-        .chain(&hook.exclude);
+        .chain(&hook.exclude)
+        .chain(hook.data_for.keys());
     if let Some(bad) = names.clone().find(|n| !is_dotted_name(n)) {
         return Err(HookError::Invalid {
             path: at(bad),
             message: format!("{bad:?} is not a dotted module name"),
         });
+    }
+    let globs = hook
+        .data
+        .iter()
+        .chain(hook.data_for.values().flatten())
+        .chain(&hook.exclude_data);
+    for glob in globs {
+        if let Err(e) = globset::Glob::new(glob) {
+            return Err(HookError::Invalid {
+                path: at(glob),
+                message: format!("{glob:?} is not a glob: {}", e.kind()),
+            });
+        }
     }
     Ok(hook)
 }
@@ -256,15 +283,20 @@ pub fn load(dirs: &[PathBuf]) -> Result<Vec<LoadedHook>, HookError> {
     Ok(hooks)
 }
 
-/// Files under `dir` matching any of `globs` (relative to `dir`).
-pub fn data_matches(dir: &Path, globs: &[String]) -> Vec<PathBuf> {
+/// One set of the globs (invalid ones, which `parse` refuses, are skipped).
+pub fn glob_set(globs: &[String]) -> Option<globset::GlobSet> {
     let mut builder = globset::GlobSetBuilder::new();
     for g in globs {
         if let Ok(glob) = globset::Glob::new(g) {
             builder.add(glob);
         }
     }
-    let Ok(set) = builder.build() else {
+    builder.build().ok()
+}
+
+/// Files under `dir` matching any of `globs` (relative to `dir`).
+pub fn data_matches(dir: &Path, globs: &[String]) -> Vec<PathBuf> {
+    let Some(set) = glob_set(globs) else {
         return Vec::new();
     };
     let mut out: Vec<PathBuf> = walkdir::WalkDir::new(dir)
@@ -355,6 +387,26 @@ mod tests {
         for module in ["numpy", "pandas", "scipy", "matplotlib"] {
             assert_eq!(flags(module), (false, false), "{module}");
         }
+    }
+
+    #[test]
+    fn data_for_names_modules_and_every_data_key_holds_globs() {
+        let hook = parse(
+            "module = \"q\"\nexclude-data = [\"Qt/**\"]\n[data-for]\n\"q.Gui\" = [\"Qt/plugins/platforms/**\"]\n",
+            "q.toml",
+        )
+        .unwrap();
+        assert_eq!(hook.data_for["q.Gui"], ["Qt/plugins/platforms/**"]);
+        assert_eq!(hook.exclude_data, ["Qt/**"]);
+        let err = parse(
+            "module = \"q\"\n[data-for]\n\"q.Gui-x\" = [\"a\"]\n",
+            "q.toml",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("q.toml:3"), "{err}");
+        let err = parse("module = \"q\"\nexclude-data = [\"Qt/[a\"]\n", "q.toml").unwrap_err();
+        assert!(err.to_string().contains("q.toml:2"), "{err}");
+        assert!(err.to_string().contains("not a glob"), "{err}");
     }
 
     #[test]

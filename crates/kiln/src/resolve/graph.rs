@@ -306,6 +306,12 @@ impl ModuleGraph {
     }
 
     /// Modules that are part of the bundle, in name order.
+    /// Whether `name` is in the graph and ships.
+    pub fn included_named(&self, name: &str) -> bool {
+        self.get(name)
+            .is_some_and(|id| self.modules[id].skipped.is_none())
+    }
+
     pub fn included(&self) -> impl Iterator<Item = (ModuleId, &Module)> {
         let mut ids: Vec<ModuleId> = (0..self.modules.len())
             .filter(|&i| self.modules[i].skipped.is_none())

@@ -206,3 +206,33 @@ fn walk_size(dir: &Path) -> u64 {
     }
     total
 }
+
+/// The PyQt6-Qt6 wheel holds all of Qt: every library, plugin, QML module and translation
+/// (about 230 MiB). A widgets app that also makes a network request gets the plugins of QtGui
+/// and QtNetwork (the offscreen platform it runs on, the TLS backends it lists) and the base
+/// translations, with the Qt libraries those need; not SQL drivers, multimedia, QML or Quick.
+#[test]
+fn a_qt_app_ships_the_plugins_of_the_qt_modules_it_imports() {
+    let (build, _) = freeze_leaving_out(
+        "pkg_qt",
+        &[
+            "/Qt6/plugins/platforms/libqoffscreen.so",
+            "/Qt6/plugins/tls/libqopensslbackend.so",
+            "/Qt6/translations/qtbase_de.qm",
+            "/Qt6/lib/libQt6Widgets.so.6",
+            "/Qt6/lib/libQt6Network.so.6",
+        ],
+        &[
+            "/Qt6/plugins/sqldrivers/",
+            "/Qt6/plugins/multimedia/",
+            "/Qt6/qml/",
+            "/Qt6/lib/libQt6Quick.so",
+            "/Qt6/lib/libavcodec",
+            "/Qt6/translations/qtdeclarative_",
+            "/PyQt6/bindings/",
+            "/PyQt6/QtQml.abi3.so",
+        ],
+    );
+    let size = walk_size(&build.bundle_dir());
+    assert!(size < 160 << 20, "the bundle is {} MiB", size >> 20);
+}
