@@ -124,41 +124,33 @@ pub fn find(
             }
         }
     }
-    let mut kept: HashSet<usize> = HashSet::new();
-    let mut extras_seen: HashSet<(usize, String)> = HashSet::new();
-    let mut extras_guessed: HashSet<usize> = HashSet::new();
-    while let Some(Wanted {
-        dist: d,
-        extras,
-        firm,
-    }) = wanted.pop()
-    {
-        let new_extras: Vec<String> = extras
-            .into_iter()
-            .filter(|e| extras_seen.insert((d, e.clone())))
-            .collect();
-        let guess_now = guess_extras && firm && extras_guessed.insert(d);
-        if !kept.insert(d) && new_extras.is_empty() && !guess_now {
-            continue;
+    let kept_strict = keep(&dists, &by_name, wanted.clone(), false);
+    let mut kept = keep(&dists, &by_name, wanted, guess_extras);
+    // A distribution only a guessed extra keeps ships when the app's code can reach it: a
+    // chain of imports its sources state. One reached only through guesses of kiln's own (a
+    // name in compiled code, a string) stays out: mypy's `mypyc` extra names setuptools, but
+    // only `mypyc.build`, which mypy's binaries merely mention, imports it.
+    if kept.len() > kept_strict.len() {
+        let mut stated = vec![false; graph.modules.len()];
+        let mut queue: VecDeque<ModuleId> = graph.roots.iter().copied().collect();
+        for &r in &graph.roots {
+            stated[r] = true;
         }
-        for r in &dists.distributions[d].requires {
-            let applies = if r.when_extras.is_empty() {
-                true
-            } else {
-                r.when_extras.iter().any(|e| {
-                    extras_seen.contains(&(d, e.clone())) || (guess_now && !is_dev_extra(e))
-                })
-            };
-            if applies {
-                if let Some(&dep) = by_name.get(&r.name) {
-                    wanted.push(Wanted {
-                        dist: dep,
-                        extras: r.extras.clone(),
-                        firm: false,
-                    });
+        while let Some(m) = queue.pop_front() {
+            for &i in out_edges.get(&m).map(Vec::as_slice).unwrap_or_default() {
+                let e = &graph.edges[i];
+                if !stated[e.to] && e.strength() != Strength::Speculative {
+                    stated[e.to] = true;
+                    queue.push_back(e.to);
                 }
             }
         }
+        let reached: HashSet<usize> = owner
+            .iter()
+            .zip(&stated)
+            .filter_map(|(o, s)| o.filter(|_| *s))
+            .collect();
+        kept.retain(|d| kept_strict.contains(d) || reached.contains(d));
     }
 
     // Everything else the graph reaches is an optional integration.
@@ -228,7 +220,55 @@ pub fn find(
     out
 }
 
+/// The distributions `wanted` keeps, with what they require (the extras asked of them
+/// followed; with `guess_extras`, every user-facing extra of one the app reaches firmly).
+fn keep(
+    dists: &DistIndex,
+    by_name: &HashMap<String, usize>,
+    mut wanted: Vec<Wanted>,
+    guess_extras: bool,
+) -> HashSet<usize> {
+    let mut kept: HashSet<usize> = HashSet::new();
+    let mut extras_seen: HashSet<(usize, String)> = HashSet::new();
+    let mut extras_guessed: HashSet<usize> = HashSet::new();
+    while let Some(Wanted {
+        dist: d,
+        extras,
+        firm,
+    }) = wanted.pop()
+    {
+        let new_extras: Vec<String> = extras
+            .into_iter()
+            .filter(|e| extras_seen.insert((d, e.clone())))
+            .collect();
+        let guess_now = guess_extras && firm && extras_guessed.insert(d);
+        if !kept.insert(d) && new_extras.is_empty() && !guess_now {
+            continue;
+        }
+        for r in &dists.distributions[d].requires {
+            let applies = if r.when_extras.is_empty() {
+                true
+            } else {
+                r.when_extras.iter().any(|e| {
+                    extras_seen.contains(&(d, e.clone())) || (guess_now && !is_dev_extra(e))
+                })
+            };
+            if applies {
+                if let Some(&dep) = by_name.get(&r.name) {
+                    wanted.push(Wanted {
+                        dist: dep,
+                        extras: r.extras.clone(),
+                        firm: false,
+                    });
+                }
+            }
+        }
+    }
+    kept
+}
+
 /// A distribution to keep, with the extras asked of it.
+#[derive(Clone)]
 struct Wanted {
     dist: usize,
     extras: Vec<String>,

@@ -417,3 +417,65 @@ fn stdlib_fallbacks_of_native_modules_are_not_followed() {
     let why = crate::report::explain_why(&g, "_pyfast").render();
     assert!(why.contains("accel_ext.py:4"), "{why}");
 }
+
+/// A distribution with its metadata and RECORD in the fixture's `site/`.
+fn dist_files(name: &str, requires: &[&str], files: &[&str]) -> Vec<(String, String)> {
+    let info = format!("site/{name}-1.0.dist-info");
+    let mut metadata = format!("Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n");
+    for r in requires {
+        metadata.push_str(&format!("Requires-Dist: {r}\n"));
+        if let Some((_, extra)) = r.split_once("extra == ") {
+            metadata.push_str(&format!("Provides-Extra: {}\n", extra.trim_matches('"')));
+        }
+    }
+    let mut record: String = files.iter().map(|f| format!("{f},,\n")).collect();
+    record.push_str(&format!("{name}-1.0.dist-info/METADATA,,\n"));
+    vec![
+        (format!("{info}/METADATA"), metadata),
+        (format!("{info}/RECORD"), record),
+    ]
+}
+
+/// Without a declared dependency list, the extras of a distribution the app reaches stand in
+/// for one; but a distribution such an extra names ships only when a chain of imports the
+/// sources state reaches it, not when the only way in is a module kiln guessed.
+#[test]
+fn guessed_extras_keep_only_what_stated_imports_reach() {
+    let mut files: Vec<(String, String)> = vec![
+        ("app/main.py".into(), "import lib\n".into()),
+        (
+            "site/lib/__init__.py".into(),
+            "import importlib, pkgutil\nfrom . import report\n\ndef load_all():\n    for m in pkgutil.iter_modules(__path__):\n        importlib.import_module(__name__ + '.' + m.name)\n".into(),
+        ),
+        (
+            "site/lib/report.py".into(),
+            "try:\n    import rep\nexcept ImportError:\n    rep = None\n".into(),
+        ),
+        (
+            "site/lib/builder.py".into(),
+            "try:\n    import tool\nexcept ImportError:\n    tool = None\n".into(),
+        ),
+        ("site/rep/__init__.py".into(), String::new()),
+        ("site/tool/__init__.py".into(), String::new()),
+    ];
+    files.extend(dist_files(
+        "lib",
+        &["rep; extra == \"reports\"", "tool; extra == \"compiler\""],
+        &["lib/__init__.py", "lib/report.py", "lib/builder.py"],
+    ));
+    files.extend(dist_files("rep", &[], &["rep/__init__.py"]));
+    files.extend(dist_files("tool", &[], &["tool/__init__.py"]));
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    let f = fixture(&refs);
+    let g = graph(&f);
+    let n = names(&g);
+    assert!(n.contains(&"lib.builder".to_string()), "{n:?}");
+    let optional: Vec<String> = optional::find(&g, None, true)
+        .into_iter()
+        .map(|o| o.distribution)
+        .collect();
+    assert_eq!(optional, ["tool"]);
+}
