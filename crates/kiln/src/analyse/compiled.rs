@@ -32,12 +32,26 @@ pub fn scan_binary(
     exact: &[String],
     standalone: &[String],
 ) -> std::io::Result<CompiledNames> {
-    let bytes = std::fs::read(path)?;
-    Ok(CompiledNames {
-        dotted: names_in_bytes(&bytes, prefixes),
-        exact: exact_names_in_bytes(&bytes, exact),
-        standalone: c_strings_in_bytes(&bytes, standalone),
-        hides_strings: memchr::memmem::find(&bytes, COMPRESSED_STRINGS_MARK).is_some(),
+    // One buffer per thread, reused: a fresh one per file had every page of every binary
+    // zeroed by the kernel before the read filled it.
+    thread_local! {
+        static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    BUFFER.with_borrow_mut(|bytes| {
+        use std::io::Read;
+        bytes.clear();
+        std::fs::File::open(path)?.read_to_end(bytes)?;
+        let found = CompiledNames {
+            dotted: names_in_bytes(bytes, prefixes),
+            exact: exact_names_in_bytes(bytes, exact),
+            standalone: c_strings_in_bytes(bytes, standalone),
+            hides_strings: memchr::memmem::find(bytes, COMPRESSED_STRINGS_MARK).is_some(),
+        };
+        // A very large binary's buffer is not kept for the rest of the run.
+        if bytes.capacity() > 64 << 20 {
+            *bytes = Vec::new();
+        }
+        Ok(found)
     })
 }
 

@@ -23,7 +23,8 @@ pub struct Introspected {
 }
 
 const CHILD: &str = r#"
-import importlib, json, sys
+import gc, importlib, json, sys
+gc.disable()
 request = json.loads(sys.argv[1])
 out = {}
 for package, names in request.items():
@@ -97,7 +98,12 @@ pub fn introspect(
         .arg(&request)
         .stdin(std::process::Stdio::null())
         // Packages that print on import (or start threads that do) must not confuse the answer.
-        .env("PYTHONUNBUFFERED", "1");
+        .env("PYTHONUNBUFFERED", "1")
+        // numpy and scipy start a BLAS thread per core on import, which spin beside kiln's own
+        // parsing threads; what a package imports does not depend on how many there are.
+        .env("OPENBLAS_NUM_THREADS", "1")
+        .env("OMP_NUM_THREADS", "1")
+        .env("MKL_NUM_THREADS", "1");
     let out = crate::process::run(&mut cmd, timeout, 16 << 20).map_err(|e| e.to_string())?;
     let text = String::from_utf8_lossy(&out.stdout);
     // The answer is the last line; anything a package printed comes before it.
