@@ -237,6 +237,11 @@ pub struct BuildCmd {
     /// Keep symbol tables and debug sections in bundled native libraries.
     #[arg(long)]
     pub no_strip: bool,
+    /// For machines without an NVIDIA GPU: leave out triton and the CUDA libraries nothing
+    /// links (torch still imports and computes on the CPU; its CUDA wheels' linked libraries
+    /// stay, as torch cannot load without them).
+    #[arg(long)]
+    pub cpu_only: bool,
     /// Write one executable, DIR/NAME, that unpacks itself into a per-user cache on first run
     /// (a suite: DIR/NAME/ holding that executable and a small launcher per component).
     #[arg(long)]

@@ -50,6 +50,9 @@ pub struct RawConfig {
     /// `"auto"` (leave out what the project's dependencies do not name; without a dependency
     /// list, what no extra of a reached distribution names), `"include"` or `"skip"`.
     pub optional_integrations: Option<OptionalPolicy>,
+    /// For machines without an NVIDIA GPU: leave out triton and the CUDA libraries nothing
+    /// links (the ones a linked CUDA library would load at run time), default false.
+    pub cpu_only: Option<bool>,
     /// Serve pure-Python modules from one indexed archive (default true); `false` ships each
     /// module as its own `.pyc` file.
     pub archive: Option<bool>,
@@ -465,6 +468,8 @@ pub struct BuildArgs {
     pub hidden_imports: Vec<String>,
     /// `--format deb`: also write a Debian package.
     pub deb: bool,
+    /// `--cpu-only`.
+    pub cpu_only: bool,
 }
 
 /// Settings of one build, resolved and ready to use.
@@ -500,6 +505,8 @@ pub struct BuildSettings {
     pub compression_level: Option<i32>,
     /// What happens to optional integrations.
     pub optional_integrations: OptionalPolicy,
+    /// `cpu-only`: GPU libraries nothing links, and triton, stay out.
+    pub cpu_only: bool,
     /// The project's declared dependencies (`[project].dependencies`), if any.
     pub declared_dependencies: Option<Vec<String>>,
     /// Serve pure-Python modules from the module archive.
@@ -601,7 +608,12 @@ pub fn resolve_settings(
     let name = bundle_name(&cx, default_name)?;
     let optimize = optimize_level(&cx)?;
     let (out_dir, python) = places(&cx)?;
-    let rules = project_rules(&cx)?;
+    let mut rules = project_rules(&cx)?;
+    let cpu_only = args.cpu_only || cx.raw.cpu_only.unwrap_or(false);
+    if cpu_only && !rules.exclude.iter().any(|e| e == "triton") {
+        // torch imports it only to compile GPU kernels, behind checks that it is there.
+        rules.exclude.push("triton".into());
+    }
     let data = data_entries(&cx)?;
     let hook_dirs = hook_dirs(&cx)?;
     let (output, compression_level) = output_mode(&cx)?;
@@ -643,6 +655,7 @@ pub fn resolve_settings(
         output,
         compression_level,
         optional_integrations: raw.optional_integrations.unwrap_or_default(),
+        cpu_only,
         declared_dependencies,
         archive: raw.archive.unwrap_or(true),
         upx,

@@ -481,6 +481,7 @@ fn build(cmd: BuildCmd) -> anyhow::Result<ExitCode> {
         a.out = cmd.out;
         a.optimize = cmd.optimize;
         a.no_strip = cmd.no_strip;
+        a.cpu_only = cmd.cpu_only;
         a.onefile = cmd.onefile.then_some(true);
         a.compression_level = cmd.compression_level;
         a.upx = cmd.upx;

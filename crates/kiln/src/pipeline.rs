@@ -471,6 +471,8 @@ pub fn build(settings: &BuildSettings, progress: &dyn Progress) -> Result<Outcom
             .collect(),
         files: written.files,
         bytes: written.bytes,
+        gpu_bytes: report.totals.gpu_bytes,
+        cpu_only: settings.cpu_only,
         seconds: started.elapsed().as_secs_f64(),
         timings,
         missing,
@@ -650,6 +652,7 @@ fn build_component(
         jobs: rayon::current_num_threads(),
         data: &settings.data,
         strip: settings.strip,
+        cpu_only: settings.cpu_only,
     })?;
     analysis
         .timings

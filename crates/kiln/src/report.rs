@@ -37,6 +37,10 @@ pub struct BuildSummary {
     pub distributions: Vec<String>,
     pub files: usize,
     pub bytes: u64,
+    /// Of `bytes`, GPU distributions' files (NVIDIA's CUDA wheels, triton).
+    pub gpu_bytes: u64,
+    /// `cpu-only` left out the GPU libraries nothing links.
+    pub cpu_only: bool,
     pub seconds: f64,
     pub timings: Vec<(String, f64)>,
     pub missing: Vec<MissingImport>,
@@ -87,6 +91,23 @@ impl BuildSummary {
             ),
             None => writeln!(s, "  size          {}", human_bytes(self.bytes)),
         };
+        if self.gpu_bytes > 0 {
+            let _ = if self.cpu_only {
+                writeln!(
+                    s,
+                    "  gpu           {} of it: the CUDA libraries the bundle links (cpu-only left \
+                     out triton and the ones nothing links)",
+                    human_bytes(self.gpu_bytes)
+                )
+            } else {
+                writeln!(
+                    s,
+                    "  gpu           {} of it: CUDA libraries and triton, for NVIDIA machines; \
+                     `--cpu-only` leaves out what nothing links",
+                    human_bytes(self.gpu_bytes)
+                )
+            };
+        }
         if let Some(g) = &self.min_glibc {
             let _ = writeln!(
                 s,

@@ -74,6 +74,9 @@ pub struct BundleFile {
     pub rpath_fix: Option<RpathFix>,
     /// Remove symbol tables and debug sections when writing (native files, unless disabled).
     pub strip: bool,
+    /// Part of a GPU distribution (CUDA libraries, triton): the share `cpu-only` reduces.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gpu: bool,
 }
 
 impl BundleFile {
@@ -98,6 +101,7 @@ impl BundleFile {
             elf: None,
             rpath_fix: None,
             strip: false,
+            gpu: false,
         }
     }
 
@@ -302,6 +306,9 @@ pub struct CollectInput<'a> {
     pub data: &'a [(PathBuf, PathBuf)],
     /// Strip symbols from bundled native files.
     pub strip: bool,
+    /// Leave out the GPU libraries nothing links (`cpu-only`): a library wheel's siblings of a
+    /// linked CUDA library do not ship.
+    pub cpu_only: bool,
 }
 
 /// Errors that stop the collect stage.
@@ -784,9 +791,23 @@ impl<'a> Gather<'a> {
             FileRole::Interpreter,
             "the Python interpreter",
         ));
-        native_closure(copies, layout, c)?;
+        let siblings = |found: &Path, entry: usize| -> Vec<PathBuf> {
+            let Some(d) = dists.owner(found, entry, None) else {
+                return Vec::new();
+            };
+            if input.cpu_only && metadata::is_gpu_distribution(&dists.distributions[d].name) {
+                return Vec::new();
+            }
+            library_siblings(&dists.files_of(d))
+        };
+        native_closure(copies, layout, c, &siblings)?;
         for f in copies.iter_mut() {
             f.strip = input.strip && f.elf.is_some();
+            f.gpu = layout.entry_of(&f.origin).is_some_and(|entry| {
+                dists
+                    .owner(&f.origin, entry, f.module.as_deref())
+                    .is_some_and(|d| metadata::is_gpu_distribution(&dists.distributions[d].name))
+            });
         }
         // Libraries vendored inside a distribution (`numpy.libs/`) belong to it.
         for f in copies
@@ -1113,10 +1134,40 @@ fn check_data_destinations(
 
 /// Adds the shared libraries every ELF file of the bundle needs (transitively), and decides
 /// how each ELF file's library search path must change.
+/// The shared libraries of a library wheel (a distribution of native libraries and no Python
+/// code, such as NVIDIA's CUDA wheels), given the files its RECORD lists; none for a
+/// distribution with Python code, whose libraries the modules that load them decide.
+fn library_siblings(record: &[PathBuf]) -> Vec<PathBuf> {
+    let name = |p: &PathBuf| {
+        p.file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string()
+    };
+    let python = record.iter().map(name).any(|n| {
+        n.ends_with(".py") || n.ends_with(".pyc") || n.contains(".cpython-") || n.contains(".abi3.")
+    });
+    if python {
+        return Vec::new();
+    }
+    record
+        .iter()
+        .filter(|p| {
+            let n = name(p);
+            n.ends_with(".so") || n.contains(".so.")
+        })
+        .cloned()
+        .collect()
+}
+
+/// `siblings(library, entry)`: the libraries that ship with a library found on the search path
+/// (its library wheel's others, which it loads by path from its own directory: cuDNN its
+/// engines, NVRTC its builtins); each is followed like a needed library.
 fn native_closure(
     files: &mut Vec<BundleFile>,
     layout: &Layout<'_>,
     c: &mut Collection,
+    siblings: &dyn Fn(&Path, usize) -> Vec<PathBuf>,
 ) -> Result<(), CollectError> {
     let resolver = native::LibraryResolver::default();
     // (file index, RPATH directories inherited from the objects that load it)
@@ -1184,13 +1235,42 @@ fn native_closure(
                 )
                 .elf(elf),
             );
-            by_origin.insert(key, j);
+            by_origin.insert(key.clone(), j);
             if goes_to_lib {
                 in_lib.insert(needed.clone(), j);
                 needs_lib.insert(i, true);
             }
             if files[j].elf.is_some() {
                 queue.push_back((j, inherited.clone()));
+            }
+            let Some(entry) = layout.entry_of(&key) else {
+                continue;
+            };
+            for sibling in siblings(&key, entry) {
+                let sibling = metadata::normalize(&sibling);
+                if by_origin.contains_key(&sibling) || !sibling.is_file() {
+                    continue;
+                }
+                let elf = native::read_elf(&sibling).map_err(io_err(&sibling))?;
+                let k = files.len();
+                files.push(
+                    BundleFile::new(
+                        layout.place(entry, &sibling),
+                        sibling.clone(),
+                        sibling.clone(),
+                        FileRole::NativeLibrary,
+                        format!(
+                            "installed beside {} by the same library wheel, which loads its \
+                             libraries from their directory",
+                            found.file_name().unwrap_or_default().to_string_lossy()
+                        ),
+                    )
+                    .elf(elf),
+                );
+                by_origin.insert(sibling, k);
+                if files[k].elf.is_some() {
+                    queue.push_back((k, inherited.clone()));
+                }
             }
         }
     }

@@ -86,6 +86,13 @@ impl Requirement {
     }
 }
 
+/// Whether a distribution holds GPU code only: NVIDIA's CUDA library wheels (`nvidia-*`) and
+/// triton, the GPU kernel compiler torch uses. What `cpu-only` leaves out.
+pub fn is_gpu_distribution(name: &str) -> bool {
+    let name = normalize_dist_name(name);
+    name.starts_with("nvidia-") || name == "triton" || name.starts_with("pytorch-triton")
+}
+
 /// Owner lookup for files on the search path.
 #[derive(Debug, Default)]
 pub struct DistIndex {
@@ -216,6 +223,18 @@ impl DistIndex {
 
     /// The distribution that installed `file` (found in search entry `entry` as module
     /// `module`), by its RECORD or else by its top-level name.
+    /// The files the RECORD of `dist` lists, sorted.
+    pub fn files_of(&self, dist: usize) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = self
+            .by_file
+            .iter()
+            .filter(|(_, &d)| d == dist)
+            .map(|(f, _)| f.clone())
+            .collect();
+        out.sort();
+        out
+    }
+
     pub fn owner(&self, file: &Path, entry: usize, module: Option<&str>) -> Option<usize> {
         if let Some(&id) = self.by_file.get(&normalize(file)) {
             return Some(id);

@@ -98,6 +98,10 @@ pub struct Totals {
     pub modules: ModuleCounts,
     pub extensions: usize,
     pub native_libraries: usize,
+    /// Bytes of GPU distributions' files (NVIDIA's CUDA wheels, triton): what `cpu-only`
+    /// reduces.
+    #[serde(default)]
+    pub gpu_bytes: u64,
 }
 
 /// Where the bundle can run.
@@ -192,6 +196,9 @@ pub struct FileEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(serialize_with = "crate::lossy::opt_path")]
     pub archive: Option<PathBuf>,
+    /// Part of a GPU distribution (NVIDIA's CUDA wheels, triton).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gpu: bool,
 }
 
 /// A shared library that was needed and not found.
@@ -262,6 +269,7 @@ fn archive_entry(path: &Path, size: u64, why: String) -> FileEntry {
         chain: Vec::new(),
         glibc: None,
         archive: None,
+        gpu: false,
     }
 }
 
@@ -339,6 +347,7 @@ pub fn assemble(input: &ReportInput<'_>) -> BuildReport {
             modules: count_modules(graphs),
             extensions: count(FileRole::Extension),
             native_libraries: count(FileRole::NativeLibrary),
+            gpu_bytes: files.iter().filter(|f| f.gpu).map(|f| f.size).sum(),
         },
         portability: Portability {
             min_glibc: min_glibc(&files),
@@ -412,6 +421,7 @@ fn file_entries(input: &ReportInput<'_>, modules: &Modules<'_>) -> Vec<FileEntry
                         .contains(path)
                         .then(|| input.written.archive.clone())
                         .flatten(),
+                    gpu: f.gpu,
                 }
             }
             None if Some(path) == input.written.archive.as_ref() => archive_entry(
@@ -445,6 +455,7 @@ fn file_entries(input: &ReportInput<'_>, modules: &Modules<'_>) -> Vec<FileEntry
                 chain: Vec::new(),
                 glibc: launcher_glibc.clone(),
                 archive: None,
+                gpu: false,
             },
         })
         .collect();
@@ -920,6 +931,7 @@ pub(crate) mod tests {
             chain: Vec::new(),
             glibc: Some("2.17".into()),
             archive: None,
+            gpu: false,
         };
         let dist = |name: &str, version: &str, license: Option<(&str, bool)>| DistributionEntry {
             name: name.into(),
@@ -957,6 +969,7 @@ pub(crate) mod tests {
                 modules: Default::default(),
                 extensions: 0,
                 native_libraries: 3,
+                gpu_bytes: 0,
             },
             portability: Portability {
                 min_glibc: None,
@@ -1038,6 +1051,7 @@ pub(crate) mod tests {
             chain: Vec::new(),
             glibc: glibc.map(str::to_string),
             archive: None,
+            gpu: false,
         };
         let files = [
             file("a", Some("2.17")),

@@ -241,6 +241,7 @@ mod tests {
                 elf: None,
                 rpath_fix: None,
                 strip: false,
+                gpu: false,
             }
         };
         Collection {

@@ -112,6 +112,7 @@ mod tests {
             elf: elf.then(crate::collect::ElfInfo::default),
             rpath_fix: None,
             strip: false,
+            gpu: false,
         }
     }
 

@@ -39,6 +39,38 @@ fn lora_step(mode: Mode) {
         "{}",
         frozen.run.describe()
     );
+    // By default the GPU libraries ship whole, for the user's NVIDIA machine: cuDNN's engines,
+    // which libcudnn loads from its own directory and nothing links, among them.
+    let report = build_report(&build);
+    let gpu = report["totals"]["gpu_bytes"].as_u64().unwrap();
+    assert!(gpu > 2500 << 20, "gpu {gpu}");
+    let shipped = shipped_paths(&report);
+    for wanted in [
+        "nvidia/cudnn/lib/libcudnn_engines_precompiled.so.9",
+        "site-packages/triton/",
+    ] {
+        assert!(
+            shipped.iter().any(|p| p.contains(wanted)),
+            "{wanted} should ship by default"
+        );
+    }
+}
+
+/// The build report of `build`.
+fn build_report(build: &crate::support::BuildOutput) -> serde_json::Value {
+    let path = build
+        .out_dir
+        .join(format!("{}.build-report.json", build.name));
+    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
+}
+
+fn shipped_paths(report: &serde_json::Value) -> Vec<String> {
+    report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap().to_string())
+        .collect()
 }
 
 #[test]
@@ -53,7 +85,9 @@ fn lora_training_step_onefile() {
 
 /// The Electron shell's backend: FastAPI polled on `/api/health`, a service that imports torch
 /// (and compiles a TorchScript function, which reads its source) loaded by a name computed from
-/// the request, then SIGTERM and a clean exit. The same answers as under plain python.
+/// the request, then SIGTERM and a clean exit. The same answers as under plain python. Built
+/// `--cpu-only`, for machines without an NVIDIA GPU: no triton, no CUDA library that nothing
+/// links, and torch still imports and computes.
 #[test]
 fn backend_loads_a_torch_service_lazily_and_stops_on_sigterm() {
     let _disk = one_at_a_time();
@@ -76,9 +110,26 @@ fn backend_loads_a_torch_service_lazily_and_stops_on_sigterm() {
     assert!(expected.contains("16.0"), "{expected}");
 
     let build = Build::new("torch_backend")
-        .args(["main.py"])
+        .args(["main.py", "--cpu-only"])
         .python(&venv.python)
         .success();
+    let report = build_report(&build);
+    let shipped = shipped_paths(&report);
+    for gone in [
+        "nvidia/cudnn/lib/libcudnn_engines_precompiled.so.9",
+        "site-packages/triton/",
+    ] {
+        assert!(
+            !shipped.iter().any(|p| p.contains(gone)),
+            "{gone} ships in a --cpu-only bundle"
+        );
+    }
+    // What libtorch links stays: torch cannot load without it.
+    assert!(shipped.iter().any(|p| p.ends_with("libcudart.so.13")));
+    let gpu = report["totals"]["gpu_bytes"].as_u64().unwrap();
+    let all = report["totals"]["bytes"].as_u64().unwrap();
+    // Against 2.9 GiB by default (the pinned torch 2.15 wheels).
+    assert!(gpu > 0 && gpu < 1750 << 20, "gpu {gpu} of {all}");
     let port = crate::support::free_port();
     let (mut frozen, _) = Hidden::new(&build)
         .hard_linked()
