@@ -631,10 +631,13 @@ class Harness:
                           "run_timeout": self.args.timeout}
         results = []
         earlier = []
+        earlier_runs = {}
         previous = os.path.join(self.out, "results.json")
         if self.args.merge and os.path.exists(previous):
             with open(previous) as f:
-                earlier = [r for r in json.load(f).get("apps", []) if r.get("app") not in apps]
+                kept = json.load(f).get("apps", [])
+            earlier = [r for r in kept if r.get("app") not in apps]
+            earlier_runs = {r["app"]: r.get("runs", {}) for r in kept if r.get("app") in apps}
             if earlier:
                 env["options"]["merged"] = sorted(r["app"] for r in earlier)
         started = time.monotonic()
@@ -642,7 +645,15 @@ class Harness:
             for i, app in enumerate(apps, 1):
                 log(f"[{i}/{len(apps)}] {app}")
                 try:
-                    results.append(self.do_app(app))
+                    result = self.do_app(app)
+                    # A tool or mode this run left out keeps its earlier results for the app.
+                    for tag, run in earlier_runs.get(app, {}).items():
+                        if tag not in result.get("runs", {}):
+                            result.setdefault("runs", {})[tag] = run
+                            env["options"].setdefault("merged_runs", [])
+                            if tag not in env["options"]["merged_runs"]:
+                                env["options"]["merged_runs"].append(tag)
+                    results.append(result)
                 except Exception as e:  # the harness's own bug on one app never stops the run
                     import traceback
                     log(f"{app}: harness error: {e}")
@@ -775,6 +786,9 @@ def markdown(env, s, results):
       f"took {env.get('seconds', 0) // 60} min |")
     if env["options"].get("merged"):
         w(f"| merged | results of an earlier run kept for {', '.join(env['options']['merged'])} |")
+    if env["options"].get("merged_runs"):
+        w(f"| merged runs | {', '.join(sorted(env['options']['merged_runs']))}: kept from an earlier run for the apps "
+          f"this run did not build that way |")
     w("")
     w("## Summary\n")
     w(f"{s['apps']} apps, {s['plain_ok']} of them pass under plain python.\n")
@@ -902,7 +916,8 @@ def main():
     p.add_argument("--build-timeout", type=int, default=900, help="seconds per kiln build")
     p.add_argument("--pyinstaller-timeout", type=int, default=1800, help="seconds per PyInstaller build")
     p.add_argument("--merge", action="store_true",
-                   help="keep the other apps' results of the previous run in results.json and docs/corpus.md")
+                   help="keep the other apps' results of the previous run in results.json and docs/corpus.md, and "
+                        "for the apps run, the previous results of the tools and modes this run leaves out")
     p.add_argument("--keep", action="store_true", help="keep the bundles under target/corpus/work/")
     p.add_argument("--out", help="write results, logs and corpus.md here instead of target/corpus/ and docs/")
     p.add_argument("--report-only", action="store_true",

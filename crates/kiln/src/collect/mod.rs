@@ -795,7 +795,10 @@ impl<'a> Gather<'a> {
             let Some(d) = dists.owner(found, entry, None) else {
                 return Vec::new();
             };
-            if input.cpu_only && metadata::is_gpu_distribution(&dists.distributions[d].name) {
+            // NVIDIA's CUDA wheels load parts of themselves by path (cuDNN its engines, NVRTC
+            // its builtins): by default they ship whole, for the user's NVIDIA machine. Other
+            // library wheels (Qt's) ship what is linked and what hooks name.
+            if input.cpu_only || !metadata::is_gpu_distribution(&dists.distributions[d].name) {
                 return Vec::new();
             }
             library_siblings(&dists.files_of(d))

@@ -127,8 +127,8 @@ pub fn find(
     let kept_strict = keep(&dists, &by_name, wanted.clone(), false);
     let mut kept = keep(&dists, &by_name, wanted, guess_extras);
     // A distribution only a guessed extra keeps ships when the app's code can reach it: a
-    // chain of imports its sources state. One reached only through guesses of kiln's own (a
-    // name in compiled code, a string) stays out: mypy's `mypyc` extra names setuptools, but
+    // chain of imports its sources state. One reached only through kiln's guesses in
+    // third-party code (a name in compiled code, a string) stays out: mypy's `mypyc` extra names setuptools, but
     // only `mypyc.build`, which mypy's binaries merely mention, imports it.
     if kept.len() > kept_strict.len() {
         let mut stated = vec![false; graph.modules.len()];
@@ -139,7 +139,11 @@ pub fn find(
         while let Some(m) = queue.pop_front() {
             for &i in out_edges.get(&m).map(Vec::as_slice).unwrap_or_default() {
                 let e = &graph.edges[i];
-                if !stated[e.to] && e.strength() != Strength::Speculative {
+                // The app's own code is taken at its word, guesses included (a string naming
+                // one of its modules); a third-party guess is not.
+                let guess = e.strength() == Strength::Speculative
+                    && graph.modules[e.from].origin == Origin::ThirdParty;
+                if !stated[e.to] && !guess {
                     stated[e.to] = true;
                     queue.push_back(e.to);
                 }
