@@ -19,6 +19,8 @@
 #   APPS="torch_lora torch_backend torch_embed"   the apps, a subset gives a partial report
 #   TOOLS="kiln pyinstaller"                      the tools
 #   WARM_RUNS=3                                   warm starts per onefile (the median is shown)
+#   MERGE=1                                       keep the previous run's figures (target/torch-bench)
+#                                                 of the tools TOOLS leaves out, said so in the report
 #
 # The environment is target/bench-torch-venv: the torch tests' venv (target/kiln-torch-venv,
 # tests/fixtures/requirements-torch.txt: the default PyPI wheels of torch with its CUDA
@@ -267,6 +269,24 @@ EOF
 # The measurements stay in target/torch-bench (each run's JSON too): `bench/torch_report.py
 # target/torch-bench/results.jsonl target/torch-bench/settings.json` formats them again.
 kept=$repo/target/torch-bench
+merged=""
+if [[ ${MERGE:-0} == 1 && -f $kept/results.jsonl && -f $kept/settings.json ]]; then
+    merged=$(python3 - "$kept" "$results" "$work/settings.json" "$TOOLS" <<'PY'
+import json, sys
+kept, results, settings_path, tools = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].split()
+old = json.load(open(f"{kept}/settings.json"))
+others = [t for t in old["tools"].split() if t not in tools]
+lines = [l for l in open(f"{kept}/results.jsonl") if l.strip() and json.loads(l)["tool"] in others]
+with open(results, "a") as f:
+    f.writelines(lines)
+settings = json.load(open(settings_path))
+settings.update(merged_tools=others, merged_commit=old["commit"], merged_date=old["date"])
+json.dump(settings, open(settings_path, "w"))
+print(" ".join(others))
+PY
+)
+fi
+[[ -n $merged ]] && log "kept the earlier figures of: $merged"
 rm -rf "$kept"
 mkdir -p "$kept"
 cp "$results" "$work/settings.json" "$kept/"

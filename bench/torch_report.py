@@ -74,6 +74,14 @@ def reason(kept, app, tool, what):
     return text if len(text) <= 300 else text[:300] + "…"
 
 
+def unpacking(first, warm_seconds, tar):
+    """What the first start spends unpacking (its time less a warm start's), beside `tar x`."""
+    if not first or not first.get("ok") or first.get("seconds") is None or not warm_seconds or not tar:
+        return ""
+    spent = first["seconds"] - statistics.median(warm_seconds)
+    return f"{spent:.1f}, {spent / tar:.2f}×"
+
+
 def main():
     results, settings = sys.argv[1], sys.argv[2]
     with open(settings, encoding="utf-8") as f:
@@ -84,7 +92,7 @@ def main():
             r = json.loads(line)
             data.setdefault(r["app"], {}).setdefault(r["tool"], {})[r["key"]] = r["value"]
     apps = [a for a in s["apps"].split() if a in data]
-    tools = s["tools"].split()
+    tools = s["tools"].split() + [t for t in s.get("merged_tools", []) if t not in s["tools"].split()]
 
     out = []
     out.append("# torch benchmark: kiln vs PyInstaller")
@@ -97,6 +105,13 @@ def main():
         f"start and {s['loadavg_end']} at the end (the machine is shared: the times are "
         f"noisy). The run took {s['elapsed_s'] / 60:.0f} minutes."
     )
+    if s.get("merged_tools"):
+        out.append("")
+        out.append(
+            f"The figures of {', '.join(s['merged_tools'])} are kept from an earlier run (`MERGE=1`), at "
+            f"commit `{s['merged_commit']}` on {s['merged_date']} on the same machine and venv; "
+            "everything else is from this run."
+        )
     out.append("")
     out.append("## Builds")
     out.append("")
@@ -120,9 +135,9 @@ def main():
     out.append(
         "| app | tool | onedir runs | onefile runs | plain python (s) | onedir (s) "
         f"| onefile, first start (s) | onefile, warm start (s, median of {warm}) "
-        "| `tar x` of the unpacked tree (s) |"
+        "| `tar x` of the unpacked tree (s) | unpacking: first − warm start (s), ÷ `tar x` |"
     )
-    out.append("|---|---|---|---|---:|---:|---:|---:|---:|")
+    out.append("|---|---|---|---|---:|---:|---:|---:|---:|---:|")
     for app in apps:
         plain = data[app].get("python", {}).get("run")
         tar = data[app].get("tar", {}).get("x")
@@ -142,7 +157,8 @@ def main():
                 f"| {timed(d.get('onedir-run'))} "
                 f"| {timed(first)} "
                 f"| {timed_median(warms, warm_seconds)} "
-                f"| {secs(tar) if tool == 'kiln' else ''} |"
+                f"| {secs(tar) if tool == 'kiln' else ''} "
+                f"| {unpacking(first, warm_seconds, tar) if tool == 'kiln' else ''} |"
             )
     failures = [
         (app, tool, mode, d[f"{mode}-build-log"])
@@ -219,6 +235,11 @@ def main():
         "- `tar x`: the tree kiln's onefile unpacked, archived with `tar | zstd -3` after the "
         "runs and extracted with `tar --zstd -x` into an empty directory on the same disk: "
         "the cost of writing that many bytes and files there, to set the first start beside."
+    )
+    out.append(
+        "- Unpacking: the first start less the median warm start (both run the app; the "
+        "difference is what the first start spends checking and unpacking the payload), and "
+        "that divided by the `tar x` time."
     )
     print("\n".join(out))
 
