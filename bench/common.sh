@@ -13,6 +13,9 @@ requirements=$repo/crates/kiln/tests/fixtures/requirements.txt
 log() { echo "bench: $*" >&2; }
 
 log "building target/release/kiln"
+# The same build users get: the launcher linked for an old glibc with zig (scripts/tools-env
+# installs zig and cargo-zigbuild the first time).
+source "$repo/scripts/tools-env"
 cargo build --release -p kiln --manifest-path "$repo/Cargo.toml" >&2
 kiln=$repo/target/release/kiln
 if [[ -n ${bench_own_venv:-} ]]; then

@@ -108,7 +108,7 @@ def main():
     if s.get("merged_tools"):
         out.append("")
         out.append(
-            f"The figures of {', '.join(s['merged_tools'])} are kept from an earlier run (`MERGE=1`), at "
+            f"The figures of {', '.join(TOOLS.get(t, t) for t in s['merged_tools'])} are kept from an earlier run (`MERGE=1`), at "
             f"commit `{s['merged_commit']}` on {s['merged_date']} on the same machine and venv; "
             "everything else is from this run."
         )

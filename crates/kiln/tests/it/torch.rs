@@ -12,7 +12,7 @@ use crate::support::{
     temp_dir, torch_venv, Build, FileLock, Hidden, Mode, Venv,
 };
 
-/// One torch test at a time on the machine: each bundle is gigabytes (3.4 GiB onedir; a onefile
+/// One torch test at a time on the machine: each bundle is gigabytes (4.3 GiB onedir; a onefile
 /// and its unpacked cache together more), and a CI machine's disk holds one of them at once
 /// beside the torch venv, not three. A lock file in the temporary directory, where the bundles
 /// are made, so that test processes wait for each other too (two checkouts' test runs, say).
