@@ -231,6 +231,18 @@ def du(path):
         return None
 
 
+def own_file(name, path):
+    """Whether `path` is the module's own file: `x.py`, `x.cpython-311-....so` or
+    `x/__init__.py` for module `....x`. A submodule an extension module makes when it is
+    imported (pybind11's `capi.state.opkernel`), or a name bound to another module in
+    `sys.modules`, reports its maker's file, which kiln ships under the maker's name."""
+    last = name.rsplit(".", 1)[-1]
+    stem = os.path.basename(path).split(".", 1)[0]
+    if stem == "__init__":
+        return os.path.basename(os.path.dirname(path)) == last
+    return stem == last
+
+
 def normalize(name):
     return re.sub(r"[-_.]+", "-", name).lower()
 
@@ -517,6 +529,8 @@ class Harness:
             origin, path = m["origin"], m["file"]
             if origin in ("built-in", "frozen") or not path:
                 continue  # built-in, frozen, namespace packages and modules made at run time
+            if not own_file(name, path):
+                continue  # made at run time by another module's code (pybind11 submodules, aliases)
             category = self.classify(path, src)
             if category:
                 out[name] = (category, path)
@@ -689,8 +703,10 @@ def ratio(a, b):
 
 
 def summarize(results, args):
-    modes = [m for m in MODES if not (m[0] == "pyinstaller" and args.no_pyinstaller)
-             and not (m[1] == "onefile" and args.onedir_only)]
+    # Every tool and mode with results, this run's or kept from an earlier one (`--merge`).
+    present = {tag for r in results for tag in r.get("runs", {})}
+    modes = [m for m in MODES if f"{m[0]}-{m[1]}" in present or not (
+        (m[0] == "pyinstaller" and args.no_pyinstaller) or (m[1] == "onefile" and args.onedir_only))]
     s = {"apps": len(results), "plain_ok": sum(1 for r in results if "error" not in r), "passes": {}, "built": {},
          "attempted": {}}
     for tool, mode in modes:

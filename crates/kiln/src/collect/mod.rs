@@ -805,7 +805,9 @@ impl<'a> Gather<'a> {
         };
         native_closure(copies, layout, c, &siblings)?;
         for f in copies.iter_mut() {
-            f.strip = input.strip && f.elf.is_some();
+            // Most wheels' libraries come stripped: reading and parsing them again (CUDA's run
+            // to gigabytes) would find nothing to remove.
+            f.strip = input.strip && f.elf.as_ref().is_some_and(|e| e.strippable);
             f.gpu = layout.entry_of(&f.origin).is_some_and(|entry| {
                 dists
                     .owner(&f.origin, entry, f.module.as_deref())

@@ -18,6 +18,17 @@ pub struct ElfInfo {
     /// is never bundled), as their dotted numbers.
     pub glibcxx: Option<Vec<u32>>,
     pub cxxabi: Option<Vec<u32>>,
+    /// It has sections stripping removes (a symbol table, debug information).
+    pub strippable: bool,
+}
+
+/// Section names stripping removes: what debuggers and `nm` read. Dynamic linking reads only
+/// `.dynsym` and `.dynstr`, which stay.
+pub fn removable_section(name: &[u8]) -> bool {
+    name.starts_with(b".debug")
+        || name.starts_with(b".zdebug")
+        || name == b".symtab"
+        || name == b".strtab"
 }
 
 /// The newest `GLIBCXX_` and `CXXABI_` versions the libstdc++ of Linux systems with glibc
@@ -66,6 +77,11 @@ pub fn parse_elf(bytes: &[u8]) -> Option<ElfInfo> {
     let mut info = ElfInfo {
         machine: elf.header.e_machine,
         is_64: elf.is_64,
+        strippable: elf.section_headers.iter().any(|h| {
+            elf.shdr_strtab
+                .get_at(h.sh_name)
+                .is_some_and(|name| removable_section(name.as_bytes()))
+        }),
         ..Default::default()
     };
     if let Some(dynamic) = &elf.dynamic {

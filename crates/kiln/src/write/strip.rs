@@ -3,13 +3,7 @@
 
 use std::path::Path;
 
-/// Section names removed by [`strip`].
-fn removable(name: &[u8]) -> bool {
-    name.starts_with(b".debug")
-        || name.starts_with(b".zdebug")
-        || name == b".symtab"
-        || name == b".strtab"
-}
+use crate::installed::elf::removable_section as removable;
 
 /// Strips the ELF file at `path` in place. Returns the bytes saved; 0 when there was nothing
 /// to strip (the file is then left untouched).
@@ -53,7 +47,15 @@ mod tests {
         let copy = tmp.path().join("bin");
         std::fs::copy(std::env::current_exe().unwrap(), &copy).unwrap();
         let before = std::fs::metadata(&copy).unwrap().len();
+        let strippable = |p: &std::path::Path| {
+            crate::installed::elf::read_elf(p)
+                .unwrap()
+                .unwrap()
+                .strippable
+        };
+        assert!(strippable(&copy), "collect marks it for stripping");
         let saved = super::strip(&copy).unwrap();
+        assert!(!strippable(&copy), "a stripped file is not stripped again");
         assert!(saved > 0, "a test binary has symbols to strip");
         assert_eq!(std::fs::metadata(&copy).unwrap().len(), before - saved);
         // Still a working executable: list its tests.
