@@ -246,7 +246,7 @@ pub struct BuildCmd {
     /// (a suite: DIR/NAME/ holding that executable and a small launcher per component).
     #[arg(long)]
     pub onefile: bool,
-    /// zstd level of the onefile payload, 1 (fastest) to 19 (smallest) [default: 19 up to
+    /// zstd level of the onefile payload, 1 (fastest) to 19 (smallest) [default: 12 up to
     /// 64 MiB of payload, 10 up to 1 GiB, 3 beyond].
     #[arg(long, value_name = "N")]
     pub compression_level: Option<i32>,
