@@ -123,7 +123,18 @@ pub(crate) fn prepare(req: &Request) -> Result<Unpacked, Error> {
         .mode(0o700)
         .create(&work)
         .map_err(|e| Error::Cache(work.clone(), e))?;
-    if let Err(e) = fill(req, &work) {
+    let notice = Notice::after(
+        NOTICE_AFTER,
+        format!(
+            "kiln launcher: unpacking {} ({} MiB) into {} for its first start",
+            req.app,
+            req.carrier.trailer.payload_len >> 20,
+            entry.display()
+        ),
+    );
+    let filled = fill(req, &work);
+    notice.done(started.elapsed());
+    if let Err(e) = filled {
         let _ = std::fs::remove_dir_all(&work);
         return Err(e);
     }
@@ -146,6 +157,42 @@ pub(crate) fn prepare(req: &Request) -> Result<Unpacked, Error> {
         root: entry,
         took: Some((started.elapsed(), damage)),
     })
+}
+
+/// How long an unpack goes on before the launcher says on stderr what it is doing: a first
+/// start of a multi-gigabyte app takes seconds, and silence looks like a hang.
+const NOTICE_AFTER: Duration = Duration::from_secs(1);
+
+/// A line on stderr once `after` has passed, and another when the work is done (only if the
+/// first was printed).
+struct Notice {
+    done: std::sync::mpsc::Sender<Duration>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Notice {
+    fn after(after: Duration, message: String) -> Notice {
+        let (done, rx) = std::sync::mpsc::channel::<Duration>();
+        let thread = std::thread::Builder::new()
+            .spawn(move || {
+                use std::sync::mpsc::RecvTimeoutError;
+                if let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(after) {
+                    eprintln!("{message} ...");
+                    if let Ok(took) = rx.recv() {
+                        eprintln!("kiln launcher: unpacked in {:.1} s", took.as_secs_f64());
+                    }
+                }
+            })
+            .ok();
+        Notice { done, thread }
+    }
+
+    fn done(mut self, took: Duration) {
+        let _ = self.done.send(took);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// Whether the cache directory exists; an error when another user could write to it (and so

@@ -39,6 +39,15 @@ fn lora_step(mode: Mode) {
         "{}",
         frozen.run.describe()
     );
+    if mode == Mode::Onefile {
+        // Unpacking gigabytes takes seconds: the first start says so rather than hang silently.
+        let said = &frozen.run.stderr;
+        assert!(
+            said.contains("kiln launcher: unpacking ")
+                && said.contains("kiln launcher: unpacked in "),
+            "{said}"
+        );
+    }
     // By default the GPU libraries ship whole, for the user's NVIDIA machine: cuDNN's engines,
     // which libcudnn loads from its own directory and nothing links, among them.
     let report = build_report(&build);
