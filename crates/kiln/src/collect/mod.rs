@@ -1137,8 +1137,6 @@ fn check_data_destinations(
     Ok(())
 }
 
-/// Adds the shared libraries every ELF file of the bundle needs (transitively), and decides
-/// how each ELF file's library search path must change.
 /// The shared libraries of a library wheel (a distribution of native libraries and no Python
 /// code, such as NVIDIA's CUDA wheels), given the files its RECORD lists; none for a
 /// distribution with Python code, whose libraries the modules that load them decide.
@@ -1165,6 +1163,9 @@ fn library_siblings(record: &[PathBuf]) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Adds the shared libraries every ELF file of the bundle needs (transitively), and decides
+/// how each ELF file's library search path must change.
+///
 /// `siblings(library, entry)`: the libraries that ship with a library found on the search path
 /// (its library wheel's others, which it loads by path from its own directory: cuDNN its
 /// engines, NVRTC its builtins); each is followed like a needed library.

@@ -221,8 +221,6 @@ impl DistIndex {
         index
     }
 
-    /// The distribution that installed `file` (found in search entry `entry` as module
-    /// `module`), by its RECORD or else by its top-level name.
     /// The files the RECORD of `dist` lists, sorted.
     pub fn files_of(&self, dist: usize) -> Vec<PathBuf> {
         let mut out: Vec<PathBuf> = self
@@ -235,6 +233,8 @@ impl DistIndex {
         out
     }
 
+    /// The distribution that installed `file` (found in search entry `entry` as module
+    /// `module`), by its RECORD or else by its top-level name.
     pub fn owner(&self, file: &Path, entry: usize, module: Option<&str>) -> Option<usize> {
         if let Some(&id) = self.by_file.get(&normalize(file)) {
             return Some(id);

@@ -77,20 +77,7 @@ pub fn find(
         tree || (graph.modules[e.from].origin == Origin::ThirdParty
             && e.strength() != Strength::Certain)
     };
-    let mut firm = vec![false; graph.modules.len()];
-    let mut queue: VecDeque<ModuleId> = graph.roots.iter().copied().collect();
-    for &r in &graph.roots {
-        firm[r] = true;
-    }
-    while let Some(m) = queue.pop_front() {
-        for &i in out_edges.get(&m).map(Vec::as_slice).unwrap_or_default() {
-            let to = graph.edges[i].to;
-            if !firm[to] && !optional_edge(i) {
-                firm[to] = true;
-                queue.push_back(to);
-            }
-        }
-    }
+    let firm = reach(graph, &out_edges, |i| !optional_edge(i));
 
     // Distributions that stay: reached firmly, declared, and what those require.
     let by_name: HashMap<String, usize> = dists
@@ -128,27 +115,16 @@ pub fn find(
     let mut kept = keep(&dists, &by_name, wanted, guess_extras);
     // A distribution only a guessed extra keeps ships when the app's code can reach it: a
     // chain of imports its sources state. One reached only through kiln's guesses in
-    // third-party code (a name in compiled code, a string) stays out: mypy's `mypyc` extra names setuptools, but
-    // only `mypyc.build`, which mypy's binaries merely mention, imports it.
+    // third-party code (a name in compiled code, a string) stays out: mypy's `mypyc` extra
+    // names setuptools, but only `mypyc.build`, which mypy's binaries merely mention, imports
+    // it. The app's own code is taken at its word, guesses included (a string naming one of
+    // its modules).
     if kept.len() > kept_strict.len() {
-        let mut stated = vec![false; graph.modules.len()];
-        let mut queue: VecDeque<ModuleId> = graph.roots.iter().copied().collect();
-        for &r in &graph.roots {
-            stated[r] = true;
-        }
-        while let Some(m) = queue.pop_front() {
-            for &i in out_edges.get(&m).map(Vec::as_slice).unwrap_or_default() {
-                let e = &graph.edges[i];
-                // The app's own code is taken at its word, guesses included (a string naming
-                // one of its modules); a third-party guess is not.
-                let guess = e.strength() == Strength::Speculative
-                    && graph.modules[e.from].origin == Origin::ThirdParty;
-                if !stated[e.to] && !guess {
-                    stated[e.to] = true;
-                    queue.push_back(e.to);
-                }
-            }
-        }
+        let stated = reach(graph, &out_edges, |i| {
+            let e = &graph.edges[i];
+            e.strength() != Strength::Speculative
+                || graph.modules[e.from].origin != Origin::ThirdParty
+        });
         let reached: HashSet<usize> = owner
             .iter()
             .zip(&stated)
@@ -222,6 +198,29 @@ pub fn find(
     }
     out.sort_by_key(|o| std::cmp::Reverse(o.installed_bytes));
     out
+}
+
+/// The modules reachable from the graph's roots through the edges `follow` accepts.
+fn reach(
+    graph: &ModuleGraph,
+    out_edges: &HashMap<ModuleId, Vec<usize>>,
+    follow: impl Fn(usize) -> bool,
+) -> Vec<bool> {
+    let mut reached = vec![false; graph.modules.len()];
+    let mut queue: VecDeque<ModuleId> = graph.roots.iter().copied().collect();
+    for &r in &graph.roots {
+        reached[r] = true;
+    }
+    while let Some(m) = queue.pop_front() {
+        for &i in out_edges.get(&m).map(Vec::as_slice).unwrap_or_default() {
+            let to = graph.edges[i].to;
+            if !reached[to] && follow(i) {
+                reached[to] = true;
+                queue.push_back(to);
+            }
+        }
+    }
+    reached
 }
 
 /// The distributions `wanted` keeps, with what they require (the extras asked of them
