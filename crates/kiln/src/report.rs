@@ -184,6 +184,8 @@ pub fn render_optional(found: &[OptionalIntegration], verbose: bool) -> Vec<Stri
     for o in &found[..shown] {
         let via = match &o.required_by {
             Some(by) => format!("required by {by}"),
+            // Line 0: found in compiled code, not at a line of source.
+            None if o.via.1 == 0 => format!("via {}", o.via.0),
             None => format!("via {}:{}", o.via.0, o.via.1),
         };
         lines.push(format!(

@@ -181,10 +181,14 @@ impl Edge {
             | EdgeKind::Collected { .. }
             | EdgeKind::Hook { .. }
             | EdgeKind::Traced => Strength::Certain,
-            EdgeKind::Inferred { rule }
-                if rule == INTERPRETER_RULE || rule.starts_with(super::INTROSPECTED_RULE) =>
-            {
-                Strength::Certain
+            EdgeKind::Inferred { rule } if rule == INTERPRETER_RULE => Strength::Certain,
+            // Seen happen in the target interpreter; conditional when it may be guarded.
+            EdgeKind::Inferred { rule } if rule.starts_with(super::INTROSPECTED_RULE) => {
+                if self.condition == Condition::Always {
+                    Strength::Certain
+                } else {
+                    Strength::Conditional
+                }
             }
             EdgeKind::Inferred { .. } => Strength::Speculative,
         }

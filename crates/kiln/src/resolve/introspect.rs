@@ -1,11 +1,17 @@
-//! Build-time introspection of packages whose module-level `__getattr__` (PEP 562) imports
-//! submodules by names analysis cannot follow.
+//! Build-time introspection, where reading files cannot know what an import does.
 //!
-//! Rather than shipping every submodule of such a package, kiln asks the target interpreter:
-//! an isolated child (`python -I`, bounded in time and output) imports the package, reads each
-//! attribute the app's code (and its libraries) use of it, and reports which modules that
-//! imported. Results are cached by the package file's size and modification time and the
-//! names asked. When the child fails, the caller falls back to every submodule.
+//! - A package whose module-level `__getattr__` (PEP 562) imports submodules by names analysis
+//!   cannot follow: rather than shipping every submodule, an isolated child interpreter
+//!   (`python -I`, bounded in time and output) imports the package, reads each attribute the
+//!   app's code (and its libraries) use of it, and reports which modules that imported. When
+//!   the child fails, the caller falls back to every submodule.
+//! - An extension module whose string constants are compressed (Cython 3.1+), so the names it
+//!   imports cannot be read from the binary: a child imports it with a finder first on
+//!   `sys.meta_path` that records each import made straight from compiled code while an
+//!   extension module initialises (`pyarrow.lib` imports `cloudpickle` when it is installed).
+//!   Imports its Python code makes are left to the parser.
+//!
+//! Answers are cached by the file's size and modification time (and the names asked).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -44,6 +50,88 @@ for package, names in request.items():
 sys.stdout.write("\n" + json.dumps(out))
 "#;
 
+/// Imports each requested extension module; what each one's initialisation imported from its
+/// compiled code. The finder walks the importing frames: an import whose nearest frame outside
+/// importlib is `_call_with_frames_removed(_imp.exec_dynamic or create_dynamic, ...)` came from
+/// an extension module's C code, not from Python source (`import_`/`_gcd_import` there are the
+/// parent packages of the name being imported, so the walk goes on past them).
+const COMPILED_CHILD: &str = r#"
+import gc, importlib, json, sys
+gc.disable()
+BOOT = ("<frozen importlib._bootstrap>", "<frozen importlib._bootstrap_external>")
+loads = {}
+class Recorder:
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        f = sys._getframe(1)
+        while f is not None and f.f_code.co_filename in BOOT:
+            if f.f_code.co_name == "_call_with_frames_removed":
+                call = getattr(f.f_locals.get("f"), "__name__", "")
+                if call in ("exec_dynamic", "create_dynamic"):
+                    args = f.f_locals.get("args") or (None,)
+                    owner = getattr(args[0], "__name__", None) or getattr(args[0], "name", None)
+                    if isinstance(owner, str):
+                        loads.setdefault(owner, []).append(name)
+                    return None
+            f = f.f_back
+        return None
+sys.meta_path.insert(0, Recorder)
+request = json.loads(sys.argv[1])
+out = {}
+for module in request:
+    try:
+        importlib.import_module(module)
+        out[module] = {"modules": [], "error": None}
+    except BaseException as e:
+        out[module] = {"modules": [], "error": "%s: %s" % (type(e).__name__, e)}
+for module in request:
+    out[module]["modules"] = sorted(set(loads.get(module, [])))
+sys.stdout.write("\n" + json.dumps(out))
+"#;
+
+/// Asks `python` what initialising each extension module in `modules` (name -> its file)
+/// imports from compiled code. Cached like [`introspect`].
+///
+/// An import is seen only when it loads a module, so what another package loaded first would
+/// be missed: each top-level package is asked in a child of its own (the children run at
+/// once). A package whose child fails gets no answer.
+pub fn introspect_compiled(
+    python: &Path,
+    cache_dir: Option<&Path>,
+    modules: &BTreeMap<String, PathBuf>,
+) -> BTreeMap<String, Introspected> {
+    let mut groups: BTreeMap<&str, BTreeMap<String, (PathBuf, BTreeSet<String>)>> = BTreeMap::new();
+    for (m, file) in modules {
+        let top = m.split('.').next().unwrap_or(m);
+        groups
+            .entry(top)
+            .or_default()
+            .insert(m.clone(), (file.clone(), BTreeSet::new()));
+    }
+    std::thread::scope(|s| {
+        let children: Vec<_> = groups
+            .values()
+            .map(|requests| {
+                s.spawn(move || {
+                    ask_child(
+                        python,
+                        cache_dir,
+                        "compiled",
+                        COMPILED_CHILD,
+                        requests,
+                        |ask| serde_json::to_string(&ask.keys().collect::<Vec<_>>()),
+                    )
+                })
+            })
+            .collect();
+        children
+            .into_iter()
+            .filter_map(|c| c.join().ok()?.ok())
+            .flatten()
+            .collect()
+    })
+}
+
 /// Asks `python` what reading `names` of each package imports. Packages answered by the cache
 /// (under `cache_dir`, when given) are not asked again. Err when the child itself failed (it
 /// timed out, crashed, or printed no answer).
@@ -51,6 +139,22 @@ pub fn introspect(
     python: &Path,
     cache_dir: Option<&Path>,
     requests: &BTreeMap<String, (PathBuf, BTreeSet<String>)>,
+) -> Result<BTreeMap<String, Introspected>, String> {
+    ask_child(python, cache_dir, "lazy", CHILD, requests, |ask| {
+        serde_json::to_string(ask)
+    })
+}
+
+/// Answers `requests` (name -> (file, names)) from the cache under `cache_dir`, and the rest
+/// by running `child` with the JSON `request` makes of them; caches what the child answers.
+/// `kind` keeps the two kinds of question apart in the cache.
+fn ask_child(
+    python: &Path,
+    cache_dir: Option<&Path>,
+    kind: &str,
+    child: &str,
+    requests: &BTreeMap<String, (PathBuf, BTreeSet<String>)>,
+    request: impl Fn(&BTreeMap<&str, Vec<&str>>) -> serde_json::Result<String>,
 ) -> Result<BTreeMap<String, Introspected>, String> {
     let mut answers = BTreeMap::new();
     let mut ask: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
@@ -61,7 +165,7 @@ pub fn introspect(
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         blake3::hash(
             format!(
-                "{}|{package}|{}|{stamp}|{}",
+                "{}|{kind}|{package}|{}|{stamp}|{}",
                 python.display(),
                 file.display(),
                 names.join(",")
@@ -88,13 +192,13 @@ pub fn introspect(
     if ask.is_empty() {
         return Ok(answers);
     }
-    let request = serde_json::to_string(&ask).expect("a request serialises");
+    let request = request(&ask).expect("a request serialises");
     let timeout = std::env::var("KILN_PYTHON_TIMEOUT")
         .ok()
         .and_then(|s| s.parse().ok())
         .map_or(Duration::from_secs(120), Duration::from_secs);
     let mut cmd = std::process::Command::new(python);
-    cmd.args(["-I", "-c", CHILD])
+    cmd.args(["-I", "-c", child])
         .arg(&request)
         .stdin(std::process::Stdio::null())
         // Packages that print on import (or start threads that do) must not confuse the answer.

@@ -189,6 +189,9 @@ struct Resolver<'a> {
     attr_uses: HashMap<String, std::collections::BTreeSet<String>>,
     /// Third-party packages with a lazy `__getattr__`, and the names already asked of each.
     lazy: Vec<(ModuleId, std::collections::BTreeSet<String>)>,
+    /// Third-party extension modules whose strings are compressed, not asked yet
+    /// ([`introspect::introspect_compiled`]).
+    hidden_compiled: Vec<ModuleId>,
 }
 
 impl<'a> Resolver<'a> {
@@ -247,6 +250,7 @@ impl<'a> Resolver<'a> {
             tree_errors: Vec::new(),
             attr_uses: HashMap::new(),
             lazy: Vec::new(),
+            hidden_compiled: Vec::new(),
         }
     }
 
@@ -648,6 +652,12 @@ impl<'a> Resolver<'a> {
                     Ok(Analysed::Source(imports)) => self.add_requests(id, imports),
                     Ok(Analysed::Compiled(names, source, hides_strings)) => {
                         self.hidden_imports_seen |= hides_strings;
+                        if hides_strings
+                            && self.input.introspect.is_some()
+                            && self.graph.modules[id].origin == Origin::ThirdParty
+                        {
+                            self.hidden_compiled.push(id);
+                        }
                         self.add_compiled_names(id, &names);
                         if let Some(imports) = source {
                             self.add_requests(id, imports);
@@ -662,7 +672,7 @@ impl<'a> Resolver<'a> {
             }
             self.resolve_star_imports();
             if self.pending.is_empty() {
-                self.introspect_lazy();
+                self.introspect();
             }
             progress.analysed(self.analysed, self.graph.modules.len());
             if self.pending.is_empty() && self.hidden_imports_seen {
@@ -1165,12 +1175,46 @@ impl<'a> Resolver<'a> {
         self.include_submodules_to(package, 1, || EdgeKind::Inferred { rule: rule.clone() });
     }
 
-    /// Asks the target interpreter what the attributes used of each lazy package import, for
-    /// the names not asked yet; adds those modules (or, when asking fails, every submodule).
-    fn introspect_lazy(&mut self) {
+    /// Asks the target interpreter what it cannot be read from files, once the graph has
+    /// settled: what the attributes used of each lazy package import, and what extension modules
+    /// whose strings are compressed import when initialised. The two questions go to two
+    /// children at once.
+    fn introspect(&mut self) {
         let Some(cache) = self.input.introspect else {
             return;
         };
+        let compiled: std::collections::BTreeMap<String, PathBuf> =
+            std::mem::take(&mut self.hidden_compiled)
+                .into_iter()
+                .filter_map(|id| {
+                    let m = &self.graph.modules[id];
+                    Some((m.name.clone(), m.file()?.to_path_buf()))
+                })
+                .collect();
+        let python = &self.input.interpreter.executable;
+        let lazy_requests = self.lazy_requests();
+        let (lazy_answers, compiled_answers) = std::thread::scope(|s| {
+            let compiled = s.spawn(|| {
+                (!compiled.is_empty())
+                    .then(|| introspect::introspect_compiled(python, Some(cache), &compiled))
+            });
+            let lazy = (!lazy_requests.is_empty())
+                .then(|| introspect::introspect(python, Some(cache), &lazy_requests));
+            (lazy, compiled.join().unwrap_or(None))
+        });
+        if let Some(answers) = lazy_answers {
+            self.add_lazy_answers(&lazy_requests, answers);
+        }
+        if let Some(answers) = compiled_answers {
+            self.add_compiled_answers(answers);
+        }
+    }
+
+    /// What to ask of each lazy package: every attribute name used of it, when some have not
+    /// been asked yet.
+    fn lazy_requests(
+        &self,
+    ) -> std::collections::BTreeMap<String, (PathBuf, std::collections::BTreeSet<String>)> {
         let mut requests = std::collections::BTreeMap::new();
         for (id, asked) in &self.lazy {
             let m = &self.graph.modules[*id];
@@ -1190,11 +1234,19 @@ impl<'a> Resolver<'a> {
                 requests.insert(m.name.clone(), (file.to_path_buf(), all));
             }
         }
-        if requests.is_empty() {
-            return;
-        }
-        let answers =
-            introspect::introspect(&self.input.interpreter.executable, Some(cache), &requests);
+        requests
+    }
+
+    /// Adds what reading the attributes of each lazy package imported (or, when asking failed,
+    /// every submodule).
+    fn add_lazy_answers(
+        &mut self,
+        requests: &std::collections::BTreeMap<
+            String,
+            (PathBuf, std::collections::BTreeSet<String>),
+        >,
+        answers: Result<std::collections::BTreeMap<String, introspect::Introspected>, String>,
+    ) {
         for i in 0..self.lazy.len() {
             let id = self.lazy[i].0;
             let name = self.graph.modules[id].name.clone();
@@ -1236,6 +1288,50 @@ impl<'a> Resolver<'a> {
                 Some(introspect::Introspected { error: Some(e), .. }) => self
                     .include_lazy_submodules(id, &format!("; asking the interpreter failed: {e}")),
                 None => self.include_lazy_submodules(id, "; the interpreter gave no answer"),
+            }
+        }
+    }
+
+    /// Adds what each extension module's compiled code imported when initialised. One that
+    /// could not be imported, or a child that failed, adds nothing: the binary's scan and the
+    /// standard library fallbacks stand, as without introspection.
+    fn add_compiled_answers(
+        &mut self,
+        answers: std::collections::BTreeMap<String, introspect::Introspected>,
+    ) {
+        for (name, answer) in answers {
+            let Some(from) = self.graph.get(&name) else {
+                continue;
+            };
+            let rule =
+                format!("{INTROSPECTED_RULE} `{name}` imports it from compiled code when imported");
+            let own_top = name.split('.').next().unwrap_or(&name).to_string();
+            for module in answer.modules {
+                let Some(to) = self.ensure(&module) else {
+                    continue;
+                };
+                if to == from {
+                    continue;
+                }
+                // Compiled code may guard an import as Python code does (`pyarrow.lib` imports
+                // `cloudpickle` if it is installed), and the child cannot tell: an import of
+                // another distribution that this one does not require is taken as optional.
+                let top = module.split('.').next().unwrap_or(&module);
+                let required = self.graph.modules[to].origin != Origin::ThirdParty
+                    || top == own_top
+                    || self.requires_top_level(from, top);
+                self.graph.edges.push(Edge {
+                    from,
+                    to,
+                    line: 0,
+                    kind: EdgeKind::Inferred { rule: rule.clone() },
+                    condition: if required {
+                        Condition::Always
+                    } else {
+                        Condition::Optional
+                    },
+                    in_function: false,
+                });
             }
         }
     }

@@ -479,3 +479,26 @@ fn guessed_extras_keep_only_what_stated_imports_reach() {
         .collect();
     assert_eq!(optional, ["tool"]);
 }
+
+#[test]
+fn introspected_edges_are_certain_unless_the_import_may_be_guarded() {
+    let edge = |condition| Edge {
+        from: 0,
+        to: 1,
+        line: 0,
+        kind: EdgeKind::Inferred {
+            rule: format!("{INTROSPECTED_RULE} `pkg.ext` imports it from compiled code"),
+        },
+        condition,
+        in_function: false,
+    };
+    assert_eq!(edge(Condition::Always).strength(), Strength::Certain);
+    assert_eq!(edge(Condition::Optional).strength(), Strength::Conditional);
+    let guess = Edge {
+        kind: EdgeKind::Inferred {
+            rule: "named in the extension module's compiled code".into(),
+        },
+        ..edge(Condition::Always)
+    };
+    assert_eq!(guess.strength(), Strength::Speculative);
+}

@@ -41,9 +41,24 @@ fn sqlalchemy_dialect_from_the_url() {
     runs_like_plain_python("pkg_sqlalchemy");
 }
 
+/// pandas' Cython 3.1 modules keep their strings compressed, so what they import from C cannot
+/// be read from the binaries: kiln imports them in a child interpreter and records the imports
+/// their compiled code makes (`pandas._libs.tslibs.offsets` imports `dateutil.easter`).
 #[test]
 fn pandas_with_its_compiled_extensions() {
     runs_like_plain_python("pkg_pandas");
+    let why = std::process::Command::new(crate::support::KILN)
+        .args(["why", "dateutil.easter", "main.py", "--python"])
+        .arg(&crate::support::test_venv().python)
+        .current_dir(crate::support::app_dir("pkg_pandas"))
+        .output()
+        .unwrap();
+    let why = String::from_utf8_lossy(&why.stdout);
+    assert!(
+        why.contains("pandas._libs.tslibs.offsets -> dateutil.easter  [inferred, certain]")
+            && why.contains("imports it from compiled code"),
+        "{why}"
+    );
 }
 
 #[test]
