@@ -69,6 +69,13 @@ pub enum InterpreterError {
     Unsupported { path: PathBuf, found: String },
 }
 
+/// A probe report kept by [`Interpreter::query_cached`], with the stamp it is valid for.
+#[derive(Debug, serde::Serialize, Deserialize)]
+struct CachedQuery {
+    stamp: String,
+    report: String,
+}
+
 /// Facts about the target interpreter, as it reported them.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Interpreter {
@@ -114,6 +121,10 @@ pub struct Interpreter {
     /// `sysconfig` -> `_sysconfigdata_<abi>_<platform>_<multiarch>`.
     #[serde(default)]
     pub implicit_imports: Vec<(String, String)>,
+    /// The user site-packages directory `site` would add when it exists (None when user site
+    /// directories are disabled).
+    #[serde(default)]
+    pub user_site: Option<PathBuf>,
 }
 
 impl Interpreter {
@@ -143,6 +154,11 @@ impl Interpreter {
     /// prelude that any Python (2.7 included) can read, which refuses versions kiln does not
     /// support before the probe itself is compiled.
     pub fn query(python: &Path) -> Result<Interpreter, InterpreterError> {
+        Ok(Self::probe(python)?.0)
+    }
+
+    /// Runs the probe: the interpreter and the report it was read from.
+    fn probe(python: &Path) -> Result<(Interpreter, Vec<u8>), InterpreterError> {
         let output = crate::process::run(
             Command::new(python)
                 .arg("-c")
@@ -177,8 +193,14 @@ impl Interpreter {
         if output.stdout.iter().all(u8::is_ascii_whitespace) {
             return Err(InterpreterError::Silent(python.to_path_buf()));
         }
+        let interp = Self::from_report(python, &output.stdout)?;
+        Ok((interp, output.stdout))
+    }
+
+    /// The interpreter a probe report describes (checked to be one kiln supports).
+    fn from_report(python: &Path, report: &[u8]) -> Result<Interpreter, InterpreterError> {
         let mut interp: Interpreter =
-            serde_json::from_slice(&output.stdout).map_err(|source| InterpreterError::Parse {
+            serde_json::from_slice(report).map_err(|source| InterpreterError::Parse {
                 path: python.to_path_buf(),
                 source,
             })?;
@@ -197,6 +219,83 @@ impl Interpreter {
             interp.dynload = interp.platstdlib.join("lib-dynload");
         }
         Ok(interp)
+    }
+
+    /// [`Interpreter::query`], answered from `cache_dir` when nothing the report depends on has
+    /// changed since it was made: the interpreter's files (the path given, the executables,
+    /// `pyvenv.cfg`), every directory of its search path (installing a package or a `.pth`
+    /// file changes its directory), its user site directory, and the environment variables
+    /// that change the search path. Asking takes tens of milliseconds; this, well under one.
+    pub fn query_cached(python: &Path, cache_dir: &Path) -> Result<Interpreter, InterpreterError> {
+        let env: Vec<String> = [
+            "PYTHONPATH",
+            "PYTHONHOME",
+            "PYTHONNOUSERSITE",
+            "PYTHONUSERBASE",
+            "PYTHONSAFEPATH",
+            "PYTHONPLATLIBDIR",
+            "HOME",
+        ]
+        .iter()
+        // A bare name is looked up on PATH.
+        .chain(Some(&"PATH").filter(|_| python.components().count() == 1))
+        .map(|v| format!("{v}={:?}", std::env::var_os(v)))
+        .collect();
+        let absolute = std::path::absolute(python).unwrap_or_else(|_| python.to_path_buf());
+        let key = blake3::hash(format!("{}|{}", absolute.display(), env.join("|")).as_bytes());
+        let file = cache_dir.join(format!("{}.json", &key.to_hex()[..32]));
+        if let Some(hit) = std::fs::read(&file)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<CachedQuery>(&b).ok())
+        {
+            if let Ok(interp) = Self::from_report(python, hit.report.as_bytes()) {
+                if interp.stamp(python) == hit.stamp {
+                    return Ok(interp);
+                }
+            }
+        }
+        let (interp, report) = Self::probe(python)?;
+        let entry = CachedQuery {
+            stamp: interp.stamp(python),
+            report: String::from_utf8_lossy(&report).into_owned(),
+        };
+        // A cache that cannot be written only costs the next run its tens of milliseconds.
+        let _ = std::fs::create_dir_all(cache_dir).and_then(|()| {
+            let tmp = file.with_extension(format!("tmp{}", std::process::id()));
+            std::fs::write(&tmp, serde_json::to_vec(&entry).unwrap_or_default())?;
+            std::fs::rename(&tmp, &file)
+        });
+        Ok(interp)
+    }
+
+    /// Size, modification time and kind of everything a probe report depends on.
+    fn stamp(&self, python: &Path) -> String {
+        let mut paths: Vec<PathBuf> = vec![
+            python.to_path_buf(),
+            self.executable.clone(),
+            self.base_executable.clone(),
+            self.prefix.join("pyvenv.cfg"),
+        ];
+        paths.extend(self.path.iter().cloned());
+        paths.extend(self.user_site.iter().cloned());
+        let mut out = String::new();
+        for p in paths {
+            use std::os::unix::fs::MetadataExt;
+            let link = std::fs::symlink_metadata(&p).ok();
+            let meta = std::fs::metadata(&p).ok();
+            let describe = |m: Option<std::fs::Metadata>| {
+                m.map_or("-".to_string(), |m| {
+                    format!("{}:{}:{}.{}", m.ino(), m.len(), m.mtime(), m.mtime_nsec())
+                })
+            };
+            out.push_str(&format!(
+                "{}|{}|{}\n",
+                p.display(),
+                describe(link),
+                describe(meta)
+            ));
+        }
+        out
     }
 
     pub fn minor(&self) -> u32 {
@@ -280,6 +379,7 @@ impl Interpreter {
             platform: "linux".into(),
             module_aliases: Default::default(),
             implicit_imports: Vec::new(),
+            user_site: None,
         }
     }
 }

@@ -116,7 +116,7 @@ pub fn interpreter(
     let t = Instant::now();
     progress.stage(Stage::Interpreter);
     let python = Interpreter::locate(settings.python.as_deref())?;
-    let interpreter = Interpreter::query(&python)?;
+    let interpreter = Interpreter::query_cached(&python, &cache_dir().join("interpreter"))?;
     Ok((interpreter, t.elapsed().as_secs_f64()))
 }
 

@@ -5,6 +5,8 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use rustc_hash::FxHashSet as HashSet;
+
 /// Names found in an extension module's bytes.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct CompiledNames {
@@ -78,7 +80,7 @@ pub fn c_strings_in_bytes(bytes: &[u8], names: &[String]) -> Vec<String> {
     // (alignment padding, zeroed data) are skipped a word at a time, and a run is looked up only
     // when its length and first byte could be a wanted name's.
     let longest = names.iter().map(String::len).max().unwrap_or(0);
-    let wanted: std::collections::HashSet<&[u8]> = names.iter().map(|n| n.as_bytes()).collect();
+    let wanted: HashSet<&[u8]> = names.iter().map(|n| n.as_bytes()).collect();
     let mut first = [false; 256];
     for name in names {
         if let Some(&b) = name.as_bytes().first() {

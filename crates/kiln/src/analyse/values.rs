@@ -8,12 +8,14 @@
 //! never invents: a binding it cannot evaluate (a parameter, a call, an augmented assignment)
 //! makes the name unknown, and unknown parts make the whole expression unknown. Results are
 //! capped at [`MAX_VALUES`] strings.
-
-use std::collections::HashMap;
+//!
+//! In a method, `self.NAME` and `cls.NAME` hold what the class body binds `NAME` to
+//! (`packages = ("docutils.languages.", "")`); a subclass that binds it again is not seen.
 
 use ruff_python_ast::{
     self as ast, Comprehension, Expr, FStringPart, InterpolatedStringElement, Operator, Stmt,
 };
+use rustc_hash::FxHashMap as HashMap;
 
 /// The most strings one expression may stand for; beyond it the expression is unknown.
 pub const MAX_VALUES: usize = 64;
@@ -72,6 +74,42 @@ impl Scope {
         let mut scope = Scope::default();
         for g in generators {
             scope.target(&g.target, Binding::Each(g.iter.clone()));
+        }
+        scope
+    }
+
+    /// A class body's scope, as `self.NAME` and `cls.NAME` read it: the names its body binds,
+    /// except those a method assigns through `self.NAME = ...` or `cls.NAME = ...` (whose
+    /// value then depends on what ran first), which are unknown.
+    pub fn of_class(def: &ast::StmtClassDef) -> Scope {
+        use ruff_python_ast::visitor::{walk_stmt, Visitor};
+        struct Assigned<'s>(&'s mut Scope);
+        impl<'b> Visitor<'b> for Assigned<'_> {
+            fn visit_stmt(&mut self, stmt: &'b Stmt) {
+                let targets: Vec<&Expr> = match stmt {
+                    Stmt::Assign(a) => a.targets.iter().collect(),
+                    Stmt::AnnAssign(a) => vec![&a.target],
+                    Stmt::AugAssign(a) => vec![&a.target],
+                    _ => Vec::new(),
+                };
+                for target in targets {
+                    if let Expr::Attribute(a) = target {
+                        if matches!(&*a.value, Expr::Name(n) if matches!(n.id.as_str(), "self" | "cls"))
+                        {
+                            self.0.bind(a.attr.as_str(), Binding::Unknown);
+                        }
+                    }
+                }
+                walk_stmt(self, stmt);
+            }
+        }
+        let mut scope = Scope::of_body(&def.body);
+        for stmt in &def.body {
+            if let Stmt::FunctionDef(f) = stmt {
+                for inner in &f.body {
+                    Assigned(&mut scope).visit_stmt(inner);
+                }
+            }
         }
         scope
     }
@@ -218,42 +256,53 @@ fn worth_keeping(value: &Expr) -> Binding {
 pub struct Values<'s> {
     /// Innermost last: the module's scope first.
     pub scopes: &'s [Scope],
+    /// The body of the class whose method (or nested function in one) this is: what
+    /// `self.NAME` and `cls.NAME` read.
+    pub class: Option<&'s Scope>,
     /// `__name__`, and `__package__`/`__spec__.parent` (None for `__main__`).
     pub own: Option<(&'s str, &'s str)>,
+    /// A class body being evaluated, read before `scopes` (for `self.NAME`).
+    pub body: Option<&'s Scope>,
 }
 
-impl Values<'_> {
+impl<'s> Values<'s> {
     /// Every string `expr` can evaluate to, or None when that is not known.
     pub fn strings(&self, expr: &Expr) -> Option<Vec<String>> {
         self.eval(expr, 0)
     }
 
-    /// The known leading part of a string computed from values the module does not spell
-    /// out: `"handlers." + kind`, `f"{PACKAGE}.{name}"`, through a name bound once.
-    pub fn prefix(&self, expr: &Expr) -> Option<String> {
-        self.prefix_at(expr, 0)
+    /// The known leading parts of a string computed from values the module does not spell
+    /// out: `"handlers." + kind`, `f"{PACKAGE}.{name}"`, through a name bound once, and
+    /// `package + name` for each `package` of a loop over a literal sequence.
+    pub fn prefixes(&self, expr: &Expr) -> Vec<String> {
+        self.prefixes_at(expr, 0)
     }
 
-    fn prefix_at(&self, expr: &Expr, depth: u32) -> Option<String> {
+    fn prefixes_at(&self, expr: &Expr, depth: u32) -> Vec<String> {
         if depth > MAX_DEPTH {
-            return None;
+            return Vec::new();
         }
         match expr {
-            Expr::Name(n) => match self.bindings(n.id.as_str())? {
-                [Binding::Value(v)] => self.prefix_at(v, depth + 1),
-                _ => None,
+            Expr::Name(n) => match self.bindings(n.id.as_str()) {
+                Some([Binding::Value(v)]) => self.prefixes_at(v, depth + 1),
+                _ => Vec::new(),
             },
             Expr::BinOp(b) if b.op == Operator::Add => match self.eval(&b.left, depth + 1) {
-                Some(left) => single(left),
-                None => self.prefix_at(&b.left, depth + 1),
+                Some(left) => left,
+                None => self.prefixes_at(&b.left, depth + 1),
             },
             // `"_pytest." + name if name in builtin else name`: the arm with a known prefix.
-            Expr::If(i) => self
-                .prefix_at(&i.body, depth + 1)
-                .or_else(|| self.prefix_at(&i.orelse, depth + 1)),
+            Expr::If(i) => {
+                let body = self.prefixes_at(&i.body, depth + 1);
+                if body.is_empty() {
+                    self.prefixes_at(&i.orelse, depth + 1)
+                } else {
+                    body
+                }
+            }
             Expr::FString(f) => {
                 let mut out = String::new();
-                for part in f.value.iter() {
+                'parts: for part in f.value.iter() {
                     match part {
                         FStringPart::Literal(l) => out.push_str(&l.value),
                         FStringPart::FString(fs) => {
@@ -263,7 +312,7 @@ impl Values<'_> {
                                     InterpolatedStringElement::Interpolation(i) => {
                                         match self.eval(&i.expression, depth + 1).and_then(single) {
                                             Some(v) if i.format_spec.is_none() => out.push_str(&v),
-                                            _ => return Some(out),
+                                            _ => break 'parts,
                                         }
                                     }
                                 }
@@ -271,9 +320,9 @@ impl Values<'_> {
                         }
                     }
                 }
-                Some(out)
+                vec![out]
             }
-            _ => None,
+            _ => Vec::new(),
         }
     }
 
@@ -294,6 +343,10 @@ impl Values<'_> {
                 }
                 name => self.lookup(name, depth)?,
             },
+            Expr::Attribute(a) if self.instance_attribute(a).is_some() => {
+                let (class, name) = self.instance_attribute(a)?;
+                class.lookup(name, depth + 1)?
+            }
             Expr::Attribute(a) if a.attr.as_str() == "parent" => match &*a.value {
                 Expr::Name(n) if n.id.as_str() == "__spec__" => {
                     vec![self.own?.1.to_string()]
@@ -483,6 +536,17 @@ impl Values<'_> {
                 }
                 return Some(out);
             }
+            Expr::Attribute(a) => {
+                let (class, name) = self.instance_attribute(a)?;
+                let mut out = Vec::new();
+                for binding in class.bindings(name)? {
+                    match binding {
+                        Binding::Value(v) => out.extend(class.items(v, depth + 1)?),
+                        _ => return None,
+                    }
+                }
+                return Some(out);
+            }
             _ => return None,
         };
         let mut out = Vec::new();
@@ -495,11 +559,29 @@ impl Values<'_> {
         Some(out)
     }
 
+    /// For `self.NAME` or `cls.NAME` in a method: values that read the class body (then the
+    /// module, as the class body itself does), and `NAME`.
+    fn instance_attribute<'a>(&self, a: &'a ast::ExprAttribute) -> Option<(Values<'s>, &'a str)> {
+        let class = self.class?;
+        match &*a.value {
+            Expr::Name(n) if matches!(n.id.as_str(), "self" | "cls") => Some((
+                Values {
+                    scopes: self.scopes.get(..1)?,
+                    class: None,
+                    own: self.own,
+                    body: Some(class),
+                },
+                a.attr.as_str(),
+            )),
+            _ => None,
+        }
+    }
+
     /// The bindings of `name` in the innermost scope that binds it.
     fn bindings(&self, name: &str) -> Option<&[Binding]> {
-        self.scopes
-            .iter()
-            .rev()
+        self.body
+            .into_iter()
+            .chain(self.scopes.iter().rev())
             .find_map(|s| s.names.get(name))
             .map(Vec::as_slice)
     }

@@ -9,8 +9,7 @@ use ruff_python_ast::{
     Stmt, StmtIf, StmtImport, StmtImportFrom, StmtTry,
 };
 use ruff_text_size::Ranged;
-
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use super::values;
 use super::{
@@ -79,6 +78,8 @@ pub(super) struct ImportWalker<'a> {
     /// Bindings of the scopes around the current statement, the module's first: what the
     /// value analysis ([`super::values`]) reads names from.
     scopes: Vec<values::Scope>,
+    /// The bodies of the classes around the current statement, innermost last.
+    classes: Vec<values::Scope>,
     /// Module-level functions that return a path under the module's directory joined with
     /// their arguments (`def resource_path(*parts): return os.path.join(base, *parts)`, the
     /// PyInstaller idiom): name -> (base, which arguments are joined).
@@ -95,13 +96,14 @@ impl<'a> ImportWalker<'a> {
             in_function: false,
             importlib_names: vec!["importlib".into()],
             import_module_names: Vec::new(),
-            module_names: HashMap::new(),
-            path_names: HashMap::new(),
+            module_names: HashMap::default(),
+            path_names: HashMap::default(),
             in_recorded_path: false,
             in_module_getattr: false,
             class_depth: 0,
             scopes: Vec::new(),
-            path_helpers: HashMap::new(),
+            classes: Vec::new(),
+            path_helpers: HashMap::default(),
             out: FileImports::default(),
         }
     }
@@ -121,7 +123,9 @@ impl<'a> ImportWalker<'a> {
         let own = (self.ctx.module != "__main__").then_some((self.ctx.module, package));
         values::Values {
             scopes: &self.scopes,
+            class: self.classes.last(),
             own,
+            body: None,
         }
     }
 
@@ -199,7 +203,9 @@ impl<'a> ImportWalker<'a> {
                     self.visit_arguments(arguments);
                 }
                 self.class_depth += 1;
+                self.classes.push(values::Scope::of_class(node));
                 self.walk_body(&node.body);
+                self.classes.pop();
                 self.class_depth -= 1;
             }
             Stmt::If(node) => self.if_statement(node),
@@ -1237,14 +1243,19 @@ impl<'a> ImportWalker<'a> {
                     self.out.lazy_getattr = true;
                     return;
                 }
-                let prefix = constant_prefix(arg).or_else(|| {
-                    let values = self.values();
-                    values.prefix(arg).filter(|p| p.contains('.'))
-                });
-                // The package part of the prefix: `"plugins.plugin_" + x` and `f".unicode{v}"`
+                let prefixes = match constant_prefix(arg) {
+                    Some(p) => vec![p],
+                    None => self.values().prefixes(arg),
+                };
+                // The package part of each prefix: `"plugins.plugin_" + x` and `f".unicode{v}"`
                 // load submodules of `plugins` and of the package itself.
-                let prefix = prefix.and_then(|p| p.rfind('.').map(|i| p[..=i].to_string()));
-                if let Some(prefix) = prefix {
+                let mut prefixes: Vec<String> = prefixes
+                    .iter()
+                    .filter_map(|p| p.rfind('.').map(|i| p[..=i].to_string()))
+                    .collect();
+                prefixes.sort();
+                prefixes.dedup();
+                for prefix in prefixes {
                     let (level, rest) = split_relative(&prefix);
                     let (prefix, level) = match (level, &package_literal) {
                         (0, _) => (rest.to_string(), 0),

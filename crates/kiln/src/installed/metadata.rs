@@ -2,9 +2,9 @@
 //! `top_level.txt` for legacy `.egg-info`), so that bundling a module also ships its
 //! `*.dist-info` and `importlib.metadata` keeps working.
 
-use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 
+use rustc_hash::FxHashMap as HashMap;
 use serde::Serialize;
 
 /// One installed distribution found on the search path.
@@ -127,96 +127,49 @@ impl DistIndex {
         self.by_name.get(name).map_or(&[], Vec::as_slice)
     }
 
-    /// Scans the given site directories (`(dir, entry index)`).
+    /// Scans the given site directories (`(dir, entry index)`). Distributions are read in
+    /// parallel (a developer's venv holds hundreds, with a RECORD of thousands of lines each),
+    /// then indexed in directory order.
     pub fn scan(dirs: &[(PathBuf, usize)]) -> DistIndex {
-        let mut index = DistIndex::default();
+        use rayon::prelude::*;
+        let mut found: Vec<(&Path, usize, PathBuf)> = Vec::new();
         for (dir, entry) in dirs {
             let Ok(read) = std::fs::read_dir(dir) else {
                 continue;
             };
-            let mut names: Vec<PathBuf> = read.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+            let mut names: Vec<PathBuf> = read
+                .filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.extension()
+                        .is_some_and(|x| x == "dist-info" || x == "egg-info")
+                })
+                .collect();
             names.sort();
-            for path in names {
-                let file_name = path
-                    .file_name()
-                    .unwrap_or_default()
-                    .to_string_lossy()
-                    .to_string();
-                let is_dist = file_name.ends_with(".dist-info");
-                let is_egg = file_name.ends_with(".egg-info");
-                if !(is_dist || is_egg) || !path.is_dir() {
-                    continue;
-                }
-                let meta_file = path.join(if is_dist { "METADATA" } else { "PKG-INFO" });
-                let meta = std::fs::read_to_string(&meta_file).unwrap_or_default();
-                let (name, version) = parse_metadata(&meta);
-                let license = crate::installed::license::detect(&meta, &path);
-                let id = index.distributions.len();
-                let mut top_level: Vec<String> =
-                    std::fs::read_to_string(path.join("top_level.txt"))
-                        .unwrap_or_default()
-                        .lines()
-                        .map(|l| l.trim().to_string())
-                        .filter(|l| !l.is_empty())
-                        .collect();
-                let mut installed_bytes = 0;
-                if let Ok(record) = std::fs::read_to_string(path.join("RECORD")) {
-                    for line in record.lines() {
-                        let rel = record_path(line);
-                        if rel.is_empty() {
-                            continue;
-                        }
-                        installed_bytes += line
-                            .rsplit(',')
-                            .next()
-                            .and_then(|size| size.trim().parse::<u64>().ok())
-                            .unwrap_or(0);
-                        let file = normalize(&dir.join(rel));
-                        if top_level.is_empty() {
-                            if let Ok(inside) = file.strip_prefix(dir) {
-                                if let Some(Component::Normal(first)) = inside.components().next() {
-                                    let first = first.to_string_lossy();
-                                    let module = first.split('.').next().unwrap_or("").to_string();
-                                    if !module.is_empty() && !first.ends_with("-info") {
-                                        top_level.push(module);
-                                    }
-                                }
-                            }
-                        }
-                        index.by_file.entry(file).or_insert(id);
-                    }
-                }
-                top_level.sort();
-                top_level.dedup();
-                for t in &top_level {
-                    index.by_top_level.entry((*entry, t.clone())).or_insert(id);
-                }
-                let dist_name = if name.is_empty() {
-                    file_name.split('-').next().unwrap_or("").to_string()
-                } else {
-                    name
-                };
-                index
-                    .by_name
-                    .entry(normalize_dist_name(&dist_name))
-                    .or_default()
-                    .push(id);
-                index.distributions.push(Distribution {
-                    name: dist_name,
-                    version,
-                    metadata_dir: path.clone(),
-                    entry: *entry,
-                    license,
-                    top_level,
-                    requires: meta
-                        .lines()
-                        .take_while(|l| !l.is_empty())
-                        .filter_map(|l| l.strip_prefix("Requires-Dist:"))
-                        .filter_map(Requirement::parse)
-                        .collect(),
-                    installed_bytes,
-                });
+            found.extend(names.into_iter().map(|p| (dir.as_path(), *entry, p)));
+        }
+        let read: Vec<Option<(Distribution, Vec<PathBuf>)>> = found
+            .par_iter()
+            .map(|(dir, entry, path)| read_distribution(dir, *entry, path))
+            .collect();
+        let mut index = DistIndex::default();
+        for (dist, files) in read.into_iter().flatten() {
+            let id = index.distributions.len();
+            for file in files {
+                index.by_file.entry(file).or_insert(id);
             }
+            for t in &dist.top_level {
+                index
+                    .by_top_level
+                    .entry((dist.entry, t.clone()))
+                    .or_insert(id);
+            }
+            index
+                .by_name
+                .entry(normalize_dist_name(&dist.name))
+                .or_default()
+                .push(id);
+            index.distributions.push(dist);
         }
         index
     }
@@ -242,6 +195,85 @@ impl DistIndex {
         let top = module?.split('.').next()?;
         self.by_top_level.get(&(entry, top.to_string())).copied()
     }
+}
+
+/// One `*.dist-info` or `*.egg-info` directory in site directory `dir`: the distribution and
+/// the files its RECORD lists. None if it is not a directory.
+fn read_distribution(
+    dir: &Path,
+    entry: usize,
+    path: &Path,
+) -> Option<(Distribution, Vec<PathBuf>)> {
+    if !path.is_dir() {
+        return None;
+    }
+    let file_name = path.file_name()?.to_string_lossy().to_string();
+    let is_dist = file_name.ends_with(".dist-info");
+    let meta_file = path.join(if is_dist { "METADATA" } else { "PKG-INFO" });
+    let meta = std::fs::read_to_string(&meta_file).unwrap_or_default();
+    let (name, version) = parse_metadata(&meta);
+    let license = crate::installed::license::detect(&meta, path);
+    let mut top_level: Vec<String> = std::fs::read_to_string(path.join("top_level.txt"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    let mut installed_bytes = 0;
+    let mut files = Vec::new();
+    if let Ok(record) = std::fs::read_to_string(path.join("RECORD")) {
+        let guess_top_level = top_level.is_empty();
+        for line in record.lines() {
+            let rel = record_path(line);
+            if rel.is_empty() {
+                continue;
+            }
+            installed_bytes += line
+                .rsplit(',')
+                .next()
+                .and_then(|size| size.trim().parse::<u64>().ok())
+                .unwrap_or(0);
+            let file = normalize(&dir.join(rel));
+            if guess_top_level {
+                if let Ok(inside) = file.strip_prefix(dir) {
+                    if let Some(Component::Normal(first)) = inside.components().next() {
+                        let first = first.to_string_lossy();
+                        let module = first.split('.').next().unwrap_or("").to_string();
+                        if !module.is_empty() && !first.ends_with("-info") {
+                            top_level.push(module);
+                        }
+                    }
+                }
+            }
+            files.push(file);
+        }
+    }
+    top_level.sort();
+    top_level.dedup();
+    let name = if name.is_empty() {
+        file_name.split('-').next().unwrap_or("").to_string()
+    } else {
+        name
+    };
+    let requires = meta
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.strip_prefix("Requires-Dist:"))
+        .filter_map(Requirement::parse)
+        .collect();
+    Some((
+        Distribution {
+            name,
+            version,
+            metadata_dir: path.to_path_buf(),
+            entry,
+            license,
+            top_level,
+            requires,
+            installed_bytes,
+        },
+        files,
+    ))
 }
 
 /// The path field of a RECORD line (CSV; quoted when it contains a comma).

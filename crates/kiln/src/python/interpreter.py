@@ -140,6 +140,7 @@ def main():
         "startup_modules": startup_modules(),
         "platform": sys.platform,
         "implicit_imports": implicit_imports(),
+        "user_site": site.getusersitepackages() if site.ENABLE_USER_SITE else None,
         "module_aliases": {name: mod.__name__ for name, mod in list(sys.modules.items())
                            if getattr(mod, "__name__", name) != name and "." in name
                            and not name.startswith("_")},

@@ -1,12 +1,12 @@
 //! Analysis results kept between runs: a file whose size and modification time are unchanged
-//! is not read or parsed again. One cache file per interpreter environment.
+//! is not read or parsed again. One cache per interpreter environment, kept in a few files.
 
-use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
+use rustc_hash::FxHashMap as HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::analyse::FileImports;
@@ -49,13 +49,21 @@ impl AnalysisCache {
         AnalysisCache::default()
     }
 
-    /// Loads the cache stored at `file` (an unreadable or stale-format file is ignored).
+    /// Loads the cache stored at `file` (an unreadable or stale-format file is ignored). It is
+    /// kept in [`SHARDS`] files beside `file`, decoded in parallel: a developer's venv gives
+    /// thousands of entries, and decoding them was a tenth of a warm run.
     pub fn load(file: PathBuf) -> Self {
-        let entries = std::fs::read(&file)
-            .ok()
-            .and_then(|bytes| serde_json::from_slice::<Vec<(PathBuf, Entry)>>(&bytes).ok())
-            .map(|v| v.into_iter().collect())
-            .unwrap_or_default();
+        use rayon::prelude::*;
+        let entries = (0..SHARDS)
+            .into_par_iter()
+            .map(|i| {
+                std::fs::read(shard(&file, i))
+                    .ok()
+                    .and_then(|bytes| serde_json::from_slice::<Vec<(PathBuf, Entry)>>(&bytes).ok())
+                    .unwrap_or_default()
+            })
+            .flatten()
+            .collect();
         AnalysisCache {
             file: Some(file),
             entries: Mutex::new(entries),
@@ -91,7 +99,8 @@ impl AnalysisCache {
         self.dirty.store(true, Ordering::Relaxed);
     }
 
-    /// Writes the cache back if anything changed (atomically: a temporary file, then rename).
+    /// Writes the cache back if anything changed, each shard atomically (a temporary file, then
+    /// rename). Shards written by different runs may mix: every entry checks its own file.
     pub fn save(&self) -> std::io::Result<()> {
         let Some(file) = &self.file else {
             return Ok(());
@@ -102,23 +111,38 @@ impl AnalysisCache {
         if let Some(dir) = file.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let mut entries: Vec<(PathBuf, Entry)> = self
-            .entries
-            .lock()
-            .unwrap()
-            .iter()
-            // JSON keeps UTF-8 paths only; a file with another name is analysed every time.
-            .filter(|(k, _)| k.to_str().is_some())
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
-        let tmp = file.with_extension(format!("tmp{}", std::process::id()));
-        std::fs::write(
-            &tmp,
-            serde_json::to_vec(&entries).map_err(std::io::Error::other)?,
-        )?;
-        std::fs::rename(&tmp, file)
+        let mut shards: Vec<Vec<(&PathBuf, &Entry)>> = vec![Vec::new(); SHARDS];
+        let entries = self.entries.lock().unwrap();
+        // JSON keeps UTF-8 paths only; a file with another name is analysed every time.
+        for (path, entry) in entries.iter().filter(|(k, _)| k.to_str().is_some()) {
+            shards[shard_of(path)].push((path, entry));
+        }
+        for (i, mut entries) in shards.into_iter().enumerate() {
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            let target = shard(file, i);
+            let tmp = target.with_extension(format!("tmp{}", std::process::id()));
+            std::fs::write(
+                &tmp,
+                serde_json::to_vec(&entries).map_err(std::io::Error::other)?,
+            )?;
+            std::fs::rename(&tmp, target)?;
+        }
+        Ok(())
     }
+}
+
+/// How many files the cache is kept in.
+const SHARDS: usize = 8;
+
+/// The file of shard `i` of the cache kept at `file` (`NAME.json` -> `NAME.i.json`).
+fn shard(file: &Path, i: usize) -> PathBuf {
+    file.with_extension(format!("{i}.json"))
+}
+
+/// Which shard keeps `path`: by a hash of its bytes that does not change between runs.
+fn shard_of(path: &Path) -> usize {
+    let hash = blake3::hash(path.as_os_str().as_encoded_bytes());
+    hash.as_bytes()[0] as usize % SHARDS
 }
 
 #[cfg(test)]

@@ -5,10 +5,10 @@
 //! then bytecode); a bare directory `name/` is remembered as a namespace portion and the search
 //! goes on. Only when no directory has a concrete module do the portions form a namespace package.
 
-use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde::Serialize;
 
 /// What a search path directory holds, which decides where its modules go in the bundle.
@@ -78,7 +78,7 @@ impl Finder {
         suffixes.extend(bytecode.iter().map(|s| (s.clone(), FileKind::Bytecode)));
         Finder {
             suffixes,
-            listings: Mutex::new(HashMap::new()),
+            listings: Mutex::new(HashMap::default()),
         }
     }
 

@@ -1,9 +1,9 @@
 //! The module graph: every module the app can import, who imports whom, from where, and what
 //! could not be found.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 
+use rustc_hash::FxHashMap as HashMap;
 use serde::Serialize;
 
 use super::finder::{FileKind, Location, SearchEntry};

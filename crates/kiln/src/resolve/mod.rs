@@ -14,9 +14,8 @@ pub mod optional;
 
 use std::path::{Path, PathBuf};
 
-use std::collections::HashMap;
-
 use rayon::prelude::*;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use crate::analyse::{self, AnalyseError, Condition, FileImports, ImportRequest, SourceContext};
 use crate::interpreter::Interpreter;
@@ -164,7 +163,7 @@ struct Resolver<'a> {
     graph: ModuleGraph,
     top_level: Vec<finder::Location>,
     /// Names already looked up and not found.
-    not_found: std::collections::HashSet<String>,
+    not_found: HashSet<String>,
     pending: Vec<ModuleId>,
     analysed: usize,
     /// A compiled module hides its strings: imports analysis cannot see may name any module,
@@ -172,7 +171,7 @@ struct Resolver<'a> {
     hidden_imports_seen: bool,
     /// Excluded module names (a name excludes its submodules too).
     /// Modules excluded with their submodules (the configuration's and applied hooks').
-    excluded: std::collections::HashSet<String>,
+    excluded: HashSet<String>,
     /// `from package import *` waiting for the package's `__all__`: (importer, package, line).
     star_imports: Vec<(ModuleId, ModuleId, u32)>,
     /// Entry point group -> target modules, read from installed distributions when first asked.
@@ -182,7 +181,7 @@ struct Resolver<'a> {
     /// Modules put into `sys.modules` by name at run time: name -> (provider, line).
     provided: HashMap<String, (ModuleId, u32)>,
     /// Modules added as part of the app's source tree ([`APP_TREE`]).
-    app_tree: std::collections::HashSet<ModuleId>,
+    app_tree: HashSet<ModuleId>,
     /// Syntax errors in those, fatal only if the app imports the module.
     tree_errors: Vec<(ModuleId, AnalyseError)>,
     /// Attribute names read of each module (`from m import X`, `m.X`): module -> names.
@@ -245,10 +244,10 @@ impl<'a> Resolver<'a> {
             star_imports: Vec::new(),
             entry_points: None,
             distributions: None,
-            provided: HashMap::new(),
+            provided: HashMap::default(),
             app_tree: Default::default(),
             tree_errors: Vec::new(),
-            attr_uses: HashMap::new(),
+            attr_uses: HashMap::default(),
             lazy: Vec::new(),
             hidden_compiled: Vec::new(),
         }
@@ -455,7 +454,7 @@ impl<'a> Resolver<'a> {
         };
         let mut found: Vec<String> = Vec::new();
         let mut stack: Vec<(PathBuf, String, usize)> = vec![(dir, String::new(), 0)];
-        let mut seen: std::collections::HashSet<PathBuf> = Default::default();
+        let mut seen: HashSet<PathBuf> = Default::default();
         while let Some((dir, prefix, depth)) = stack.pop() {
             let Ok(real) = std::fs::canonicalize(&dir) else {
                 continue;
@@ -981,7 +980,7 @@ impl<'a> Resolver<'a> {
         let mut stack = vec![(package, 0usize)];
         // Real directories already walked: a symbolic link back up the tree (or two names for
         // one directory) would otherwise be walked again, without end for a loop.
-        let mut seen: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
+        let mut seen: HashSet<PathBuf> = HashSet::default();
         while let Some((pid, level)) = stack.pop() {
             if level >= depth {
                 continue;
@@ -1669,7 +1668,7 @@ impl<'a> Resolver<'a> {
     /// For each extension module in `batch`: the other top-level modules its distribution
     /// installs (from RECORD), which compiled code may import (mypyc's `<hash>__mypyc`).
     fn distribution_siblings(&mut self, batch: &[ModuleId]) -> HashMap<ModuleId, Vec<String>> {
-        let mut out = HashMap::new();
+        let mut out = HashMap::default();
         for &id in batch {
             let m = &self.graph.modules[id];
             if m.file_kind() != Some(FileKind::Extension) || m.origin == Origin::Stdlib {
@@ -2174,7 +2173,7 @@ fn compiled_source(binary: &Path, extension_suffixes: &[String]) -> Option<PathB
 
 /// `entry_points.txt` of every distribution in `dirs`: group -> (module, distribution).
 fn read_entry_points(dirs: &[(PathBuf, usize)]) -> HashMap<String, Vec<(String, String)>> {
-    let mut out: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    let mut out: HashMap<String, Vec<(String, String)>> = HashMap::default();
     for (dir, _) in dirs {
         let Ok(read) = std::fs::read_dir(dir) else {
             continue;

@@ -10,8 +10,9 @@
 //! distributions reached without optional imports require it (`Requires-Dist`, extras
 //! followed). A third-party string that names a module counts as optional too.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde::{Deserialize, Serialize};
 
 use super::graph::{EdgeKind, ModuleGraph, ModuleId, Origin, Strength};
@@ -61,7 +62,7 @@ pub fn find(
         .collect();
 
     // Reachability from the roots without crossing an optional import.
-    let mut out_edges: HashMap<ModuleId, Vec<usize>> = HashMap::new();
+    let mut out_edges: HashMap<ModuleId, Vec<usize>> = HashMap::default();
     for (i, e) in graph.edges.iter().enumerate() {
         out_edges.entry(e.from).or_default().push(i);
     }
@@ -231,9 +232,9 @@ fn keep(
     mut wanted: Vec<Wanted>,
     guess_extras: bool,
 ) -> HashSet<usize> {
-    let mut kept: HashSet<usize> = HashSet::new();
-    let mut extras_seen: HashSet<(usize, String)> = HashSet::new();
-    let mut extras_guessed: HashSet<usize> = HashSet::new();
+    let mut kept: HashSet<usize> = HashSet::default();
+    let mut extras_seen: HashSet<(usize, String)> = HashSet::default();
+    let mut extras_guessed: HashSet<usize> = HashSet::default();
     while let Some(Wanted {
         dist: d,
         extras,

@@ -37,3 +37,28 @@ for ep in entry_points(group=GROUP):
 sys.modules["provided.here"] = types.ModuleType("provided.here")
 sys.modules.setdefault(PACKAGE + ".shim", types.ModuleType("shim"))
 import_module("unicode17-0-0")
+
+
+class LanguageImporter:
+    packages = ("languages.", "")
+    fallback = "languages.en"
+
+    def load(self, tag):
+        for package in self.packages:
+            import_module(package + tag)
+        return import_module(self.fallback)
+
+
+def not_a_method(self, tag):
+    return import_module(self.packages + tag)
+
+
+class Configured:
+    backend = "backends.memory"
+
+    def __init__(self, backend=None):
+        if backend:
+            self.backend = backend
+
+    def load(self):
+        return import_module(self.backend)

@@ -99,3 +99,64 @@ fn traced_runs_are_evidence_for_the_build() {
     let frozen = run_hidden(&build, &["show"]);
     assert_same_run("tracedapp", &plain, &frozen.run);
 }
+
+/// What kiln asks the target interpreter is kept between runs, and asked again once its
+/// search path changes: a `.pth` file added to site-packages puts a directory on `sys.path`,
+/// and the next check finds the module there.
+#[test]
+fn the_interpreter_is_asked_again_when_its_search_path_changes() {
+    let tmp = crate::support::temp_dir("interpreter-cache");
+    let venv = tmp.path().join("venv");
+    crate::support::run_checked(
+        std::process::Command::new(&crate::support::test_venv().python)
+            .args(["-m", "venv", "--without-pip"])
+            .arg(&venv),
+        "python -m venv",
+    );
+    let app = tmp.path().join("app");
+    std::fs::create_dir_all(&app).unwrap();
+    std::fs::write(app.join("main.py"), "import pthmod\nprint(pthmod.VALUE)\n").unwrap();
+    let cache = tmp.path().join("cache");
+    let check = || {
+        std::process::Command::new(crate::support::KILN)
+            .args(["check", "main.py", "--json", "--python"])
+            .arg(venv.join("bin/python"))
+            .env("KILN_CACHE_DIR", &cache)
+            .current_dir(&app)
+            .output()
+            .unwrap()
+    };
+    let before = check();
+    assert!(
+        !before.status.success(),
+        "pthmod is not on the search path yet"
+    );
+    assert!(
+        String::from_utf8_lossy(&before.stdout).contains("pthmod"),
+        "{}",
+        String::from_utf8_lossy(&before.stdout)
+    );
+    let kept = std::fs::read_dir(cache.join("interpreter"))
+        .unwrap()
+        .count();
+    assert_eq!(kept, 1, "the interpreter's description is kept");
+
+    let extra = tmp.path().join("extra");
+    std::fs::create_dir_all(&extra).unwrap();
+    std::fs::write(extra.join("pthmod.py"), "VALUE = 1\n").unwrap();
+    let site = std::fs::read_dir(venv.join("lib"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+        .join("site-packages");
+    std::fs::write(site.join("extra.pth"), format!("{}\n", extra.display())).unwrap();
+    let after = check();
+    assert!(
+        after.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&after.stdout),
+        String::from_utf8_lossy(&after.stderr)
+    );
+}
