@@ -161,6 +161,11 @@ impl Strength {
     }
 }
 
+/// The rule of an edge from a lazy package to its submodule named by an attribute the app's
+/// code reads of it: its `__getattr__` imports that submodule, as `import package.name` would.
+pub(crate) const LAZY_SUBMODULE_RULE: &str =
+    "an attribute read of this lazy package is its submodule, which its __getattr__ imports";
+
 /// The rule of an edge the interpreter's own build makes certain: a module imports a name it
 /// computes from its build (`_sysconfigdata_*`), which the probe read from that interpreter.
 pub(crate) const INTERPRETER_RULE: &str = "imported under a name this interpreter build computes";
@@ -181,7 +186,11 @@ impl Edge {
             | EdgeKind::Collected { .. }
             | EdgeKind::Hook { .. }
             | EdgeKind::Traced => Strength::Certain,
-            EdgeKind::Inferred { rule } if rule == INTERPRETER_RULE => Strength::Certain,
+            EdgeKind::Inferred { rule }
+                if rule == INTERPRETER_RULE || rule == LAZY_SUBMODULE_RULE =>
+            {
+                Strength::Certain
+            }
             // Seen happen in the target interpreter; conditional when it may be guarded.
             EdgeKind::Inferred { rule } if rule.starts_with(super::INTROSPECTED_RULE) => {
                 if self.condition == Condition::Always {

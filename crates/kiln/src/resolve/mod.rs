@@ -188,6 +188,8 @@ struct Resolver<'a> {
     attr_uses: HashMap<String, std::collections::BTreeSet<String>>,
     /// Third-party packages with a lazy `__getattr__`, and the names already asked of each.
     lazy: Vec<(ModuleId, std::collections::BTreeSet<String>)>,
+    /// Attribute names of lazy packages that name their submodules: followed without asking.
+    lazy_submodules: HashSet<(ModuleId, String)>,
     /// Third-party extension modules whose strings are compressed, not asked yet
     /// ([`introspect::introspect_compiled`]).
     hidden_compiled: Vec<ModuleId>,
@@ -249,6 +251,7 @@ impl<'a> Resolver<'a> {
             tree_errors: Vec::new(),
             attr_uses: HashMap::default(),
             lazy: Vec::new(),
+            lazy_submodules: HashSet::default(),
             hidden_compiled: Vec::new(),
         }
     }
@@ -1191,6 +1194,7 @@ impl<'a> Resolver<'a> {
                 })
                 .collect();
         let python = &self.input.interpreter.executable;
+        self.follow_lazy_submodules();
         let lazy_requests = self.lazy_requests();
         let (lazy_answers, compiled_answers) = std::thread::scope(|s| {
             let compiled = s.spawn(|| {
@@ -1209,8 +1213,45 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    /// What to ask of each lazy package: every attribute name used of it, when some have not
-    /// been asked yet.
+    /// An attribute read of a lazy package that names one of its submodules (`scipy.stats`)
+    /// imports that submodule, as the package's `__getattr__` would: followed like an import,
+    /// so that the interpreter is asked only about the other names (`pydantic.BaseModel`).
+    fn follow_lazy_submodules(&mut self) {
+        let mut found = Vec::new();
+        for (id, asked) in &self.lazy {
+            let package = &self.graph.modules[*id].name;
+            for name in self.attr_uses.get(package).into_iter().flatten() {
+                if !asked.contains(name)
+                    && is_identifier(name)
+                    && !name.starts_with("__")
+                    && !self.lazy_submodules.contains(&(*id, name.clone()))
+                {
+                    found.push((*id, format!("{package}.{name}"), name.clone()));
+                }
+            }
+        }
+        for (id, full, name) in found {
+            if !self.probe(&full) {
+                continue;
+            }
+            self.lazy_submodules.insert((id, name));
+            if let Some(to) = self.ensure(&full) {
+                self.graph.edges.push(Edge {
+                    from: id,
+                    to,
+                    line: 0,
+                    kind: EdgeKind::Inferred {
+                        rule: graph::LAZY_SUBMODULE_RULE.into(),
+                    },
+                    condition: Condition::Always,
+                    in_function: false,
+                });
+            }
+        }
+    }
+
+    /// What to ask of each lazy package: every attribute name used of it that is not one of
+    /// its submodules, when some have not been asked yet.
     fn lazy_requests(
         &self,
     ) -> std::collections::BTreeMap<String, (PathBuf, std::collections::BTreeSet<String>)> {
@@ -1225,6 +1266,7 @@ impl<'a> Resolver<'a> {
                 .flatten()
                 .filter(|n| !n.starts_with("__") && is_identifier(n))
                 .filter(|n| !asked.contains(*n))
+                .filter(|n| !self.lazy_submodules.contains(&(*id, (*n).clone())))
                 .cloned()
                 .collect();
             if !wanted.is_empty() {

@@ -61,9 +61,31 @@ fn pandas_with_its_compiled_extensions() {
     );
 }
 
+/// scipy's `__getattr__` imports its subpackages lazily: an attribute read of scipy that names
+/// a subpackage (`scipy.fft`) is followed like an import, without asking the interpreter.
 #[test]
 fn scipy_with_vendored_libraries() {
     runs_like_plain_python("pkg_scipy");
+    let graph = std::process::Command::new(crate::support::KILN)
+        .args(["graph", "main.py", "--python"])
+        .arg(&crate::support::test_venv().python)
+        .current_dir(crate::support::app_dir("pkg_scipy"))
+        .output()
+        .unwrap();
+    let graph: serde_json::Value = serde_json::from_slice(&graph.stdout).unwrap();
+    let lazy: Vec<&str> = graph["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["from"] == "scipy")
+        .filter(|e| {
+            e["kind"]["rule"]
+                .as_str()
+                .is_some_and(|r| r.contains("is its submodule"))
+        })
+        .filter_map(|e| e["to"].as_str())
+        .collect();
+    assert!(lazy.contains(&"scipy.fft"), "{lazy:?}");
 }
 
 #[test]
