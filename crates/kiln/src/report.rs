@@ -116,16 +116,9 @@ impl BuildSummary {
                 g.file.display()
             );
         }
-        let optional = self
-            .missing
-            .iter()
-            .filter(|x| x.condition != Condition::Always)
-            .count();
-        let other = self.missing.len() - optional;
-        let _ = writeln!(
-            s,
-            "  missing       {other} third-party unconditional, {optional} optional or conditional"
-        );
+        if let Some(line) = missing_line(&self.missing) {
+            let _ = writeln!(s, "  missing       {line}");
+        }
         for (i, line) in render_optional(&self.optional, verbose).iter().enumerate() {
             let label = if i == 0 { "optional" } else { "" };
             let _ = writeln!(s, "  {label:<13} {line}");
@@ -171,6 +164,32 @@ pub fn human_bytes(n: u64) -> String {
     } else {
         format!("{v:.1} {}", UNITS[unit])
     }
+}
+
+/// The summary's count of modules imported but not installed: modules, not import sites (one
+/// is often imported in many places), those third-party code imports at module level apart
+/// from those only imported in functions, branches or `try`.
+fn missing_line(missing: &[MissingImport]) -> Option<String> {
+    let mut top_level = std::collections::BTreeSet::new();
+    let mut elsewhere = std::collections::BTreeSet::new();
+    for x in missing {
+        if x.condition == Condition::Always && !x.in_function {
+            top_level.insert(x.name.as_str());
+        } else {
+            elsewhere.insert(x.name.as_str());
+        }
+    }
+    elsewhere.retain(|n| !top_level.contains(n));
+    if top_level.is_empty() && elsewhere.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "{} modules not installed: {} imported at module level by third-party code, {} only in \
+         functions, branches or `try` (-v lists them)",
+        top_level.len() + elsewhere.len(),
+        top_level.len(),
+        elsewhere.len()
+    ))
 }
 
 /// Summary lines: one per integration, largest first, and what to do about them.
@@ -219,6 +238,36 @@ pub fn render_optional(found: &[OptionalIntegration], verbose: bool) -> Vec<Stri
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_modules_are_counted_once_by_where_they_are_imported() {
+        let import = |name: &str, condition, in_function| MissingImport {
+            name: name.into(),
+            importer: "lib.mod".into(),
+            file: None,
+            line: 1,
+            condition,
+            in_function,
+            app: false,
+            reason: None,
+            provided_by: None,
+        };
+        assert_eq!(missing_line(&[]), None);
+        let line = missing_line(&[
+            import("IPython", Condition::Always, true),
+            import("IPython", Condition::Always, false),
+            import("IPython", Condition::Always, false),
+            import("cupy", Condition::Optional, false),
+            import("numba", Condition::Always, true),
+        ])
+        .unwrap();
+        assert!(
+            line.starts_with("3 modules not installed: 1 imported at module level by third-party code, 2 only in"),
+            "{line}"
+        );
+    }
+
     #[test]
     fn human_sizes() {
         assert_eq!(super::human_bytes(512), "512 B");

@@ -36,6 +36,9 @@ pub struct MissingImport {
     pub file: Option<PathBuf>,
     pub line: u32,
     pub condition: Condition,
+    /// The import runs inside a function body: only when that function is called.
+    #[serde(default)]
+    pub in_function: bool,
     /// Imported by the app's own code.
     pub app: bool,
     pub reason: Option<String>,
@@ -73,6 +76,7 @@ pub fn missing_imports(graph: &ModuleGraph) -> Vec<MissingImport> {
                 file: importer.file().map(Path::to_path_buf),
                 line: m.line,
                 condition: m.condition,
+                in_function: m.in_function,
                 app: importer.origin == Origin::App || m.required,
                 reason: m.reason.clone(),
                 provided_by: m.provided_by.clone(),
