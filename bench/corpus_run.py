@@ -712,7 +712,8 @@ class Harness:
                 self.write(env, sorted(results + earlier, key=lambda r: r["app"]))
         finally:
             shutil.rmtree(self.tmp_root, ignore_errors=True)
-        log(f"done in {env['seconds']} s: {os.path.join(self.repo, 'docs', 'corpus.md')}")
+        doc_dir = os.path.join(self.repo, "docs") if not self.args.out else self.out
+        log(f"done in {env['seconds']} s: {os.path.join(doc_dir, 'corpus.md')}")
 
     def write(self, env, results):
         summary = summarize(results, self.args)

@@ -137,6 +137,10 @@ const BUILTIN: &[(&str, &str)] = &[
     ("mypy.toml", include_str!("../../hooks/mypy.toml")),
     ("numpy.toml", include_str!("../../hooks/numpy.toml")),
     ("pandas.toml", include_str!("../../hooks/pandas.toml")),
+    (
+        "onnxruntime.toml",
+        include_str!("../../hooks/onnxruntime.toml"),
+    ),
     ("passlib.toml", include_str!("../../hooks/passlib.toml")),
     ("pycparser.toml", include_str!("../../hooks/pycparser.toml")),
     ("pydantic.toml", include_str!("../../hooks/pydantic.toml")),

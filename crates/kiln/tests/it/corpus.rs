@@ -12,7 +12,8 @@ use std::process::Command;
 /// logging classes by string, cffi modules imported from C, rich's computed module names,
 /// PyInstaller-style data lookup, pydantic's lazy `__getattr__` in the fat venv, a server
 /// started from an import string, an ORM, a data stack, plugins from entry point groups (one
-/// named only as a string handed to pluggy).
+/// named only as a string handed to pluggy), an inference runtime whose hook leaves out the C
+/// API library nothing loads.
 const APPS: &[&str] = &[
     "sys_modules_inject",
     "plugins_pkgutil",
@@ -25,6 +26,7 @@ const APPS: &[&str] = &[
     "sqlalchemy_orm",
     "pandas_groupby",
     "entry_points_plugins",
+    "onnx_infer",
 ];
 
 #[test]
