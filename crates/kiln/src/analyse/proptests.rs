@@ -213,6 +213,12 @@ enum Computed {
     Parameter,
     /// A name bound once to a literal and once to a call: unknown, nothing may be found.
     Rebound,
+    /// `self.NAME` in a method, `NAME` bound in the class body.
+    ClassAttribute,
+    /// `self.NAME` that a method also assigns: unknown, nothing may be found.
+    InstanceAssigned,
+    /// `self.NAME` in a function outside any class: unknown, nothing may be found.
+    SelfOutsideClass,
 }
 
 fn computed() -> impl Strategy<Value = (Computed, Vec<String>, String)> {
@@ -228,6 +234,9 @@ fn computed() -> impl Strategy<Value = (Computed, Vec<String>, String)> {
             Just(Computed::Local),
             Just(Computed::Parameter),
             Just(Computed::Rebound),
+            Just(Computed::ClassAttribute),
+            Just(Computed::InstanceAssigned),
+            Just(Computed::SelfOutsideClass),
         ],
         prop::collection::vec(ident(), 2..4),
         ident(),
@@ -301,6 +310,25 @@ fn render_computed(
             format!("{v} = \"{name}\"\n{v} = compute()\nimport_module({v})\n"),
             Vec::new(),
         ),
+        Computed::ClassAttribute => (
+            format!(
+                "class C{i}:\n    {v} = \"{head}.\"\n    def load(self):\n        \
+                 return import_module(self.{v} + \"{last}\")\n"
+            ),
+            vec![name],
+        ),
+        Computed::InstanceAssigned => (
+            format!(
+                "class C{i}:\n    {v} = \"{name}\"\n    def __init__(self):\n        \
+                 self.{v} = compute()\n    def load(self):\n        \
+                 return import_module(self.{v})\n"
+            ),
+            Vec::new(),
+        ),
+        Computed::SelfOutsideClass => (
+            format!("{v} = \"{name}\"\ndef f{i}(self):\n    return import_module(self.{v})\n"),
+            Vec::new(),
+        ),
     }
 }
 
@@ -308,8 +336,9 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
     /// The value analysis recovers exactly the names a program computes through constants,
-    /// locals, loops over literals, `+`, f-strings, `join`, `%` and `.format`, and invents none
-    /// where a name is a parameter or is rebound to an unknown value.
+    /// locals, loops over literals, `+`, f-strings, `join`, `%`, `.format` and class attributes
+    /// read through `self`, and invents none where a name is a parameter, is rebound to an
+    /// unknown value, is assigned through `self` too, or is read through a `self` outside a class.
     #[test]
     fn computed_module_names_are_recovered_exactly(
         forms in prop::collection::vec(computed(), 1..8)
