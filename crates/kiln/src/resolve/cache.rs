@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-use rustc_hash::FxHashMap as HashMap;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde::{Deserialize, Serialize};
 
 use crate::analyse::FileImports;
@@ -35,6 +35,9 @@ struct Entry {
 pub struct AnalysisCache {
     file: Option<PathBuf>,
     entries: Mutex<HashMap<PathBuf, Entry>>,
+    /// Entries already checked against their file in this run: a build resolves twice (the
+    /// second time without optional integrations), and files do not change while kiln runs.
+    checked: Mutex<HashSet<PathBuf>>,
     dirty: AtomicBool,
 }
 
@@ -67,17 +70,27 @@ impl AnalysisCache {
         AnalysisCache {
             file: Some(file),
             entries: Mutex::new(entries),
+            checked: Mutex::default(),
             dirty: AtomicBool::new(false),
         }
     }
 
     /// The cached analysis of `path`, if the file is unchanged and the context matches.
     pub fn get(&self, path: &Path, context: &str) -> Option<CachedAnalysis> {
+        if self.checked.lock().unwrap().contains(path) {
+            let entries = self.entries.lock().unwrap();
+            let e = entries.get(path)?;
+            return (e.context == context).then(|| e.analysis.clone());
+        }
         let (size, mtime_ns) = identity(path)?;
         let entries = self.entries.lock().unwrap();
         let e = entries.get(path)?;
-        (e.size == size && e.mtime_ns == mtime_ns && e.context == context)
-            .then(|| e.analysis.clone())
+        let hit = (e.size == size && e.mtime_ns == mtime_ns && e.context == context)
+            .then(|| e.analysis.clone());
+        if hit.is_some() {
+            self.checked.lock().unwrap().insert(path.to_path_buf());
+        }
+        hit
     }
 
     pub fn put(&self, path: &Path, context: &str, analysis: CachedAnalysis) {
@@ -96,6 +109,7 @@ impl AnalysisCache {
                 analysis,
             },
         );
+        self.checked.lock().unwrap().insert(path.to_path_buf());
         self.dirty.store(true, Ordering::Relaxed);
     }
 
@@ -165,9 +179,9 @@ mod tests {
         assert_eq!(again.get(&source, "other-context"), None);
         std::fs::write(&source, "import os, sys\n").unwrap();
         assert_eq!(
-            again.get(&source, "m"),
+            AnalysisCache::load(store).get(&source, "m"),
             None,
-            "a changed file is analysed again"
+            "a changed file is analysed again by the next run"
         );
     }
 }
