@@ -175,6 +175,11 @@ pub fn analyse_with(
             .join("analysis")
             .join(format!("{}.json", &cache_key.to_hex()[..32])),
     );
+    let finder = resolve::Finder::new(
+        &interpreter.extension_suffixes,
+        &interpreter.source_suffixes,
+        &interpreter.bytecode_suffixes,
+    );
     let input = ResolveInput {
         interpreter,
         entry: &settings.entry,
@@ -185,6 +190,7 @@ pub fn analyse_with(
         cache: &analysis_cache,
         trace: trace.as_ref(),
         introspect: Some(&introspect_cache),
+        finder: Some(&finder),
     };
     let mut graph = resolve::resolve(&input, progress)?;
     check_entry_attribute(&settings.entry, &graph)?;

@@ -63,10 +63,12 @@ pub enum Found {
     },
 }
 
-/// Searches directories with cached listings, like `FileFinder`'s path cache.
+/// Searches directories with cached listings, like `FileFinder`'s path cache. A clone shares
+/// the listings (directories do not change while kiln runs).
+#[derive(Clone)]
 pub struct Finder {
     suffixes: Vec<(String, FileKind)>,
-    listings: Mutex<HashMap<PathBuf, Option<Arc<HashSet<String>>>>>,
+    listings: Arc<Mutex<HashMap<PathBuf, Option<Arc<HashSet<String>>>>>>,
 }
 
 impl Finder {
@@ -78,7 +80,7 @@ impl Finder {
         suffixes.extend(bytecode.iter().map(|s| (s.clone(), FileKind::Bytecode)));
         Finder {
             suffixes,
-            listings: Mutex::new(HashMap::default()),
+            listings: Arc::default(),
         }
     }
 

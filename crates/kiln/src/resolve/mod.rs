@@ -61,6 +61,8 @@ pub struct ResolveInput<'a> {
     /// ([`introspect`]), caching answers here; None reads no package (every submodule of a
     /// lazy package ships instead).
     pub introspect: Option<&'a Path>,
+    /// Directory listings already read by an earlier resolve of the same interpreter, shared.
+    pub finder: Option<&'a Finder>,
 }
 
 /// Errors that stop resolution.
@@ -231,11 +233,13 @@ impl<'a> Resolver<'a> {
         };
         Resolver {
             input,
-            finder: Finder::new(
-                &interp.extension_suffixes,
-                &interp.source_suffixes,
-                &interp.bytecode_suffixes,
-            ),
+            finder: input.finder.cloned().unwrap_or_else(|| {
+                Finder::new(
+                    &interp.extension_suffixes,
+                    &interp.source_suffixes,
+                    &interp.bytecode_suffixes,
+                )
+            }),
             graph,
             top_level,
             not_found: Default::default(),

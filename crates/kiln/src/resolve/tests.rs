@@ -66,6 +66,7 @@ fn resolve_for(
         cache: &cache::AnalysisCache::disabled(),
         trace: None,
         introspect: None,
+        finder: None,
     };
     resolve(&input, &()).unwrap()
 }
@@ -256,6 +257,7 @@ fn syntax_errors_stop_app_code_but_skip_third_party_files() {
         cache: &cache::AnalysisCache::disabled(),
         trace: None,
         introspect: None,
+        finder: None,
     };
     let err = resolve(&input, &()).unwrap_err().to_string();
     assert!(err.contains("mine.py:2:"), "{err}");
