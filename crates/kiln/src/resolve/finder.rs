@@ -63,12 +63,15 @@ pub enum Found {
     },
 }
 
+/// The names in each directory read so far (None: it cannot be listed).
+type Listings = HashMap<PathBuf, Option<Arc<HashSet<String>>>>;
+
 /// Searches directories with cached listings, like `FileFinder`'s path cache. A clone shares
 /// the listings (directories do not change while kiln runs).
 #[derive(Clone)]
 pub struct Finder {
     suffixes: Vec<(String, FileKind)>,
-    listings: Arc<Mutex<HashMap<PathBuf, Option<Arc<HashSet<String>>>>>>,
+    listings: Arc<Mutex<Listings>>,
 }
 
 impl Finder {
