@@ -268,7 +268,8 @@ impl Interpreter {
         Ok(interp)
     }
 
-    /// Size, modification time and kind of everything a probe report depends on.
+    /// Inode, size and modification time (of the link and of what it points to) of everything a
+    /// probe report depends on.
     fn stamp(&self, python: &Path) -> String {
         let mut paths: Vec<PathBuf> = vec![
             python.to_path_buf(),

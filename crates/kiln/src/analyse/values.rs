@@ -343,15 +343,14 @@ impl<'s> Values<'s> {
                 }
                 name => self.lookup(name, depth)?,
             },
-            Expr::Attribute(a) if self.instance_attribute(a).is_some() => {
-                let (class, name) = self.instance_attribute(a)?;
-                class.lookup(name, depth + 1)?
-            }
-            Expr::Attribute(a) if a.attr.as_str() == "parent" => match &*a.value {
-                Expr::Name(n) if n.id.as_str() == "__spec__" => {
+            Expr::Attribute(a) => match &*a.value {
+                Expr::Name(n) if n.id.as_str() == "__spec__" && a.attr.as_str() == "parent" => {
                     vec![self.own?.1.to_string()]
                 }
-                _ => return None,
+                _ => {
+                    let (class, name) = self.instance_attribute(a)?;
+                    class.lookup(name, depth + 1)?
+                }
             },
             Expr::BinOp(b) if b.op == Operator::Add => {
                 let left = self.eval(&b.left, depth + 1)?;

@@ -938,16 +938,7 @@ impl<'a> Resolver<'a> {
         }
         for imported in implicit {
             if let Some(to) = self.ensure(&imported) {
-                self.graph.edges.push(Edge {
-                    from: id,
-                    to,
-                    line: 0,
-                    kind: EdgeKind::Inferred {
-                        rule: graph::INTERPRETER_RULE.into(),
-                    },
-                    condition: Condition::Always,
-                    in_function: false,
-                });
+                self.inferred_edge(id, to, graph::INTERPRETER_RULE.into(), Condition::Always);
             }
         }
         if let Some(parent) = parent {
@@ -1157,16 +1148,12 @@ impl<'a> Resolver<'a> {
             };
             if let Some(id) = found {
                 if id != importer {
-                    self.graph.edges.push(Edge {
-                        from: importer,
-                        to: id,
-                        line: 0,
-                        kind: EdgeKind::Inferred {
-                            rule: "named in the extension module's compiled code".into(),
-                        },
-                        condition: Condition::Always,
-                        in_function: false,
-                    });
+                    self.inferred_edge(
+                        importer,
+                        id,
+                        "named in the extension module's compiled code".into(),
+                        Condition::Always,
+                    );
                 }
             }
         }
@@ -1240,16 +1227,7 @@ impl<'a> Resolver<'a> {
             }
             self.lazy_submodules.insert((id, name));
             if let Some(to) = self.ensure(&full) {
-                self.graph.edges.push(Edge {
-                    from: id,
-                    to,
-                    line: 0,
-                    kind: EdgeKind::Inferred {
-                        rule: graph::LAZY_SUBMODULE_RULE.into(),
-                    },
-                    condition: Condition::Always,
-                    in_function: false,
-                });
+                self.inferred_edge(id, to, graph::LAZY_SUBMODULE_RULE.into(), Condition::Always);
             }
         }
     }
@@ -1318,14 +1296,7 @@ impl<'a> Resolver<'a> {
                     for module in modules {
                         if let Some(to) = self.ensure(&module) {
                             if to != id {
-                                self.graph.edges.push(Edge {
-                                    from: id,
-                                    to,
-                                    line: 0,
-                                    kind: EdgeKind::Inferred { rule: rule.clone() },
-                                    condition: Condition::Always,
-                                    in_function: false,
-                                });
+                                self.inferred_edge(id, to, rule.clone(), Condition::Always);
                             }
                         }
                     }
@@ -1365,20 +1336,30 @@ impl<'a> Resolver<'a> {
                 let required = self.graph.modules[to].origin != Origin::ThirdParty
                     || top == own_top
                     || self.requires_top_level(from, top);
-                self.graph.edges.push(Edge {
+                self.inferred_edge(
                     from,
                     to,
-                    line: 0,
-                    kind: EdgeKind::Inferred { rule: rule.clone() },
-                    condition: if required {
+                    rule.clone(),
+                    if required {
                         Condition::Always
                     } else {
                         Condition::Optional
                     },
-                    in_function: false,
-                });
+                );
             }
         }
+    }
+
+    /// An inferred edge: found by a rule rather than at an import statement's line.
+    fn inferred_edge(&mut self, from: ModuleId, to: ModuleId, rule: String, condition: Condition) {
+        self.graph.edges.push(Edge {
+            from,
+            to,
+            line: 0,
+            kind: EdgeKind::Inferred { rule },
+            condition,
+            in_function: false,
+        });
     }
 
     /// Marks the missing imports that a module of the graph provides through `sys.modules`.
@@ -2059,16 +2040,12 @@ impl<'a> Resolver<'a> {
                 .then(|| self.ensure(candidate))
                 .flatten();
             if let Some(id) = found.filter(|&id| id != importer) {
-                self.graph.edges.push(Edge {
-                    from: importer,
-                    to: id,
-                    line: 0,
-                    kind: EdgeKind::Inferred {
-                        rule: format!("named in data file {}", file.display()),
-                    },
-                    condition: Condition::Always,
-                    in_function: false,
-                });
+                self.inferred_edge(
+                    importer,
+                    id,
+                    format!("named in data file {}", file.display()),
+                    Condition::Always,
+                );
             }
         }
     }
