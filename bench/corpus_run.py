@@ -343,7 +343,7 @@ class Harness:
     def __init__(self, args):
         self.args = args
         self.repo = os.path.realpath(args.repo)
-        self.apps_dir = os.path.join(self.repo, "bench", "corpus")
+        self.apps_dir = os.path.realpath(args.apps_dir) if args.apps_dir else os.path.join(self.repo, "bench", "corpus")
         self.out = args.out or os.path.join(self.repo, "target", "corpus")
         self.logs = os.path.join(self.out, "logs")
         self.work = os.path.join(self.out, "work")
@@ -961,6 +961,7 @@ def main():
     p.add_argument("--venv", required=True)
     p.add_argument("--kiln", required=True)
     p.add_argument("--apps", help="comma-separated app names (default: every directory of bench/corpus/)")
+    p.add_argument("--apps-dir", help="take the apps from this directory instead of bench/corpus/ (to try new apps)")
     p.add_argument("--no-pyinstaller", action="store_true")
     p.add_argument("--onedir-only", action="store_true")
     p.add_argument("--onefile-apps", help="comma-separated apps to build onefile too (default: all)")

@@ -340,6 +340,13 @@ impl Interpreter {
             .is_ok()
     }
 
+    /// Whether `top` is a top-level module name of the standard library (the probe sorts them).
+    pub fn is_stdlib_name(&self, top: &str) -> bool {
+        self.stdlib_module_names
+            .binary_search_by(|m| m.as_str().cmp(top))
+            .is_ok()
+    }
+
     pub fn is_frozen(&self, name: &str) -> bool {
         self.frozen_modules.iter().any(|m| m == name)
     }

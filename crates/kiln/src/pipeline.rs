@@ -173,7 +173,7 @@ pub fn analyse_with(
     let analysis_cache = resolve::cache::AnalysisCache::load(
         cache_dir()
             .join("analysis")
-            .join(format!("{}.json", &cache_key.to_hex()[..32])),
+            .join(format!("{}.bin", &cache_key.to_hex()[..32])),
     );
     let finder = resolve::Finder::new(
         &interpreter.extension_suffixes,
@@ -221,6 +221,9 @@ pub fn analyse_with(
     }
     // A cache that cannot be written only costs speed next time.
     let _ = analysis_cache.save();
+    // Freeing a developer's venv worth of entries is a few percent of a warm run: a thread
+    // does it while the build goes on, or the process exits first.
+    std::thread::spawn(move || drop(analysis_cache));
     timings.push((Stage::Analyse.name().to_string(), t.elapsed().as_secs_f64()));
     for o in &mut optional {
         o.skipped = skipped;

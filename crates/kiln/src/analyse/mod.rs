@@ -68,7 +68,6 @@ pub struct ImportRequest {
     /// For an import in an `except ImportError:` handler: the absolute modules its `try` body
     /// imports, which it stands in for when they cannot be imported (`decimal` falls back to
     /// `_pydecimal` when `_decimal` is missing).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fallback_for: Vec<String>,
 }
 
@@ -188,12 +187,10 @@ pub struct FileImports {
     pub source_reads: Vec<SourceRead>,
     /// Modules the file provides at run time by assigning them into `sys.modules`
     /// (`sys.modules["name"] = obj`), with their lines: imports of these are not missing.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub provides: Vec<(String, u32)>,
     /// Attributes read from imported modules, as absolute dotted paths (`import pydantic as p;
     /// p.EmailStr` gives `pydantic.EmailStr`; at most three parts after the module): what a
     /// package with a lazy `__getattr__` is asked for.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<String>,
 }
 

@@ -2,6 +2,8 @@
 //! `top_level.txt` for legacy `.egg-info`), so that bundling a module also ships its
 //! `*.dist-info` and `importlib.metadata` keeps working.
 
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
 use rustc_hash::FxHashMap as HashMap;
@@ -97,7 +99,9 @@ pub fn is_gpu_distribution(name: &str) -> bool {
 #[derive(Debug, Default)]
 pub struct DistIndex {
     pub distributions: Vec<Distribution>,
-    by_file: HashMap<PathBuf, usize>,
+    /// Keyed by the normalized path's bytes: hashing a `Path` walks its components, and the
+    /// index holds every file of a developer's venv.
+    by_file: HashMap<OsString, usize>,
     by_top_level: HashMap<(usize, String), usize>,
     /// Normalized distribution name -> the distributions of that name.
     by_name: HashMap<String, Vec<usize>>,
@@ -153,10 +157,12 @@ impl DistIndex {
             .map(|(dir, entry, path)| read_distribution(dir, *entry, path))
             .collect();
         let mut index = DistIndex::default();
+        let files: usize = read.iter().flatten().map(|(_, files)| files.len()).sum();
+        index.by_file.reserve(files);
         for (dist, files) in read.into_iter().flatten() {
             let id = index.distributions.len();
             for file in files {
-                index.by_file.entry(file).or_insert(id);
+                index.by_file.entry(file.into_os_string()).or_insert(id);
             }
             for t in &dist.top_level {
                 index
@@ -180,7 +186,7 @@ impl DistIndex {
             .by_file
             .iter()
             .filter(|(_, &d)| d == dist)
-            .map(|(f, _)| f.clone())
+            .map(|(f, _)| PathBuf::from(f))
             .collect();
         out.sort();
         out
@@ -189,7 +195,7 @@ impl DistIndex {
     /// The distribution that installed `file` (found in search entry `entry` as module
     /// `module`), by its RECORD or else by its top-level name.
     pub fn owner(&self, file: &Path, entry: usize, module: Option<&str>) -> Option<usize> {
-        if let Some(&id) = self.by_file.get(&normalize(file)) {
+        if let Some(&id) = self.by_file.get(normalize(file).as_os_str()) {
             return Some(id);
         }
         let top = module?.split('.').next()?;
@@ -235,7 +241,15 @@ fn read_distribution(
                 .unwrap_or(0);
             let file = normalize(&dir.join(rel));
             if guess_top_level {
-                if let Ok(inside) = file.strip_prefix(dir) {
+                // Most RECORD lines name a file inside `dir` plainly; only the others (scripts
+                // in `../../../bin`) need the path arithmetic.
+                let plain = Path::new(rel);
+                let inside = if is_normal(plain) && !rel.starts_with('/') {
+                    Ok(plain)
+                } else {
+                    file.strip_prefix(dir)
+                };
+                if let Ok(inside) = inside {
                     if let Some(Component::Normal(first)) = inside.components().next() {
                         let first = first.to_string_lossy();
                         let module = first.split('.').next().unwrap_or("").to_string();
@@ -302,6 +316,14 @@ fn parse_metadata(text: &str) -> (String, String) {
 
 /// Lexical normalisation (`a/b/../c` -> `a/c`), as RECORD paths may climb out of site-packages.
 pub fn normalize(path: &Path) -> PathBuf {
+    if is_normal(path) {
+        return path.to_path_buf();
+    }
+    normalize_components(path)
+}
+
+/// [`normalize`] the long way, walking every component.
+fn normalize_components(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for c in path.components() {
         match c {
@@ -313,6 +335,17 @@ pub fn normalize(path: &Path) -> PathBuf {
         }
     }
     out
+}
+
+/// Whether [`normalize`] would return `path` unchanged: no `.` or `..` component, no empty one
+/// (`a//b`, a trailing `/`). Checked on the bytes, without walking components.
+fn is_normal(path: &Path) -> bool {
+    let bytes = path.as_os_str().as_bytes();
+    let body = bytes.strip_prefix(b"/").unwrap_or(bytes);
+    !body.is_empty()
+        && body
+            .split(|&b| b == b'/')
+            .all(|part| !part.is_empty() && part != b"." && part != b"..")
 }
 
 /// PEP 503 normalisation: `Foo_Bar.baz` and `foo-bar-baz` name the same distribution.
@@ -383,6 +416,27 @@ mod tests {
             index.owner(&site.join("nobody.py"), 3, Some("nobody")),
             None
         );
+        // A path spelled another way names the same file.
+        assert_eq!(
+            index.owner(&site.join("x/../demo/./a,b.txt"), 3, None),
+            Some(demo)
+        );
+    }
+
+    proptest::proptest! {
+        /// The byte check that skips the component walk never changes what `normalize` gives.
+        #[test]
+        fn normalize_without_the_walk_agrees_with_the_walk(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec!["a", "bc", ".", "..", "", ".d", "e..", "f.g"]),
+                0..6,
+            ),
+            absolute in proptest::bool::ANY,
+        ) {
+            let text = format!("{}{}", if absolute { "/" } else { "" }, parts.join("/"));
+            let path = Path::new(&text);
+            proptest::prop_assert_eq!(normalize(path), normalize_components(path));
+        }
     }
 
     #[test]

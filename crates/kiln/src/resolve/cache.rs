@@ -1,10 +1,11 @@
 //! Analysis results kept between runs: a file whose size and modification time are unchanged
 //! is not read or parsed again. One cache per interpreter environment, kept in a few files.
 
+use std::ffi::OsString;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde::{Deserialize, Serialize};
@@ -27,17 +28,19 @@ struct Entry {
     /// Facts the analysis depended on besides the file: module name, package-ness, and for
     /// extension modules the sibling modules searched for.
     context: String,
-    analysis: CachedAnalysis,
+    /// Shared with the resolver, which reads it once or twice per run.
+    analysis: Arc<CachedAnalysis>,
 }
 
 /// Cached analyses, shared by the analysis threads.
 #[derive(Debug, Default)]
 pub struct AnalysisCache {
     file: Option<PathBuf>,
-    entries: Mutex<HashMap<PathBuf, Entry>>,
+    /// Keyed by the path's bytes (hashing a `Path` walks its components).
+    entries: Mutex<HashMap<OsString, Entry>>,
     /// Entries already checked against their file in this run: a build resolves twice (the
     /// second time without optional integrations), and files do not change while kiln runs.
-    checked: Mutex<HashSet<PathBuf>>,
+    checked: Mutex<HashSet<OsString>>,
     dirty: AtomicBool,
 }
 
@@ -53,8 +56,9 @@ impl AnalysisCache {
     }
 
     /// Loads the cache stored at `file` (an unreadable or stale-format file is ignored). It is
-    /// kept in [`SHARDS`] files beside `file`, decoded in parallel: a developer's venv gives
-    /// thousands of entries, and decoding them was a tenth of a warm run.
+    /// kept in [`SHARDS`] files beside `file`, decoded in parallel, in a compact binary form
+    /// (postcard): a developer's venv gives thousands of entries, and decoding them as JSON was
+    /// a fifth of a warm run's instructions.
     pub fn load(file: PathBuf) -> Self {
         use rayon::prelude::*;
         let entries = (0..SHARDS)
@@ -62,10 +66,11 @@ impl AnalysisCache {
             .map(|i| {
                 std::fs::read(shard(&file, i))
                     .ok()
-                    .and_then(|bytes| serde_json::from_slice::<Vec<(PathBuf, Entry)>>(&bytes).ok())
+                    .and_then(|bytes| postcard::from_bytes::<Vec<(PathBuf, Entry)>>(&bytes).ok())
                     .unwrap_or_default()
             })
             .flatten()
+            .map(|(path, entry): (PathBuf, Entry)| (path.into_os_string(), entry))
             .collect();
         AnalysisCache {
             file: Some(file),
@@ -76,24 +81,25 @@ impl AnalysisCache {
     }
 
     /// The cached analysis of `path`, if the file is unchanged and the context matches.
-    pub fn get(&self, path: &Path, context: &str) -> Option<CachedAnalysis> {
-        if self.checked.lock().unwrap().contains(path) {
+    pub fn get(&self, path: &Path, context: &str) -> Option<Arc<CachedAnalysis>> {
+        let key = path.as_os_str();
+        if self.checked.lock().unwrap().contains(key) {
             let entries = self.entries.lock().unwrap();
-            let e = entries.get(path)?;
+            let e = entries.get(key)?;
             return (e.context == context).then(|| e.analysis.clone());
         }
         let (size, mtime_ns) = identity(path)?;
         let entries = self.entries.lock().unwrap();
-        let e = entries.get(path)?;
+        let e = entries.get(key)?;
         let hit = (e.size == size && e.mtime_ns == mtime_ns && e.context == context)
             .then(|| e.analysis.clone());
         if hit.is_some() {
-            self.checked.lock().unwrap().insert(path.to_path_buf());
+            self.checked.lock().unwrap().insert(key.to_owned());
         }
         hit
     }
 
-    pub fn put(&self, path: &Path, context: &str, analysis: CachedAnalysis) {
+    pub fn put(&self, path: &Path, context: &str, analysis: Arc<CachedAnalysis>) {
         if self.file.is_none() {
             return;
         }
@@ -101,7 +107,7 @@ impl AnalysisCache {
             return;
         };
         self.entries.lock().unwrap().insert(
-            path.to_path_buf(),
+            path.as_os_str().to_owned(),
             Entry {
                 size,
                 mtime_ns,
@@ -109,7 +115,10 @@ impl AnalysisCache {
                 analysis,
             },
         );
-        self.checked.lock().unwrap().insert(path.to_path_buf());
+        self.checked
+            .lock()
+            .unwrap()
+            .insert(path.as_os_str().to_owned());
         self.dirty.store(true, Ordering::Relaxed);
     }
 
@@ -125,10 +134,11 @@ impl AnalysisCache {
         if let Some(dir) = file.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let mut shards: Vec<Vec<(&PathBuf, &Entry)>> = vec![Vec::new(); SHARDS];
+        let mut shards: Vec<Vec<(&Path, &Entry)>> = vec![Vec::new(); SHARDS];
         let entries = self.entries.lock().unwrap();
-        // JSON keeps UTF-8 paths only; a file with another name is analysed every time.
+        // Paths are kept as UTF-8; a file with another name is analysed every time.
         for (path, entry) in entries.iter().filter(|(k, _)| k.to_str().is_some()) {
+            let path = Path::new(path);
             shards[shard_of(path)].push((path, entry));
         }
         for (i, mut entries) in shards.into_iter().enumerate() {
@@ -137,7 +147,7 @@ impl AnalysisCache {
             let tmp = target.with_extension(format!("tmp{}", std::process::id()));
             std::fs::write(
                 &tmp,
-                serde_json::to_vec(&entries).map_err(std::io::Error::other)?,
+                postcard::to_stdvec(&entries).map_err(std::io::Error::other)?,
             )?;
             std::fs::rename(&tmp, target)?;
         }
@@ -148,9 +158,9 @@ impl AnalysisCache {
 /// How many files the cache is kept in.
 const SHARDS: usize = 8;
 
-/// The file of shard `i` of the cache kept at `file` (`NAME.json` -> `NAME.i.json`).
+/// The file of shard `i` of the cache kept at `file` (`NAME.bin` -> `NAME.i.bin`).
 fn shard(file: &Path, i: usize) -> PathBuf {
-    file.with_extension(format!("{i}.json"))
+    file.with_extension(format!("{i}.bin"))
 }
 
 /// Which shard keeps `path`: by a hash of its bytes that does not change between runs.
@@ -168,14 +178,36 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let source = tmp.path().join("m.py");
         std::fs::write(&source, "import os\n").unwrap();
-        let store = tmp.path().join("cache/analysis.json");
+        let store = tmp.path().join("cache/analysis.bin");
         let cache = AnalysisCache::load(store.clone());
-        let analysis = CachedAnalysis::Source(FileImports::default());
+        // Every kind of fact a file gives survives the binary form.
+        let facts = crate::analyse::analyse_source(
+            &std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/analyse/computed_names.py"
+            ))
+            .unwrap(),
+            crate::analyse::SourceContext {
+                module: "computed_names",
+                is_package: false,
+                platform: "linux",
+                version: [3, 12, 0],
+            },
+        )
+        .unwrap();
+        assert!(!facts.imports.is_empty() && !facts.dynamic.is_empty());
+        let analysis = CachedAnalysis::Compiled(vec!["a.b".into()], Some(facts), true);
+        let analysis = Arc::new(analysis);
         cache.put(&source, "m", analysis.clone());
+        let empty = tmp.path().join("empty.py");
+        std::fs::write(&empty, "").unwrap();
+        let nothing = Arc::new(CachedAnalysis::Source(FileImports::default()));
+        cache.put(&empty, "empty", nothing.clone());
         cache.save().unwrap();
 
         let again = AnalysisCache::load(store.clone());
         assert_eq!(again.get(&source, "m"), Some(analysis));
+        assert_eq!(again.get(&empty, "empty"), Some(nothing));
         assert_eq!(again.get(&source, "other-context"), None);
         std::fs::write(&source, "import os, sys\n").unwrap();
         assert_eq!(

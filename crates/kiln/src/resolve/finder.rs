@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use rustc_hash::FxHashMap as HashMap;
 use serde::Serialize;
 
 /// What a search path directory holds, which decides where its modules go in the bundle.
@@ -63,8 +63,69 @@ pub enum Found {
     },
 }
 
-/// The names in each directory read so far (None: it cannot be listed).
-type Listings = HashMap<PathBuf, Option<Arc<HashSet<String>>>>;
+/// The names in each directory read so far (None: it cannot be listed), keyed by the
+/// directory's bytes (hashing a `Path` walks its components).
+type Listings = HashMap<std::ffi::OsString, Option<Arc<Listing>>>;
+
+/// What a directory holds: its names, with the type the directory read gave for each (a
+/// symbolic link, or a file system that does not say, is asked with `stat` when it matters).
+#[derive(Debug, Default)]
+pub struct Listing {
+    names: HashMap<String, EntryType>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EntryType {
+    File,
+    Dir,
+    /// A symbolic link or an unknown type: `stat` follows it when asked.
+    Other,
+}
+
+impl Listing {
+    fn read(dir: &Path) -> Option<Listing> {
+        let names = std::fs::read_dir(dir)
+            .ok()?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let kind = match e.file_type() {
+                    Ok(t) if t.is_file() => EntryType::File,
+                    Ok(t) if t.is_dir() => EntryType::Dir,
+                    _ => EntryType::Other,
+                };
+                Some((e.file_name().into_string().ok()?, kind))
+            })
+            .collect();
+        Some(Listing { names })
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.names.contains_key(name)
+    }
+
+    /// The names, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &String> {
+        self.names.keys()
+    }
+
+    /// Whether `dir/name` is a regular file (after links), as `os.path.isfile` says.
+    fn is_file(&self, dir: &Path, name: &str) -> bool {
+        match self.names.get(name) {
+            Some(EntryType::File) => true,
+            Some(EntryType::Other) => dir.join(name).is_file(),
+            _ => false,
+        }
+    }
+
+    /// Whether `dir/name` is a directory (after links), as `os.path.isdir` says.
+    fn is_dir(&self, dir: &Path, name: &str) -> bool {
+        match self.names.get(name) {
+            Some(EntryType::Dir) => true,
+            Some(EntryType::Other) => dir.join(name).is_dir(),
+            _ => false,
+        }
+    }
+}
 
 /// Searches directories with cached listings, like `FileFinder`'s path cache. A clone shares
 /// the listings (directories do not change while kiln runs).
@@ -88,21 +149,15 @@ impl Finder {
     }
 
     /// The names in `dir`, or `None` when it cannot be listed.
-    pub fn listing(&self, dir: &Path) -> Option<Arc<HashSet<String>>> {
-        if let Some(cached) = self.listings.lock().unwrap().get(dir) {
+    pub fn listing(&self, dir: &Path) -> Option<Arc<Listing>> {
+        if let Some(cached) = self.listings.lock().unwrap().get(dir.as_os_str()) {
             return cached.clone();
         }
-        let listing = std::fs::read_dir(dir).ok().map(|rd| {
-            Arc::new(
-                rd.filter_map(|e| e.ok())
-                    .filter_map(|e| e.file_name().into_string().ok())
-                    .collect::<HashSet<String>>(),
-            )
-        });
+        let listing = Listing::read(dir).map(Arc::new);
         self.listings
             .lock()
             .unwrap()
-            .insert(dir.to_path_buf(), listing.clone());
+            .insert(dir.as_os_str().to_owned(), listing.clone());
         listing
     }
 
@@ -119,16 +174,20 @@ impl Finder {
     /// Finds `name` (one component, no dots) in `locations`, in order.
     pub fn find(&self, name: &str, locations: &[Location]) -> Option<Found> {
         let mut portions = Vec::new();
+        let mut file_name = String::with_capacity(name.len() + 48);
         for (dir, entry) in locations {
             let Some(listing) = self.listing(dir) else {
                 continue;
             };
-            if listing.contains(name) {
+            if listing.is_dir(dir, name) {
                 let pkg_dir = dir.join(name);
-                if pkg_dir.is_dir() {
+                if let Some(inside) = self.listing(&pkg_dir) {
                     for (suffix, kind) in &self.suffixes {
-                        let init = pkg_dir.join(format!("__init__{suffix}"));
-                        if init.is_file() {
+                        file_name.clear();
+                        file_name.push_str("__init__");
+                        file_name.push_str(suffix);
+                        if inside.is_file(&pkg_dir, &file_name) {
+                            let init = pkg_dir.join(&file_name);
                             return Some(Found::Package {
                                 init,
                                 kind: *kind,
@@ -137,20 +196,19 @@ impl Finder {
                             });
                         }
                     }
-                    portions.push((pkg_dir, *entry));
                 }
+                portions.push((pkg_dir, *entry));
             }
             for (suffix, kind) in &self.suffixes {
-                let file_name = format!("{name}{suffix}");
-                if listing.contains(&file_name) {
-                    let path = dir.join(&file_name);
-                    if path.is_file() {
-                        return Some(Found::Module {
-                            path,
-                            kind: *kind,
-                            entry: *entry,
-                        });
-                    }
+                file_name.clear();
+                file_name.push_str(name);
+                file_name.push_str(suffix);
+                if listing.is_file(dir, &file_name) {
+                    return Some(Found::Module {
+                        path: dir.join(&file_name),
+                        kind: *kind,
+                        entry: *entry,
+                    });
                 }
             }
         }
@@ -240,6 +298,46 @@ mod tests {
         );
         assert_eq!(f.find("missing", &locs), None);
         assert_eq!(f.find("bad", &locs), None);
+    }
+
+    #[test]
+    fn links_count_as_what_they_point_to() {
+        let tmp = tempfile::tempdir().unwrap();
+        let real = tmp.path().join("real");
+        let site = tmp.path().join("site");
+        touch(&real.join("pkg/__init__.py"));
+        touch(&real.join("mod.py"));
+        std::fs::create_dir_all(real.join("dir.py")).unwrap();
+        std::fs::create_dir_all(&site).unwrap();
+        let link = |to: &str, name: &str| {
+            std::os::unix::fs::symlink(real.join(to), site.join(name)).unwrap()
+        };
+        link("pkg", "pkg");
+        link("mod.py", "mod.py");
+        link("gone.py", "dangling.py");
+        // A directory named like a module file is not one, linked or not.
+        link("dir.py", "dir.py");
+        let locs = vec![(site.clone(), 0)];
+        let f = finder();
+        assert_eq!(
+            f.find("pkg", &locs),
+            Some(Found::Package {
+                init: site.join("pkg/__init__.py"),
+                kind: FileKind::Source,
+                dir: site.join("pkg"),
+                entry: 0
+            })
+        );
+        assert_eq!(
+            f.find("mod", &locs),
+            Some(Found::Module {
+                path: site.join("mod.py"),
+                kind: FileKind::Source,
+                entry: 0
+            })
+        );
+        assert_eq!(f.find("dangling", &locs), None);
+        assert_eq!(f.find("dir", &locs), None);
     }
 
     #[test]

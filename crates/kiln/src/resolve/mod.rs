@@ -13,6 +13,7 @@ pub mod introspect;
 pub mod optional;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
@@ -614,7 +615,7 @@ impl<'a> Resolver<'a> {
             let modules = &self.graph.modules;
             let cache = self.input.cache;
             let finder = &self.finder;
-            let results: Vec<(ModuleId, Result<Analysed, AnalyseError>)> = batch
+            let results: Vec<(ModuleId, Result<Arc<Analysed>, AnalyseError>)> = batch
                 .par_iter()
                 .map(|&id| {
                     let m = &modules[id];
@@ -645,7 +646,8 @@ impl<'a> Resolver<'a> {
                         ))
                     } else {
                         analyse::analyse_file(path, ctx).map(Analysed::Source)
-                    };
+                    }
+                    .map(Arc::new);
                     if let Ok(analysis) = &result {
                         cache.put(path, &key, analysis.clone());
                     }
@@ -654,9 +656,24 @@ impl<'a> Resolver<'a> {
                 .collect();
             for (id, result) in results {
                 self.analysed += 1;
-                match result {
-                    Ok(Analysed::Source(imports)) => self.add_requests(id, imports),
-                    Ok(Analysed::Compiled(names, source, hides_strings)) => {
+                let analysed = match result {
+                    Ok(analysed) => analysed,
+                    Err(err) if self.app_tree.contains(&id) => {
+                        self.tree_errors.push((id, err));
+                        continue;
+                    }
+                    Err(err) if self.graph.modules[id].origin == Origin::App => {
+                        return Err(err.into())
+                    }
+                    Err(err) => {
+                        self.graph.modules[id].skipped = Some(err.to_string());
+                        continue;
+                    }
+                };
+                match &*analysed {
+                    Analysed::Source(imports) => self.add_requests(id, imports),
+                    Analysed::Compiled(names, source, hides_strings) => {
+                        let hides_strings = *hides_strings;
                         self.hidden_imports_seen |= hides_strings;
                         if hides_strings
                             && self.input.introspect.is_some()
@@ -664,16 +681,11 @@ impl<'a> Resolver<'a> {
                         {
                             self.hidden_compiled.push(id);
                         }
-                        self.add_compiled_names(id, &names);
+                        self.add_compiled_names(id, names);
                         if let Some(imports) = source {
                             self.add_requests(id, imports);
                         }
                     }
-                    Err(err) if self.app_tree.contains(&id) => self.tree_errors.push((id, err)),
-                    Err(err) if self.graph.modules[id].origin == Origin::App => {
-                        return Err(err.into())
-                    }
-                    Err(err) => self.graph.modules[id].skipped = Some(err.to_string()),
                 }
             }
             self.resolve_star_imports();
@@ -738,10 +750,12 @@ impl<'a> Resolver<'a> {
 
     fn is_excluded(&self, name: &str) -> bool {
         // `name` or one of its parent packages.
-        name.match_indices('.')
-            .map(|(at, _)| &name[..at])
-            .chain(std::iter::once(name))
-            .any(|prefix| self.excluded.contains(prefix))
+        !self.excluded.is_empty()
+            && (name.bytes().enumerate())
+                .filter(|&(_, b)| b == b'.')
+                .map(|(at, _)| &name[..at])
+                .chain(std::iter::once(name))
+                .any(|prefix| self.excluded.contains(prefix))
     }
 
     /// Applies a hook on behalf of `owner` (the module it is about, or the entry for the
@@ -978,15 +992,21 @@ impl<'a> Resolver<'a> {
         let mut stack = vec![(package, 0usize)];
         // Real directories already walked: a symbolic link back up the tree (or two names for
         // one directory) would otherwise be walked again, without end for a loop.
-        let mut seen: HashSet<PathBuf> = HashSet::default();
+        // A directory is known by its device and inode (one `stat`, where resolving its real
+        // path reads every component's link).
+        let identity = |dir: &Path| {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::metadata(dir).ok().map(|m| (m.dev(), m.ino()))
+        };
+        let mut seen: HashSet<(u64, u64)> = HashSet::default();
         while let Some((pid, level)) = stack.pop() {
             if level >= depth {
                 continue;
             }
             let dirs = self.graph.modules[pid].package_dirs.clone();
-            let fresh: Vec<PathBuf> = dirs
+            let fresh: Vec<(u64, u64)> = dirs
                 .iter()
-                .map(|(dir, _)| std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone()))
+                .filter_map(|(dir, _)| identity(dir))
                 .filter(|real| !seen.contains(real))
                 .collect();
             if fresh.is_empty() && !dirs.is_empty() {
@@ -1006,7 +1026,7 @@ impl<'a> Resolver<'a> {
                         }
                     } else if is_identifier(file)
                         && self.holds_modules(&dir.join(file))
-                        && std::fs::canonicalize(dir.join(file)).is_ok_and(|r| !seen.contains(&r))
+                        && identity(&dir.join(file)).is_some_and(|r| !seen.contains(&r))
                     {
                         names.push(file.clone());
                     }
@@ -1385,7 +1405,7 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    fn add_requests(&mut self, importer: ModuleId, imports: FileImports) {
+    fn add_requests(&mut self, importer: ModuleId, imports: &FileImports) {
         for (name, line) in &imports.provides {
             self.provided
                 .entry(name.clone())
@@ -1417,12 +1437,23 @@ impl<'a> Resolver<'a> {
             }
         }
         for path in &imports.attributes {
-            let parts: Vec<&str> = path.split('.').collect();
-            for i in 1..parts.len() {
-                self.attr_uses
-                    .entry(parts[..i].join("."))
-                    .or_default()
-                    .insert(parts[i].to_string());
+            // `a.b.c` reads `b` of `a` and `c` of `a.b`.
+            let dots: Vec<usize> = path.match_indices('.').map(|(at, _)| at).collect();
+            for (i, &at) in dots.iter().enumerate() {
+                let (owner, attr) = (
+                    &path[..at],
+                    &path[at + 1..*dots.get(i + 1).unwrap_or(&path.len())],
+                );
+                match self.attr_uses.get_mut(owner) {
+                    Some(attrs) if attrs.contains(attr) => {}
+                    Some(attrs) => {
+                        attrs.insert(attr.to_string());
+                    }
+                    None => {
+                        self.attr_uses
+                            .insert(owner.to_string(), [attr.to_string()].into());
+                    }
+                }
             }
         }
         if imports.lazy_getattr && is_package && origin != Origin::Stdlib {
@@ -1468,7 +1499,7 @@ impl<'a> Resolver<'a> {
         if origin == Origin::App {
             self.groups_named_by_app(importer);
         }
-        for dynamic in imports.dynamic {
+        for dynamic in &imports.dynamic {
             if matches!(
                 dynamic.condition,
                 Condition::TypeChecking | Condition::OtherPlatform
@@ -1497,7 +1528,7 @@ impl<'a> Resolver<'a> {
             let rule = format!("module name computed at run time under `{package}.`");
             self.include_inferred_package(importer, id, dynamic.line, dynamic.condition, rule);
         }
-        for reference in imports.references {
+        for reference in &imports.references {
             if matches!(
                 reference.condition,
                 Condition::TypeChecking | Condition::OtherPlatform
@@ -1528,14 +1559,14 @@ impl<'a> Resolver<'a> {
     }
 
     fn add_request(&mut self, importer: ModuleId, request: &ImportRequest) {
-        let importer_name = self.graph.modules[importer].name.clone();
         if matches!(
             request.condition,
             Condition::TypeChecking | Condition::OtherPlatform
         ) {
             return;
         }
-        if INTERACTIVE_ONLY.contains(&(importer_name.as_str(), request.module.as_str())) {
+        let importer_name = self.graph.modules[importer].name.as_str();
+        if INTERACTIVE_ONLY.contains(&(importer_name, request.module.as_str())) {
             return;
         }
         let target = match self.absolute_name(importer, request) {
@@ -1650,12 +1681,14 @@ impl<'a> Resolver<'a> {
         if package.is_empty() || m.name == "__main__" {
             return Err("relative import with no known parent package".into());
         }
-        let level = request.level as usize;
-        let bits: Vec<&str> = package.rsplitn(level, '.').collect();
-        if bits.len() < level {
-            return Err("relative import climbs above the top-level package".into());
+        // Each level past the first climbs one package up.
+        let mut base = package;
+        for _ in 1..request.level {
+            match base.rfind('.') {
+                Some(at) => base = &base[..at],
+                None => return Err("relative import climbs above the top-level package".into()),
+            }
         }
-        let base = bits[bits.len() - 1];
         Ok(if request.module.is_empty() {
             base.to_string()
         } else {
@@ -1755,18 +1788,16 @@ impl<'a> Resolver<'a> {
         // Borrowed until a package of its own is found: most names start in the graph.
         let mut locations: std::borrow::Cow<'_, [finder::Location]> =
             std::borrow::Cow::Borrowed(&self.top_level);
-        let mut prefix = String::new();
-        let parts: Vec<&str> = name.split('.').collect();
-        for (i, part) in parts.iter().enumerate() {
-            let last = i + 1 == parts.len();
-            if !prefix.is_empty() {
-                prefix.push('.');
-            }
-            prefix.push_str(part);
-            if self.is_excluded(&prefix) {
+        let mut end = 0;
+        for (i, part) in name.split('.').enumerate() {
+            end += part.len() + usize::from(i > 0);
+            let prefix = &name[..end];
+            let last = end == name.len();
+            // Its parents were checked on the way here.
+            if self.excluded.contains(prefix) {
                 return false;
             }
-            if let Some(id) = self.graph.get(&prefix) {
+            if let Some(id) = self.graph.get(prefix) {
                 let m = &self.graph.modules[id];
                 if last {
                     return true;
@@ -1801,8 +1832,7 @@ impl<'a> Resolver<'a> {
         let origin = m.origin;
         let top = dotted.split('.').next().unwrap_or_default();
         let interp = self.input.interpreter;
-        let stdlib_target =
-            interp.stdlib_module_names.iter().any(|n| n == top) && !STDLIB_DEV_ONLY.contains(&top);
+        let stdlib_target = interp.is_stdlib_name(top) && !STDLIB_DEV_ONLY.contains(&top);
         let mut own_package = m.name.split('.').next() == Some(top);
         if origin == Origin::ThirdParty && !own_package && !stdlib_target {
             // Sphinx's table of built-in extensions names `sphinxcontrib.applehelp`, a
