@@ -23,8 +23,11 @@ pub struct CompiledNames {
 }
 
 /// What Cython's string-table decompression reports on failure; only a module whose
-/// strings are compressed carries it.
-const COMPRESSED_STRINGS_MARK: &[u8] = b"string data decompression failed";
+/// strings are compressed carries one: Cython 3.1, then 3.2 (which words it differently).
+const COMPRESSED_STRINGS_MARKS: &[&[u8]] = &[
+    b"string data decompression failed",
+    b"cannot initialise module strings",
+];
 
 /// Reads `path` once and looks for dotted names under `prefixes` (each like `numpy.`) and for
 /// whole-token occurrences of `exact` names.
@@ -47,7 +50,9 @@ pub fn scan_binary(
             dotted: names_in_bytes(bytes, prefixes),
             exact: exact_names_in_bytes(bytes, exact),
             standalone: c_strings_in_bytes(bytes, standalone),
-            hides_strings: memchr::memmem::find(bytes, COMPRESSED_STRINGS_MARK).is_some(),
+            hides_strings: COMPRESSED_STRINGS_MARKS
+                .iter()
+                .any(|mark| memchr::memmem::find(bytes, mark).is_some()),
         };
         // A very large binary's buffer is not kept for the rest of the run.
         if bytes.capacity() > 64 << 20 {
@@ -165,6 +170,23 @@ pub fn names_in_bytes(bytes: &[u8], prefixes: &[String]) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn compressed_strings_of_each_cython_release_are_recognised() {
+        let tmp = tempfile::tempdir().unwrap();
+        let scan = |bytes: &[u8]| {
+            let path = tmp.path().join("m.so");
+            std::fs::write(&path, bytes).unwrap();
+            super::scan_binary(&path, &[], &[], &[]).unwrap().hides_strings
+        };
+        // Cython 3.1 and 3.2's messages, as their modules carry them.
+        assert!(scan(b"\0zlib: string data decompression failed\0"));
+        assert!(scan(
+            b"\0Failed to import '%.20s.decompress' - cannot initialise module strings. \
+              String compression was configured\0"
+        ));
+        assert!(!scan(b"\0PyInit_m\0numpy.core\0"));
+    }
+
     #[test]
     fn standalone_names_are_whole_c_strings() {
         let bytes = b"\0secrets\0http://example.org\0timeout\0json\0";

@@ -73,7 +73,9 @@ def _serve_archive(here):
             else:
                 loader = ArchiveLoader(fullname, origin)
             locations = None
-            if origin.rpartition("/")[2].startswith("__init__."):
+            # `pkg.__init__` is the package's __init__ file imported as a plain module.
+            if origin.rpartition("/")[2].startswith("__init__.") and \
+                    not fullname.endswith(".__init__"):
                 locations = [origin.rpartition("/")[0]]
             return spec_from_file_location(fullname, origin, loader=loader,
                                            submodule_search_locations=locations)

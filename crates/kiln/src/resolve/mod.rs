@@ -489,7 +489,10 @@ impl<'a> Resolver<'a> {
                     let tooling = NOT_APP_FILES.contains(&stem)
                         || stem.starts_with("test_")
                         || stem.ends_with("_test");
-                    if stem == "__init__" || tooling || !is_identifier(stem) {
+                    // Names that are not identifiers still import by name (`import_module`
+                    // and pkgutil take Django's `0001_initial` migrations); hidden files and
+                    // editor leftovers do not.
+                    if stem == "__init__" || tooling || stem.starts_with(['.', '#', '~']) {
                         continue;
                     }
                     if entry_file.is_some() && std::fs::canonicalize(&path).ok() == entry_file {

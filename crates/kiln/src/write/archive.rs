@@ -94,11 +94,20 @@ pub fn write(
     let mut stored = Vec::with_capacity(codes.len());
     for (i, code) in &codes {
         let f = &c.files[*i];
-        entries.push(Entry {
+        let entry = Entry {
             name: f.module.clone().unwrap_or_default(),
             path: f.dest.to_string_lossy().into_owned(),
             code: Some((offset, code.len() as u64)),
-        });
+        };
+        // `import pkg.__init__` runs the package's `__init__` again as a plain module, as
+        // CPython's FileFinder finds it (statsmodels' `from .__init__ import test`).
+        if is_init(&entry.path) && !entry.name.is_empty() {
+            entries.push(Entry {
+                name: format!("{}.{INIT}", entry.name),
+                ..entry.clone()
+            });
+        }
+        entries.push(entry);
         stored.push((*i, code.len() as u64));
         offset += code.len() as u64;
     }
@@ -120,6 +129,16 @@ pub fn write(
     }
     out.flush()?;
     Ok((stored, (MAGIC.len() + 8 + index.len()) as u64))
+}
+
+/// The module name of a package's `__init__` file, imported as a module of its own.
+const INIT: &str = "__init__";
+const INIT_SUFFIX: &str = ".__init__";
+
+/// Whether `path` (`/`-separated) names a package's `__init__` file.
+fn is_init(path: &str) -> bool {
+    let file = path.rsplit_once('/').map_or(path, |(_, f)| f);
+    file.strip_prefix(INIT).is_some_and(|rest| rest.starts_with('.'))
 }
 
 /// One module the archive indexes.
@@ -148,9 +167,9 @@ pub fn read_index(archive: &[u8]) -> Result<Vec<Entry>, String> {
 /// The index as marshal data: `(table, children)`, see the module documentation.
 fn encode_index(entries: &[Entry]) -> Vec<u8> {
     let mut children: std::collections::BTreeMap<&str, Vec<(&str, bool)>> = Default::default();
-    for e in entries {
+    for e in entries.iter().filter(|e| !e.name.ends_with(INIT_SUFFIX)) {
         let (mut directory, file) = e.path.rsplit_once('/').unwrap_or(("", &e.path));
-        let is_package = file.starts_with("__init__.");
+        let is_package = is_init(file);
         if is_package {
             directory = directory.rsplit_once('/').map_or("", |(d, _)| d);
         }

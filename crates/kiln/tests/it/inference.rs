@@ -17,8 +17,9 @@ fn dynamic_loading_is_found_without_configuration() {
 /// Module names computed through constants, loops over literals, `join`, `%`, `.format` and
 /// f-strings (standard library modules nothing else imports, so a missed one fails the run);
 /// a module the app provides through `sys.modules` is not a missing import; a service named
-/// only on the command line ships because the app's own tree ships whole, while a draft in it
-/// that imports something not installed does not fail the build.
+/// only on the command line ships because the app's own tree ships whole (migrations named
+/// `0001_initial` too), while a draft in it that imports something not installed does not
+/// fail the build.
 #[test]
 fn computed_names_provided_modules_and_the_apps_own_tree() {
     let build = freeze("computedapp", &["main.py"]);
