@@ -176,7 +176,9 @@ mod tests {
         let scan = |bytes: &[u8]| {
             let path = tmp.path().join("m.so");
             std::fs::write(&path, bytes).unwrap();
-            super::scan_binary(&path, &[], &[], &[]).unwrap().hides_strings
+            super::scan_binary(&path, &[], &[], &[])
+                .unwrap()
+                .hides_strings
         };
         // Cython 3.1 and 3.2's messages, as their modules carry them.
         assert!(scan(b"\0zlib: string data decompression failed\0"));

@@ -300,6 +300,48 @@ impl<'s> Values<'s> {
                     body
                 }
             }
+            // `".protocol_%s" % name`, `"{}.backends.{}".format(pkg, name)`: the text before
+            // the first value that is not known.
+            Expr::BinOp(b) if b.op == Operator::Mod => {
+                let Some(templates) = self.eval(&b.left, depth + 1) else {
+                    return Vec::new();
+                };
+                let args: Vec<Option<String>> = match &*b.right {
+                    Expr::Tuple(t) => t.elts.iter().collect::<Vec<_>>(),
+                    other => vec![other],
+                }
+                .into_iter()
+                .map(|arg| self.eval(arg, depth + 1).and_then(single))
+                .collect();
+                let args: Vec<Option<&str>> = args.iter().map(Option::as_deref).collect();
+                templates
+                    .iter()
+                    .map(|t| percent_render(t, &args).0)
+                    .collect()
+            }
+            Expr::Call(call) if matches!(&*call.func, Expr::Attribute(a) if a.attr.as_str() == "format") =>
+            {
+                let Expr::Attribute(a) = &*call.func else {
+                    return Vec::new();
+                };
+                let Some(templates) = self.eval(&a.value, depth + 1) else {
+                    return Vec::new();
+                };
+                let known = |e: &Expr| self.eval(e, depth + 1).and_then(single);
+                let positional: Vec<Option<String>> =
+                    call.arguments.args.iter().map(known).collect();
+                let named: Vec<(&str, Option<String>)> = (call.arguments.keywords.iter())
+                    .filter_map(|k| Some((k.arg.as_ref()?.as_str(), known(&k.value))))
+                    .collect();
+                let positional: Vec<Option<&str>> =
+                    positional.iter().map(Option::as_deref).collect();
+                let named: Vec<(&str, Option<&str>)> =
+                    named.iter().map(|(k, v)| (*k, v.as_deref())).collect();
+                templates
+                    .iter()
+                    .map(|t| brace_render(t, &positional, &named).0)
+                    .collect()
+            }
             Expr::FString(f) => {
                 let mut out = String::new();
                 'parts: for part in f.value.iter() {
@@ -637,26 +679,58 @@ fn product(lists: &[Vec<String>], sep: &str) -> Option<Vec<String>> {
 
 /// `template % args` for `%s` (and `%%`); None for any other conversion or a count mismatch.
 fn percent_format(template: &str, args: &[String]) -> Option<String> {
+    let args: Vec<Option<&str>> = args.iter().map(|a| Some(a.as_str())).collect();
+    match percent_render(template, &args) {
+        (out, Some(used)) if used == args.len() => Some(out),
+        _ => None,
+    }
+}
+
+/// `template % args` as far as it is known: the text before the first field whose value is
+/// unknown (None in `args`) or that is not a plain `%s`, and, when the whole template was
+/// rendered, how many arguments it used.
+fn percent_render(template: &str, args: &[Option<&str>]) -> (String, Option<usize>) {
     let mut out = String::new();
-    let mut args = args.iter();
+    let mut used = 0;
     let mut chars = template.chars();
     while let Some(c) = chars.next() {
         if c != '%' {
             out.push(c);
             continue;
         }
-        match chars.next()? {
-            '%' => out.push('%'),
-            's' => out.push_str(args.next()?),
-            _ => return None,
+        match chars.next() {
+            Some('%') => out.push('%'),
+            Some('s') => match args.get(used).copied().flatten() {
+                Some(value) => {
+                    out.push_str(value);
+                    used += 1;
+                }
+                None => return (out, None),
+            },
+            _ => return (out, None),
         }
     }
-    args.next().is_none().then_some(out)
+    (out, Some(used))
 }
 
 /// `template.format(*positional, **named)` for `{}`, `{0}` and `{name}` fields without
 /// conversions or format specs; None otherwise.
 fn brace_format(template: &str, positional: &[String], named: &[(&str, &str)]) -> Option<String> {
+    let positional: Vec<Option<&str>> = positional.iter().map(|a| Some(a.as_str())).collect();
+    let named: Vec<(&str, Option<&str>)> = named.iter().map(|(k, v)| (*k, Some(*v))).collect();
+    match brace_render(template, &positional, &named) {
+        (out, true) => Some(out),
+        (_, false) => None,
+    }
+}
+
+/// `template.format(...)` as far as it is known: the text before the first field whose value
+/// is unknown (None) or that has a conversion or format spec, and whether all was rendered.
+fn brace_render(
+    template: &str,
+    positional: &[Option<&str>],
+    named: &[(&str, Option<&str>)],
+) -> (String, bool) {
     let mut out = String::new();
     let mut next_auto = 0usize;
     let mut chars = template.chars().peekable();
@@ -673,29 +747,36 @@ fn brace_format(template: &str, positional: &[String], named: &[(&str, &str)]) -
             '{' => {
                 let mut field = String::new();
                 loop {
-                    match chars.next()? {
-                        '}' => break,
-                        c => field.push(c),
+                    match chars.next() {
+                        Some('}') => break,
+                        Some(c) => field.push(c),
+                        None => return (out, false),
                     }
                 }
                 if field.contains([':', '!', '.', '[']) {
-                    return None;
+                    return (out, false);
                 }
                 let value = if field.is_empty() {
                     next_auto += 1;
-                    positional.get(next_auto - 1)?.as_str()
+                    positional.get(next_auto - 1).copied().flatten()
                 } else if let Ok(i) = field.parse::<usize>() {
-                    positional.get(i)?.as_str()
+                    positional.get(i).copied().flatten()
                 } else {
-                    named.iter().find(|(k, _)| *k == field)?.1
+                    named
+                        .iter()
+                        .find(|(k, _)| *k == field)
+                        .and_then(|(_, v)| *v)
                 };
-                out.push_str(value);
+                match value {
+                    Some(value) => out.push_str(value),
+                    None => return (out, false),
+                }
             }
-            '}' => return None,
+            '}' => return (out, false),
             c => out.push(c),
         }
     }
-    Some(out)
+    (out, true)
 }
 
 #[cfg(test)]
@@ -714,5 +795,18 @@ mod tests {
             Some("a.b.a")
         );
         assert_eq!(super::brace_format("{:>4}", &s(&["a"]), &[]), None);
+        // Prefixes: the text before the first unknown value.
+        assert_eq!(
+            super::percent_render("%s.management.%s", &[Some("app"), None]),
+            ("app.management.".to_string(), None)
+        );
+        assert_eq!(
+            super::brace_render(".protocol_{}", &[None], &[]),
+            (".protocol_".to_string(), false)
+        );
+        assert_eq!(
+            super::brace_render("{pkg}.{name}", &[], &[("pkg", Some("a")), ("name", None)]),
+            ("a.".to_string(), false)
+        );
     }
 }

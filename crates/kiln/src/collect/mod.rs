@@ -602,7 +602,7 @@ impl<'a> Gather<'a> {
                             EXCLUDED_DATA_DIRS.contains(&c.as_os_str().to_string_lossy().as_ref())
                         })
                         && !excluded_data_file(&name)
-                        && !is_module_file(interp, &name)
+                        && !is_module_file(interp, from, &name)
                 });
             }
             for (from, to) in files {
@@ -1023,21 +1023,37 @@ fn unread_package_data(graph: &ModuleGraph) -> Vec<(PathBuf, globset::GlobSet)> 
     out
 }
 
-/// Whether a file name is one the import system would load as a module.
-fn is_module_file(interp: &Interpreter, name: &str) -> bool {
-    interp
+/// Whether the file at `path` (named `name`) is one the import system would load as a module.
+/// A file that only the plain extension suffix matches (`NAME.so`) is a module only when it
+/// defines `PyInit_NAME`: otherwise it is a native library the package loads itself, with
+/// ctypes, from a path it computes (`lightgbm/lib/lib_lightgbm.so`, llvmlite's
+/// `libllvmlite.so`), and ships as the package's data.
+fn is_module_file(interp: &Interpreter, path: &Path, name: &str) -> bool {
+    let mut matching = interp
         .extension_suffixes
         .iter()
         .chain(&interp.source_suffixes)
         .chain(&interp.bytecode_suffixes)
-        .any(|s| name.ends_with(s.as_str()))
+        .filter(|s| name.ends_with(s.as_str()));
+    let Some(first) = matching.next() else {
+        return false;
+    };
+    let plain_extension = interp.extension_suffixes.iter().any(|s| s == first)
+        && matching.next().is_none()
+        && !first.contains('-')
+        && first.matches('.').count() == 1;
+    if !plain_extension {
+        return true;
+    }
+    let stem = &name[..name.len() - first.len()];
+    crate::installed::elf::defines_symbol(path, &format!("PyInit_{stem}"))
 }
 
 /// Non-module files inside a package directory: files beside its modules, and whole
 /// subdirectories that are not packages themselves (templates, data, vendored libraries),
 /// less the default exclusions above.
 fn package_data(dir: &Path, interp: &Interpreter) -> Vec<PathBuf> {
-    let is_module_file = |name: &str| is_module_file(interp, name);
+    let is_module_file = |path: &Path, name: &str| is_module_file(interp, path, name);
     let mut out = Vec::new();
     let Ok(read) = std::fs::read_dir(dir) else {
         return out;
@@ -1049,7 +1065,7 @@ fn package_data(dir: &Path, interp: &Interpreter) -> Vec<PathBuf> {
             continue;
         };
         if ft.is_file() {
-            if !is_module_file(&name) && !excluded_data_file(&name) {
+            if !is_module_file(&path, &name) && !excluded_data_file(&name) {
                 out.push(path);
             }
             continue;
@@ -1061,7 +1077,7 @@ fn package_data(dir: &Path, interp: &Interpreter) -> Vec<PathBuf> {
             .map(|rd| {
                 rd.filter_map(|e| e.ok()).any(|e| {
                     let n = e.file_name().to_string_lossy().to_string();
-                    e.path().is_file() && is_module_file(&n)
+                    e.path().is_file() && is_module_file(&e.path(), &n)
                 })
             })
             .unwrap_or(false);

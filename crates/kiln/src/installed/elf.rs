@@ -62,6 +62,22 @@ pub fn read_elf(path: &Path) -> std::io::Result<Option<ElfInfo>> {
     Ok(parse_elf(&bytes))
 }
 
+/// Whether the ELF object at `path` names `symbol` in its string tables (an extension module
+/// defines `PyInit_NAME`; a plain native library does not). Not an ELF object: false.
+pub fn defines_symbol(path: &Path, symbol: &str) -> bool {
+    if !is_elf(path) {
+        return false;
+    }
+    let Ok(bytes) = std::fs::read(path) else {
+        return false;
+    };
+    let mut needle = Vec::with_capacity(symbol.len() + 2);
+    needle.push(0);
+    needle.extend_from_slice(symbol.as_bytes());
+    needle.push(0);
+    memchr::memmem::find(&bytes, &needle).is_some()
+}
+
 /// Whether the file starts with the ELF magic (cheap check before a full read).
 pub fn is_elf(path: &Path) -> bool {
     use std::io::Read;

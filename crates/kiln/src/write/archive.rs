@@ -138,7 +138,8 @@ const INIT_SUFFIX: &str = ".__init__";
 /// Whether `path` (`/`-separated) names a package's `__init__` file.
 fn is_init(path: &str) -> bool {
     let file = path.rsplit_once('/').map_or(path, |(_, f)| f);
-    file.strip_prefix(INIT).is_some_and(|rest| rest.starts_with('.'))
+    file.strip_prefix(INIT)
+        .is_some_and(|rest| rest.starts_with('.'))
 }
 
 /// One module the archive indexes.

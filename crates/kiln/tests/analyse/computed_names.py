@@ -62,3 +62,16 @@ class Configured:
 
     def load(self):
         return import_module(self.backend)
+
+
+handler_packages = ["serial.urlhandler"]
+
+
+def for_url(url):
+    # A relative name built with `.format`, resolved against each package of a module-level
+    # list (pyserial's URL handlers).
+    protocol = url.split("://", 1)[0]
+    module_name = ".protocol_{}".format(protocol)
+    for package_name in handler_packages:
+        import_module(package_name)
+        return import_module(module_name, package_name)
