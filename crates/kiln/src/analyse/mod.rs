@@ -77,6 +77,10 @@ pub struct ImportRequest {
 pub struct DynamicImport {
     /// The constant part before the first computed piece, e.g. `services.`.
     pub prefix: String,
+    /// When the name starts with a computed piece: the constant text after it, e.g.
+    /// `.migrations` in `"%s.%s" % (app.name, "migrations")`. The resolver tries it after
+    /// the packages the app's strings (and the importing module's) name.
+    pub suffix: Option<String>,
     /// Leading dots when the name is relative to the importing package.
     pub level: u32,
     pub line: u32,

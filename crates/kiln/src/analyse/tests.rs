@@ -59,10 +59,16 @@ fn render(imports: &FileImports) -> String {
         out.push_str(&format!("{} reads-source {}\n", r.line, r.call));
     }
     for d in &imports.dynamic {
-        out.push_str(&format!(
-            "{} {} dynamic {} {:?}\n",
-            d.line, d.level, d.prefix, d.condition
-        ));
+        match &d.suffix {
+            Some(suffix) => out.push_str(&format!(
+                "{} {} dynamic *{} {:?}\n",
+                d.line, d.level, suffix, d.condition
+            )),
+            None => out.push_str(&format!(
+                "{} {} dynamic {} {:?}\n",
+                d.line, d.level, d.prefix, d.condition
+            )),
+        }
     }
     out
 }

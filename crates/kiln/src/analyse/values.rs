@@ -303,44 +303,11 @@ impl<'s> Values<'s> {
             // `".protocol_%s" % name`, `"{}.backends.{}".format(pkg, name)`: the text before
             // the first value that is not known.
             Expr::BinOp(b) if b.op == Operator::Mod => {
-                let Some(templates) = self.eval(&b.left, depth + 1) else {
-                    return Vec::new();
-                };
-                let args: Vec<Option<String>> = match &*b.right {
-                    Expr::Tuple(t) => t.elts.iter().collect::<Vec<_>>(),
-                    other => vec![other],
-                }
-                .into_iter()
-                .map(|arg| self.eval(arg, depth + 1).and_then(single))
-                .collect();
-                let args: Vec<Option<&str>> = args.iter().map(Option::as_deref).collect();
-                templates
-                    .iter()
-                    .map(|t| percent_render(t, &args).0)
-                    .collect()
+                vec![known_prefix(&self.pieces(expr, depth + 1)).0]
             }
             Expr::Call(call) if matches!(&*call.func, Expr::Attribute(a) if a.attr.as_str() == "format") =>
             {
-                let Expr::Attribute(a) = &*call.func else {
-                    return Vec::new();
-                };
-                let Some(templates) = self.eval(&a.value, depth + 1) else {
-                    return Vec::new();
-                };
-                let known = |e: &Expr| self.eval(e, depth + 1).and_then(single);
-                let positional: Vec<Option<String>> =
-                    call.arguments.args.iter().map(known).collect();
-                let named: Vec<(&str, Option<String>)> = (call.arguments.keywords.iter())
-                    .filter_map(|k| Some((k.arg.as_ref()?.as_str(), known(&k.value))))
-                    .collect();
-                let positional: Vec<Option<&str>> =
-                    positional.iter().map(Option::as_deref).collect();
-                let named: Vec<(&str, Option<&str>)> =
-                    named.iter().map(|(k, v)| (*k, v.as_deref())).collect();
-                templates
-                    .iter()
-                    .map(|t| brace_render(t, &positional, &named).0)
-                    .collect()
+                vec![known_prefix(&self.pieces(expr, depth + 1)).0]
             }
             Expr::FString(f) => {
                 let mut out = String::new();
@@ -365,6 +332,103 @@ impl<'s> Values<'s> {
                 vec![out]
             }
             _ => Vec::new(),
+        }
+    }
+
+    /// For a name whose first piece is unknown, the text right after it, up to the next unknown
+    /// piece: `"%s.%s" % (app.name, "migrations")` gives `.migrations`,
+    /// `"%s.management.commands.%s" % (app, name)` gives `.management.commands.` (Django
+    /// builds module names from the apps its settings name this way). None otherwise.
+    pub fn suffix(&self, expr: &Expr) -> Option<String> {
+        let pieces = self.pieces(expr, 0);
+        let mut pieces = pieces.iter();
+        if !matches!(pieces.next(), Some(Piece::Unknown)) {
+            return None;
+        }
+        let mut out = String::new();
+        for piece in pieces {
+            match piece {
+                Piece::Known(text) => out.push_str(text),
+                Piece::Unknown => break,
+            }
+        }
+        (!out.is_empty()).then_some(out)
+    }
+
+    /// `expr` as a sequence of known text and unknown values.
+    fn pieces(&self, expr: &Expr, depth: u32) -> Vec<Piece> {
+        if let Some(value) = self.eval(expr, depth + 1).and_then(single) {
+            return vec![Piece::Known(value)];
+        }
+        if depth > MAX_DEPTH {
+            return vec![Piece::Unknown];
+        }
+        match expr {
+            Expr::Name(n) => match self.bindings(n.id.as_str()) {
+                Some([Binding::Value(v)]) => self.pieces(v, depth + 1),
+                _ => vec![Piece::Unknown],
+            },
+            Expr::BinOp(b) if b.op == Operator::Add => {
+                let mut out = self.pieces(&b.left, depth + 1);
+                out.extend(self.pieces(&b.right, depth + 1));
+                out
+            }
+            Expr::BinOp(b) if b.op == Operator::Mod => {
+                let Some(template) = self.eval(&b.left, depth + 1).and_then(single) else {
+                    return vec![Piece::Unknown];
+                };
+                let args: Vec<Option<String>> = match &*b.right {
+                    Expr::Tuple(t) => t.elts.iter().collect::<Vec<_>>(),
+                    other => vec![other],
+                }
+                .into_iter()
+                .map(|arg| self.eval(arg, depth + 1).and_then(single))
+                .collect();
+                percent_pieces(&template, &args).0
+            }
+            Expr::Call(call) if matches!(&*call.func, Expr::Attribute(a) if a.attr.as_str() == "format") =>
+            {
+                let Expr::Attribute(a) = &*call.func else {
+                    return vec![Piece::Unknown];
+                };
+                let Some(template) = self.eval(&a.value, depth + 1).and_then(single) else {
+                    return vec![Piece::Unknown];
+                };
+                let known = |e: &Expr| self.eval(e, depth + 1).and_then(single);
+                let positional: Vec<Option<String>> =
+                    call.arguments.args.iter().map(known).collect();
+                let named: Vec<(&str, Option<String>)> = (call.arguments.keywords.iter())
+                    .filter_map(|k| Some((k.arg.as_ref()?.as_str(), known(&k.value))))
+                    .collect();
+                brace_pieces(&template, &positional, &named)
+            }
+            Expr::FString(f) => {
+                let mut out = Vec::new();
+                for part in f.value.iter() {
+                    match part {
+                        FStringPart::Literal(l) => out.push(Piece::Known(l.value.to_string())),
+                        FStringPart::FString(fs) => {
+                            for element in fs.elements.iter() {
+                                match element {
+                                    InterpolatedStringElement::Literal(l) => {
+                                        out.push(Piece::Known(l.value.to_string()))
+                                    }
+                                    InterpolatedStringElement::Interpolation(i) => {
+                                        match self.eval(&i.expression, depth + 1).and_then(single) {
+                                            Some(v) if i.format_spec.is_none() => {
+                                                out.push(Piece::Known(v))
+                                            }
+                                            _ => out.push(Piece::Unknown),
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                out
+            }
+            _ => vec![Piece::Unknown],
         }
     }
 
@@ -643,6 +707,117 @@ impl<'s> Values<'s> {
     }
 }
 
+/// Part of a string built at run time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece {
+    Known(String),
+    Unknown,
+}
+
+/// `template % args` as pieces, and how many arguments its fields used: `%s` fields whose
+/// argument is unknown are unknown pieces; any other conversion, or a missing argument, ends
+/// what is known.
+fn percent_pieces(template: &str, args: &[Option<String>]) -> (Vec<Piece>, usize) {
+    let mut out = Vec::new();
+    let mut text = String::new();
+    let mut used = 0;
+    let mut chars = template.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            text.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('%') => text.push('%'),
+            Some('s') if used < args.len() => {
+                match &args[used] {
+                    Some(value) => text.push_str(value),
+                    None => {
+                        out.push(Piece::Known(std::mem::take(&mut text)));
+                        out.push(Piece::Unknown);
+                    }
+                }
+                used += 1;
+            }
+            _ => {
+                out.push(Piece::Known(text));
+                out.push(Piece::Unknown);
+                out.retain(|p| p != &Piece::Known(String::new()));
+                return (out, used);
+            }
+        }
+    }
+    out.push(Piece::Known(text));
+    out.retain(|p| p != &Piece::Known(String::new()));
+    (out, used)
+}
+
+/// `template.format(...)` as pieces: fields whose value is unknown are unknown pieces; a field
+/// with a conversion or format spec ends what is known.
+fn brace_pieces(
+    template: &str,
+    positional: &[Option<String>],
+    named: &[(&str, Option<String>)],
+) -> Vec<Piece> {
+    let mut out = Vec::new();
+    let mut text = String::new();
+    let mut next_auto = 0usize;
+    let mut chars = template.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '{' | '}' if chars.peek() == Some(&c) => {
+                chars.next();
+                text.push(c);
+            }
+            '{' => {
+                let mut field = String::new();
+                let mut closed = false;
+                for c in chars.by_ref() {
+                    if c == '}' {
+                        closed = true;
+                        break;
+                    }
+                    field.push(c);
+                }
+                if !closed || field.contains([':', '!', '.', '[']) {
+                    out.push(Piece::Known(std::mem::take(&mut text)));
+                    out.push(Piece::Unknown);
+                    out.retain(|p| p != &Piece::Known(String::new()));
+                    return out;
+                }
+                let value = if field.is_empty() {
+                    next_auto += 1;
+                    positional.get(next_auto - 1).cloned().flatten()
+                } else if let Ok(i) = field.parse::<usize>() {
+                    positional.get(i).cloned().flatten()
+                } else {
+                    named
+                        .iter()
+                        .find(|(k, _)| *k == field)
+                        .and_then(|(_, v)| v.clone())
+                };
+                match value {
+                    Some(value) => text.push_str(&value),
+                    None => {
+                        out.push(Piece::Known(std::mem::take(&mut text)));
+                        out.push(Piece::Unknown);
+                    }
+                }
+            }
+            '}' => {
+                out.push(Piece::Known(std::mem::take(&mut text)));
+                out.push(Piece::Unknown);
+                out.retain(|p| p != &Piece::Known(String::new()));
+                return out;
+            }
+            c => text.push(c),
+        }
+    }
+    out.push(Piece::Known(text));
+    out.retain(|p| p != &Piece::Known(String::new()));
+    out
+}
+
 fn single(mut values: Vec<String>) -> Option<String> {
     (values.len() == 1).then(|| values.remove(0))
 }
@@ -686,33 +861,6 @@ fn percent_format(template: &str, args: &[String]) -> Option<String> {
     }
 }
 
-/// `template % args` as far as it is known: the text before the first field whose value is
-/// unknown (None in `args`) or that is not a plain `%s`, and, when the whole template was
-/// rendered, how many arguments it used.
-fn percent_render(template: &str, args: &[Option<&str>]) -> (String, Option<usize>) {
-    let mut out = String::new();
-    let mut used = 0;
-    let mut chars = template.chars();
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('%') => out.push('%'),
-            Some('s') => match args.get(used).copied().flatten() {
-                Some(value) => {
-                    out.push_str(value);
-                    used += 1;
-                }
-                None => return (out, None),
-            },
-            _ => return (out, None),
-        }
-    }
-    (out, Some(used))
-}
-
 /// `template.format(*positional, **named)` for `{}`, `{0}` and `{name}` fields without
 /// conversions or format specs; None otherwise.
 fn brace_format(template: &str, positional: &[String], named: &[(&str, &str)]) -> Option<String> {
@@ -724,6 +872,30 @@ fn brace_format(template: &str, positional: &[String], named: &[(&str, &str)]) -
     }
 }
 
+/// The text of `pieces` before the first unknown one, and whether none is unknown.
+fn known_prefix(pieces: &[Piece]) -> (String, bool) {
+    let mut out = String::new();
+    for piece in pieces {
+        match piece {
+            Piece::Known(text) => out.push_str(text),
+            Piece::Unknown => return (out, false),
+        }
+    }
+    (out, true)
+}
+
+/// `template % args` as far as it is known: the text before the first field whose value is
+/// unknown (None in `args`) or that is not a plain `%s`, and, when the whole template was
+/// rendered, how many arguments it used.
+fn percent_render(template: &str, args: &[Option<&str>]) -> (String, Option<usize>) {
+    let args: Vec<Option<String>> = args.iter().map(|a| a.map(str::to_string)).collect();
+    let (pieces, used) = percent_pieces(template, &args);
+    match known_prefix(&pieces) {
+        (out, true) => (out, Some(used)),
+        (out, false) => (out, None),
+    }
+}
+
 /// `template.format(...)` as far as it is known: the text before the first field whose value
 /// is unknown (None) or that has a conversion or format spec, and whether all was rendered.
 fn brace_render(
@@ -731,52 +903,13 @@ fn brace_render(
     positional: &[Option<&str>],
     named: &[(&str, Option<&str>)],
 ) -> (String, bool) {
-    let mut out = String::new();
-    let mut next_auto = 0usize;
-    let mut chars = template.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '{' if chars.peek() == Some(&'{') => {
-                chars.next();
-                out.push('{');
-            }
-            '}' if chars.peek() == Some(&'}') => {
-                chars.next();
-                out.push('}');
-            }
-            '{' => {
-                let mut field = String::new();
-                loop {
-                    match chars.next() {
-                        Some('}') => break,
-                        Some(c) => field.push(c),
-                        None => return (out, false),
-                    }
-                }
-                if field.contains([':', '!', '.', '[']) {
-                    return (out, false);
-                }
-                let value = if field.is_empty() {
-                    next_auto += 1;
-                    positional.get(next_auto - 1).copied().flatten()
-                } else if let Ok(i) = field.parse::<usize>() {
-                    positional.get(i).copied().flatten()
-                } else {
-                    named
-                        .iter()
-                        .find(|(k, _)| *k == field)
-                        .and_then(|(_, v)| *v)
-                };
-                match value {
-                    Some(value) => out.push_str(value),
-                    None => return (out, false),
-                }
-            }
-            '}' => return (out, false),
-            c => out.push(c),
-        }
-    }
-    (out, true)
+    let positional: Vec<Option<String>> =
+        positional.iter().map(|a| a.map(str::to_string)).collect();
+    let named: Vec<(&str, Option<String>)> = named
+        .iter()
+        .map(|(k, v)| (*k, v.map(str::to_string)))
+        .collect();
+    known_prefix(&brace_pieces(template, &positional, &named))
 }
 
 #[cfg(test)]

@@ -1190,6 +1190,7 @@ impl<'a> ImportWalker<'a> {
             } else if let Some(cut) = name.rfind('.') {
                 self.out.dynamic.push(DynamicImport {
                     prefix: name[..=cut].to_string(),
+                    suffix: None,
                     level: 0,
                     line,
                     condition: self.condition,
@@ -1255,6 +1256,9 @@ impl<'a> ImportWalker<'a> {
                     .collect();
                 prefixes.sort();
                 prefixes.dedup();
+                if prefixes.is_empty() {
+                    self.suffixed_name(arg, line);
+                }
                 for prefix in prefixes {
                     let (level, rest) = split_relative(&prefix);
                     let (prefix, level) = match (level, &package_literal) {
@@ -1264,6 +1268,7 @@ impl<'a> ImportWalker<'a> {
                     };
                     self.out.dynamic.push(DynamicImport {
                         prefix,
+                        suffix: None,
                         level,
                         line,
                         condition: self.condition,
@@ -1274,12 +1279,66 @@ impl<'a> ImportWalker<'a> {
     }
 }
 
+impl ImportWalker<'_> {
+    /// A module name that starts with a computed piece and ends with known text, recorded as a
+    /// dynamic import with that suffix (see [`DynamicImport::suffix`]).
+    fn suffixed_name(&mut self, expr: &Expr, line: u32) {
+        let suffix = self.values().suffix(expr).filter(|s| {
+            s.starts_with('.')
+                && s.chars().any(|c| c.is_alphanumeric())
+                && s.chars()
+                    .all(|c| c == '.' || c == '_' || c.is_alphanumeric())
+        });
+        let seen = |d: &DynamicImport| d.line == line && d.suffix == suffix;
+        if suffix.is_some() && !self.out.dynamic.iter().any(seen) {
+            self.out.dynamic.push(DynamicImport {
+                prefix: String::new(),
+                suffix,
+                level: 0,
+                line,
+                condition: self.condition,
+            });
+        }
+    }
+
+    /// `"%s.migrations" % app` or `"{}.base".format(engine)` outside an import call: a library
+    /// builds the module name in one place (a method that returns it) and imports it in
+    /// another (Django's migration loader). Only templates that start with the computed
+    /// package and a dot count.
+    fn module_name_template(&mut self, expr: &Expr) {
+        let template = match expr {
+            Expr::BinOp(b) if b.op == Operator::Mod => string_literal(&b.left),
+            Expr::Call(c) => match &*c.func {
+                Expr::Attribute(a) if a.attr.as_str() == "format" => string_literal(&a.value),
+                _ => None,
+            },
+            _ => None,
+        };
+        // `f"{app.name}.templatetags"`: a value, then a literal that starts with a dot.
+        let fstring = match expr {
+            Expr::FString(f) => {
+                let mut elements = f.value.elements();
+                matches!(
+                    elements.next(),
+                    Some(InterpolatedStringElement::Interpolation(_))
+                ) && matches!(elements.next(), Some(InterpolatedStringElement::Literal(l)) if l.value.starts_with('.'))
+            }
+            _ => false,
+        };
+        if fstring || template.is_some_and(|t| t.starts_with("%s.") || t.starts_with("{}.")) {
+            let line = self.line_of(expr);
+            self.suffixed_name(expr, line);
+        }
+    }
+}
+
 impl<'a, 'b> Visitor<'b> for ImportWalker<'a> {
     fn visit_stmt(&mut self, stmt: &'b Stmt) {
         self.statement(stmt);
     }
 
     fn visit_expr(&mut self, expr: &'b Expr) {
+        self.module_name_template(expr);
         let outer = self.in_recorded_path;
         if !outer {
             self.path_reference(expr);

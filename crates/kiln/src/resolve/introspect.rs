@@ -3,8 +3,9 @@
 //! - A package whose module-level `__getattr__` (PEP 562) imports submodules by names analysis
 //!   cannot follow: rather than shipping every submodule, an isolated child interpreter
 //!   (`python -I`, bounded in time and output) imports the package, reads each attribute the
-//!   app's code (and its libraries) use of it, and reports which modules that imported. When
-//!   the child fails, the caller falls back to every submodule.
+//!   app's code (and its libraries) use of it, and reports which modules that imported, with
+//!   the package's own submodules its import loaded (plotly.io's `__init__` reads its lazy
+//!   `templates`). When the child fails, the caller falls back to every submodule.
 //! - An extension module whose string constants are compressed (Cython 3.1+), so the names it
 //!   imports cannot be read from the binary: a child imports it with a finder first on
 //!   `sys.meta_path` that records each import made straight from compiled code while an
@@ -34,11 +35,14 @@ gc.disable()
 request = json.loads(sys.argv[1])
 out = {}
 for package, names in request.items():
+    loaded = set(sys.modules)
     try:
         module = importlib.import_module(package)
     except BaseException as e:
         out[package] = {"modules": [], "error": "%s: %s" % (type(e).__name__, e)}
         continue
+    # Its own submodules its import loaded: its __init__ may read its lazy attributes too.
+    own = set(k for k in sys.modules if isinstance(k, str) and k.startswith(package + "."))
     before = set(sys.modules)
     for name in names:
         try:
@@ -46,7 +50,7 @@ for package, names in request.items():
         except BaseException:
             pass
     after = set(k for k in sys.modules if isinstance(k, str))
-    out[package] = {"modules": sorted(after - before), "error": None}
+    out[package] = {"modules": sorted((after - before) | (own - loaded)), "error": None}
 sys.stdout.write("\n" + json.dumps(out))
 "#;
 
@@ -165,8 +169,10 @@ fn ask_child(
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         blake3::hash(
             format!(
-                "{}|{kind}|{package}|{}|{stamp}|{}",
+                "{}|{kind}|{}|{package}|{}|{stamp}|{}",
                 python.display(),
+                // A kiln whose child asks differently does not take an older one's answers.
+                blake3::hash(child.as_bytes()).to_hex(),
                 file.display(),
                 names.join(",")
             )

@@ -148,6 +148,17 @@ pub(crate) const INTROSPECTED_RULE: &str = "introspected:";
 /// How the rule of an edge inferred from a string naming a module starts.
 pub(crate) const STRING_RULE: &str = "string";
 
+/// An import whose name starts with a computed piece and ends with known text.
+#[derive(Debug, Clone)]
+struct Suffixed {
+    importer: ModuleId,
+    suffix: String,
+    line: u32,
+    condition: Condition,
+    /// The dotted strings of the importing module.
+    own_strings: Vec<String>,
+}
+
 /// Builds the module graph for `input`.
 pub fn resolve(
     input: &ResolveInput<'_>,
@@ -191,6 +202,14 @@ struct Resolver<'a> {
     attr_uses: HashMap<String, std::collections::BTreeSet<String>>,
     /// Third-party packages with a lazy `__getattr__`, and the names already asked of each.
     lazy: Vec<(ModuleId, std::collections::BTreeSet<String>)>,
+    /// Imports whose name starts with a computed piece and ends with known text
+    /// (`"%s.migrations" % app`), tried after each package a string names ([`Self::follow_suffixes`]).
+    suffixed: Vec<Suffixed>,
+    /// Packages and modules the app's own strings name (Django's `INSTALLED_APPS`, a database
+    /// `ENGINE`): where libraries look for modules named after them.
+    app_strings: std::collections::BTreeSet<String>,
+    /// Names already tried for a suffixed import: (importer, name).
+    suffixes_tried: HashSet<(ModuleId, String)>,
     /// Attribute names of lazy packages that name their submodules: followed without asking.
     lazy_submodules: HashSet<(ModuleId, String)>,
     /// Third-party extension modules whose strings are compressed, not asked yet
@@ -256,6 +275,9 @@ impl<'a> Resolver<'a> {
             tree_errors: Vec::new(),
             attr_uses: HashMap::default(),
             lazy: Vec::new(),
+            suffixed: Vec::new(),
+            app_strings: Default::default(),
+            suffixes_tried: Default::default(),
             lazy_submodules: HashSet::default(),
             hidden_compiled: Vec::new(),
         }
@@ -693,6 +715,9 @@ impl<'a> Resolver<'a> {
             }
             self.resolve_star_imports();
             if self.pending.is_empty() {
+                self.follow_suffixes();
+            }
+            if self.pending.is_empty() {
                 self.introspect();
             }
             progress.analysed(self.analysed, self.graph.modules.len());
@@ -703,6 +728,52 @@ impl<'a> Resolver<'a> {
         self.mark_provided();
         self.add_traced_files();
         self.settle_app_tree()
+    }
+
+    /// Imports named `{package}{suffix}` where a library computes the package: tried for each
+    /// package the app's own strings name, and each the importing module's strings name
+    /// (Django imports `"%s.migrations" % app` for every app of `INSTALLED_APPS`, and its own
+    /// commands as `"%s.management.commands.%s" % ("django.core", name)`). A name that is a
+    /// package, or a suffix that ends in a dot, brings the package's contents, which such
+    /// libraries list at run time.
+    fn follow_suffixes(&mut self) {
+        let suffixed = self.suffixed.clone();
+        for s in &suffixed {
+            let mut packages: Vec<String> = self.app_strings.iter().cloned().collect();
+            packages.extend(s.own_strings.iter().cloned());
+            for package in packages {
+                let is_package = self
+                    .graph
+                    .get(&package)
+                    .is_some_and(|id| self.graph.modules[id].is_package());
+                if !is_package {
+                    continue;
+                }
+                let name = format!("{package}{}", s.suffix.trim_end_matches('.'));
+                if !self.suffixes_tried.insert((s.importer, name.clone())) || !self.probe(&name) {
+                    continue;
+                }
+                let Some(id) = self.ensure(&name) else {
+                    continue;
+                };
+                let rule = format!(
+                    "module name computed at run time as `{{package}}{}`; `{package}` is a package a string names",
+                    s.suffix
+                );
+                if s.suffix.ends_with('.') || self.graph.modules[id].is_package() {
+                    self.include_inferred_package(s.importer, id, s.line, s.condition, rule);
+                } else {
+                    self.graph.edges.push(Edge {
+                        from: s.importer,
+                        to: id,
+                        line: s.line,
+                        kind: EdgeKind::Inferred { rule },
+                        condition: s.condition,
+                        in_function: true,
+                    });
+                }
+            }
+        }
     }
 
     /// Follows the standard library fallbacks left out so far: compiled code that hides its
@@ -1509,6 +1580,20 @@ impl<'a> Resolver<'a> {
             ) {
                 continue;
             }
+            if let Some(suffix) = &dynamic.suffix {
+                self.suffixed.push(Suffixed {
+                    importer,
+                    suffix: suffix.clone(),
+                    line: dynamic.line,
+                    condition: dynamic.condition,
+                    own_strings: imports
+                        .references
+                        .iter()
+                        .map(|r| r.module.clone())
+                        .collect(),
+                });
+                continue;
+            }
             let request = ImportRequest {
                 module: dynamic.prefix.trim_matches('.').to_string(),
                 level: dynamic.level,
@@ -1544,6 +1629,9 @@ impl<'a> Resolver<'a> {
                 self.dotted_reference(importer, &reference.module)
             };
             let Some(module) = module else { continue };
+            if origin == Origin::App {
+                self.app_strings.insert(module.clone());
+            }
             if let Some(id) = self.ensure(&module) {
                 if id != importer {
                     self.graph.edges.push(Edge {

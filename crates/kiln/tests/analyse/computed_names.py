@@ -75,3 +75,33 @@ def for_url(url):
     for package_name in handler_packages:
         import_module(package_name)
         return import_module(module_name, package_name)
+
+
+MIGRATIONS_MODULE_NAME = "migrations"
+
+
+def load_app_modules(app_config, app_name, name, backend):
+    # Names that start with a value from the app's settings (Django's apps, commands and
+    # database backends): what follows the unknown head is known.
+    import_module("%s.%s" % (app_config.name, MIGRATIONS_MODULE_NAME))
+    import_module("%s.management.commands.%s" % (app_name, name))
+    import_module("{}.base".format(backend))
+    import_module(backend + ".templatetags")
+    import_module("%s" % backend)
+
+
+class Loader:
+    def migrations_module(self, app_config):
+        # Built in one method, imported in another (Django's MigrationLoader).
+        return "%s.%s" % (app_config.name, MIGRATIONS_MODULE_NAME), False
+
+    def load(self, app_config):
+        name, _ = self.migrations_module(app_config)
+        return import_module(name), "%d.%s" % (1, "x")
+
+
+def tag_modules(app_configs):
+    # Django's template tag libraries: `templatetags` of every installed app.
+    candidates = ["templates.tags"]
+    candidates.extend(f"{app_config.name}.templatetags" for app_config in app_configs)
+    return [import_module(c) for c in candidates]
