@@ -13,7 +13,9 @@ use std::process::Command;
 /// PyInstaller-style data lookup, pydantic's lazy `__getattr__` in the fat venv, a server
 /// started from an import string, an ORM, a data stack, plugins from entry point groups (one
 /// named only as a string handed to pluggy), an inference runtime whose hook leaves out the C
-/// API library nothing loads.
+/// API library nothing loads, a Django project (migrations, commands and template tags named
+/// after the apps its settings list), URL handlers named by `.format` under a package from a
+/// list, and Cython 3.2 modules that import from C.
 const APPS: &[&str] = &[
     "sys_modules_inject",
     "plugins_pkgutil",
@@ -27,6 +29,9 @@ const APPS: &[&str] = &[
     "pandas_groupby",
     "entry_points_plugins",
     "onnx_infer",
+    "django_site",
+    "pyserial_loop",
+    "h5py_store",
 ];
 
 #[test]
