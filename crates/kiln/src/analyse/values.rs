@@ -30,6 +30,10 @@ enum Binding {
     Value(Expr),
     /// `for name in expr` or a comprehension's `for name in expr`: each item of `expr`.
     Each(Expr),
+    /// A property of a class (`@property def NAME(self): ... return expr`): what its `return`
+    /// statements give, read in the method's own scope (its parameters and locals unknown
+    /// unless it assigns them; the module's names are not seen from there).
+    Returns(Box<(Scope, Vec<Expr>)>),
     /// Anything else: a parameter, an augmented assignment, an import, a `with ... as`, a
     /// tuple target, `global`.
     Unknown,
@@ -103,11 +107,39 @@ impl Scope {
                 walk_stmt(self, stmt);
             }
         }
+        struct Returned(Vec<Expr>);
+        impl<'b> Visitor<'b> for Returned {
+            fn visit_stmt(&mut self, stmt: &'b Stmt) {
+                match stmt {
+                    Stmt::Return(r) => self.0.extend(r.value.as_deref().cloned()),
+                    Stmt::FunctionDef(_) | Stmt::ClassDef(_) => {}
+                    _ => walk_stmt(self, stmt),
+                }
+            }
+        }
         let mut scope = Scope::of_body(&def.body);
         for stmt in &def.body {
             if let Stmt::FunctionDef(f) = stmt {
                 for inner in &f.body {
                     Assigned(&mut scope).visit_stmt(inner);
+                }
+                let is_property = f.decorator_list.iter().any(|d| match &d.expression {
+                    Expr::Name(n) => n.id.as_str() == "property",
+                    Expr::Attribute(a) => a.attr.as_str() == "cached_property",
+                    _ => false,
+                }) && f.decorator_list.len() == 1;
+                if is_property {
+                    let mut returned = Returned(Vec::new());
+                    for inner in &f.body {
+                        returned.visit_stmt(inner);
+                    }
+                    scope.names.insert(
+                        f.name.to_string(),
+                        vec![Binding::Returns(Box::new((
+                            Scope::of_function(f),
+                            returned.0,
+                        )))],
+                    );
                 }
             }
         }
@@ -299,6 +331,38 @@ impl<'s> Values<'s> {
                 } else {
                     body
                 }
+            }
+            // `self.NAME`: what the class body binds, or what a property returns (plotly's
+            // validators import `self.module_str`, which returns `"plotly.graph_objs." + ...`).
+            // A value known whole names a module, not a prefix: it is left to the import.
+            Expr::Attribute(a) => {
+                let Some((class, name)) = self.instance_attribute(a) else {
+                    return Vec::new();
+                };
+                let mut out = Vec::new();
+                for binding in class.bindings(name).unwrap_or_default() {
+                    match binding {
+                        Binding::Value(v) if class.eval(v, depth + 1).is_none() => {
+                            out.extend(class.prefixes_at(v, depth + 1))
+                        }
+                        Binding::Returns(returns) => {
+                            let (scope, values) = &**returns;
+                            let method = Values {
+                                scopes: std::slice::from_ref(scope),
+                                class: None,
+                                own: self.own,
+                                body: None,
+                            };
+                            for v in values {
+                                if method.eval(v, depth + 1).is_none() {
+                                    out.extend(method.prefixes_at(v, depth + 1));
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                out
             }
             // `".protocol_%s" % name`, `"{}.backends.{}".format(pkg, name)`: the text before
             // the first value that is not known.
@@ -697,6 +761,21 @@ impl<'s> Values<'s> {
             match binding {
                 Binding::Value(v) => out.extend(self.eval(v, depth + 1)?),
                 Binding::Each(iter) => out.extend(self.items(iter, depth + 1)?),
+                Binding::Returns(returns) => {
+                    let (scope, values) = &**returns;
+                    let method = Values {
+                        scopes: std::slice::from_ref(scope),
+                        class: None,
+                        own: self.own,
+                        body: None,
+                    };
+                    for v in values {
+                        out.extend(method.eval(v, depth + 1)?);
+                    }
+                    if values.is_empty() {
+                        return None;
+                    }
+                }
                 Binding::Unknown => return None,
             }
             if out.len() > MAX_VALUES {

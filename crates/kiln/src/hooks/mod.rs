@@ -129,6 +129,7 @@ pub enum HookError {
 
 const BUILTIN: &[(&str, &str)] = &[
     ("certifi.toml", include_str!("../../hooks/certifi.toml")),
+    ("cv2.toml", include_str!("../../hooks/cv2.toml")),
     ("django.toml", include_str!("../../hooks/django.toml")),
     ("faker.toml", include_str!("../../hooks/faker.toml")),
     ("jinja2.toml", include_str!("../../hooks/jinja2.toml")),

@@ -59,6 +59,34 @@ def _serve_archive(here):
             except OSError:
                 return None
 
+    startup_path = list(sys.path)
+    startup_entries = set(startup_path)
+    FileFinder = bootstrap.FileFinder
+    details = bootstrap._get_supported_file_loaders()
+    added_finders = {}
+
+    def shadowed(fullname, origin):
+        """Whether a directory put on sys.path after start-up, ahead of the top-level module's
+        own directory, holds a module of that name on disk, which PathFinder would find first
+        (opencv puts its package directory first to import its extension module `cv2`)."""
+        own = origin.rpartition("/")[0]
+        if origin.rpartition("/")[2].startswith("__init__."):
+            own = own.rpartition("/")[0]
+        for entry in sys.path:
+            if entry == own or entry == own + "/":
+                return False
+            if not isinstance(entry, str) or entry in startup_entries:
+                continue
+            finder = added_finders.get(entry)
+            if finder is None:
+                finder = added_finders[entry] = FileFinder(entry, *details)
+            try:
+                if finder.find_spec(fullname) is not None:
+                    return True
+            except (OSError, ValueError):
+                continue
+        return False
+
     class ArchiveFinder:
         _kiln_archive = True
 
@@ -68,6 +96,8 @@ def _serve_archive(here):
             if entry is None:
                 return None
             origin = prefix + entry[0]
+            if path is None and sys.path != startup_path and shadowed(fullname, origin):
+                return None
             if entry[2] < 0:
                 loader = ExtensionFileLoader(fullname, origin)
             else:
@@ -83,9 +113,6 @@ def _serve_archive(here):
         @classmethod
         def invalidate_caches(cls):
             pass
-
-    FileFinder = bootstrap.FileFinder
-    details = bootstrap._get_supported_file_loaders()
 
     class DirectoryFinder:
         """A directory's path-entry finder: the modules the archive holds for it, then the

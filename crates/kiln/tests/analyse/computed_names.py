@@ -105,3 +105,24 @@ def tag_modules(app_configs):
     candidates = ["templates.tags"]
     candidates.extend(f"{app_config.name}.templatetags" for app_config in app_configs)
     return [import_module(c) for c in candidates]
+
+
+class Validator:
+    # A property that returns the module name (plotly's validators): its computed arm gives
+    # a package; the arm known whole is not taken for a prefix.
+    def __init__(self, parent_name):
+        self.parent_name = parent_name
+
+    @property
+    def module_str(self):
+        parent_name = self.parent_name.replace("layout.template.data.", "")
+        if parent_name:
+            return "graphs.objs." + parent_name
+        return "graphs.objs"
+
+    @property
+    def fixed(self):
+        return "graphs.fixed"
+
+    def data_class(self):
+        return import_module(self.module_str), import_module(self.fixed)

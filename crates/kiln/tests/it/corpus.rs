@@ -15,7 +15,8 @@ use std::process::Command;
 /// named only as a string handed to pluggy), an inference runtime whose hook leaves out the C
 /// API library nothing loads, a Django project (migrations, commands and template tags named
 /// after the apps its settings list), URL handlers named by `.format` under a package from a
-/// list, and Cython 3.2 modules that import from C.
+/// list, Cython 3.2 modules that import from C, and OpenCV's loader (config files run by path,
+/// its extension module imported from a directory it puts first on `sys.path`).
 const APPS: &[&str] = &[
     "sys_modules_inject",
     "plugins_pkgutil",
@@ -32,6 +33,7 @@ const APPS: &[&str] = &[
     "django_site",
     "pyserial_loop",
     "h5py_store",
+    "opencv_ops",
 ];
 
 #[test]
