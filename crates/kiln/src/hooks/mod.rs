@@ -145,6 +145,7 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../hooks/onnxruntime.toml"),
     ),
     ("passlib.toml", include_str!("../../hooks/passlib.toml")),
+    ("plotly.toml", include_str!("../../hooks/plotly.toml")),
     ("pycparser.toml", include_str!("../../hooks/pycparser.toml")),
     ("pydantic.toml", include_str!("../../hooks/pydantic.toml")),
     ("pygments.toml", include_str!("../../hooks/pygments.toml")),
