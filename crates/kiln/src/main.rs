@@ -429,7 +429,7 @@ fn settings(
 fn why(cmd: WhyCmd) -> anyhow::Result<ExitCode> {
     let settings = settings(cmd.app, |_| {})?;
     let analysis = pipeline::analyse(&settings, &())?;
-    let explanation = kiln::report::explain_why(&analysis.graph, &cmd.target);
+    let explanation = kiln::report::explain_why(&analysis.graph, &analysis.optional, &cmd.target);
     if cmd.json {
         println!("{}", serde_json::to_string_pretty(&explanation)?);
     } else {

@@ -305,8 +305,13 @@ pub struct WhyExplanation {
     pub left_out: Option<String>,
 }
 
-/// Explains why `target` is in `graph`.
-pub fn explain_why(graph: &crate::resolve::ModuleGraph, target: &str) -> WhyExplanation {
+/// Explains why `target` is in `graph`; `optional` are the build's optional integrations, which
+/// say why a module of one that was left out is not in it.
+pub fn explain_why(
+    graph: &crate::resolve::ModuleGraph,
+    optional: &[crate::resolve::optional::OptionalIntegration],
+    target: &str,
+) -> WhyExplanation {
     use crate::resolve::EdgeKind;
     let Some(id) = graph
         .get(target)
@@ -318,16 +323,36 @@ pub fn explain_why(graph: &crate::resolve::ModuleGraph, target: &str) -> WhyExpl
             .filter(|(s, _)| *s > 0.85)
             .collect();
         similar.sort_by(|a, b| b.0.total_cmp(&a.0));
-        let left_out = graph.fallbacks.iter().find(|f| f.name == target).map(|f| {
-            let importer = &graph.modules[f.importer];
+        let integration = optional.iter().filter(|o| o.skipped).find(|o| {
+            o.roots
+                .iter()
+                .any(|r| target == r || target.starts_with(&format!("{r}.")))
+        });
+        let left_out = integration.map(|o| {
             format!(
-                "{}:{} imports it only when its `try` fails to import modules built into the \
-                 interpreter or shipped as its extension modules, so that fallback is not followed",
-                importer
-                    .file()
-                    .map_or(importer.name.clone(), |p| p.display().to_string()),
-                f.line
+                "it belongs to {} {} ({}), an optional integration left out: the app reaches it \
+                 only through other packages' optional imports (first {}:{}), and no declared \
+                 dependency names it; `--hidden-import {}` (or `hidden-imports`) brings it back",
+                o.distribution,
+                o.version,
+                human_bytes(o.installed_bytes),
+                o.via.0,
+                o.via.1,
+                o.roots.first().map_or(target, String::as_str),
             )
+        });
+        let left_out = left_out.or_else(|| {
+            graph.fallbacks.iter().find(|f| f.name == target).map(|f| {
+                let importer = &graph.modules[f.importer];
+                format!(
+                    "{}:{} imports it only when its `try` fails to import modules built into the \
+                 interpreter or shipped as its extension modules, so that fallback is not followed",
+                    importer
+                        .file()
+                        .map_or(importer.name.clone(), |p| p.display().to_string()),
+                    f.line
+                )
+            })
         });
         return WhyExplanation {
             target: target.to_string(),

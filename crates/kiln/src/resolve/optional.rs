@@ -162,19 +162,29 @@ pub fn find(
             entry.roots.push(module.name.clone());
         }
     }
+    // The first importer by name and line, whatever order the graph was built in; one that
+    // ships before one that is itself an optional integration.
+    let mut first: HashMap<usize, (bool, &str, u32)> = HashMap::default();
     for e in &graph.edges {
         let (Some(to), from) = (owner[e.to], owner[e.from]) else {
             continue;
         };
-        if from == Some(to) {
+        if from == Some(to) || !found.contains_key(&to) {
             continue;
         }
+        let candidate = (
+            from.is_some_and(|f| found.contains_key(&f)),
+            graph.modules[e.from].name.as_str(),
+            e.line,
+        );
+        let best = first.entry(to).or_insert(candidate);
+        if candidate < *best {
+            *best = candidate;
+        }
+    }
+    for (to, (_, name, line)) in first {
         if let Some(entry) = found.get_mut(&to) {
-            // The first importer by name and line, whatever order the graph was built in.
-            let candidate = (graph.modules[e.from].name.as_str(), e.line);
-            if entry.via.0.is_empty() || candidate < (entry.via.0.as_str(), entry.via.1) {
-                entry.via = (candidate.0.to_string(), candidate.1);
-            }
+            entry.via = (name.to_string(), line);
         }
     }
     // One that another integration requires comes with it: say so rather than name an import.

@@ -416,7 +416,7 @@ fn stdlib_fallbacks_of_native_modules_are_not_followed() {
         .collect();
     fallbacks.sort();
     assert_eq!(fallbacks, [("_pyfast", 4), ("_pytime", 4)]);
-    let why = crate::report::explain_why(&g, "_pyfast").render();
+    let why = crate::report::explain_why(&g, &[], "_pyfast").render();
     assert!(why.contains("accel_ext.py:4"), "{why}");
 }
 

@@ -124,7 +124,7 @@ fn undeclared_optional_integrations_are_left_out() {
 /// Without a declared dependency list, what a reached distribution offers as a user's extra
 /// stays (`pandas[computation]` names scipy), and what nothing names is left out: `kiln check`
 /// lists it with its size and the import that reaches it (pygments' image formatter imports
-/// Pillow behind `try`); `--hidden-import` brings it back.
+/// Pillow behind `try`), `kiln why` says it was left out; `--hidden-import` brings it back.
 #[test]
 fn check_lists_optional_integrations_of_an_undeclared_project() {
     let named = |check: &serde_json::Value, dist: &str| {
@@ -155,6 +155,19 @@ fn check_lists_optional_integrations_of_an_undeclared_project() {
     assert!(
         pillow["via"][0].as_str().unwrap().starts_with("pygments."),
         "{pillow}"
+    );
+    // `kiln why` says where a left-out module went and the flag that brings it back.
+    let why = std::process::Command::new(crate::support::KILN)
+        .args(["why", "PIL.Image", "main.py", "--json", "--python"])
+        .arg(&crate::support::test_venv().python)
+        .current_dir(crate::support::app_dir("pkg_pygments"))
+        .output()
+        .unwrap();
+    let why: serde_json::Value = serde_json::from_slice(&why.stdout).unwrap();
+    let left_out = why["left_out"].as_str().unwrap_or_default();
+    assert!(
+        left_out.contains("optional integration") && left_out.contains("--hidden-import PIL"),
+        "{why}"
     );
     let asked = check_json("pkg_pygments", &["--hidden-import", "PIL.Image"]);
     assert!(
