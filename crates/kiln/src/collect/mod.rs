@@ -418,6 +418,7 @@ impl<'a> Gather<'a> {
         } = self;
         let interp = self.input.interpreter;
         let graph = self.input.graph;
+        let cpu_only = self.input.cpu_only;
         let app_root = &layout.app_root;
         let unread = unread_package_data(graph);
         for (_, module) in graph.included() {
@@ -511,6 +512,24 @@ impl<'a> Gather<'a> {
                             continue;
                         }
                         let owner = dists.owner(&data, *entry, Some(&module.name));
+                        // A GPU vendor's libraries (nvidia-*, triton) ship as what the native
+                        // closure loads needs, not as data: their directories hold profilers
+                        // and tools nothing loads, and `cpu-only` leaves most of them out.
+                        let name = data.file_name().unwrap_or_default().to_string_lossy();
+                        let library = name.ends_with(".so") || name.contains(".so.");
+                        if library
+                            && owner.is_some_and(|d| {
+                                metadata::is_gpu_distribution(&dists.distributions[d].name)
+                            })
+                        {
+                            continue;
+                        }
+                        // Without a GPU, a library of the package that links CUDA's is of no
+                        // use (torch's `libtorch_cuda_linalg.so`, which it loads for linear
+                        // algebra on a CUDA device).
+                        if library && cpu_only && links_cuda(&data) {
+                            continue;
+                        }
                         copies.push(
                             BundleFile::new(
                                 layout.place(*entry, &data),
@@ -1021,6 +1040,19 @@ fn unread_package_data(graph: &ModuleGraph) -> Vec<(PathBuf, globset::GlobSet)> 
         }
     }
     out
+}
+
+/// Whether the native library at `path` links one of CUDA's (`libcudart`, `libcublas`,
+/// `libcusolver`, `libnvrtc`, `libnvJitLink`, ...).
+fn links_cuda(path: &Path) -> bool {
+    crate::installed::elf::read_elf(path)
+        .ok()
+        .flatten()
+        .is_some_and(|elf| {
+            elf.needed
+                .iter()
+                .any(|n| n.starts_with("libcu") || n.starts_with("libnv"))
+        })
 }
 
 /// Whether the file at `path` (named `name`) is one the import system would load as a module.
