@@ -131,6 +131,10 @@ const BUILTIN: &[(&str, &str)] = &[
     ("certifi.toml", include_str!("../../hooks/certifi.toml")),
     ("cv2.toml", include_str!("../../hooks/cv2.toml")),
     ("django.toml", include_str!("../../hooks/django.toml")),
+    (
+        "django-admin.toml",
+        include_str!("../../hooks/django-admin.toml"),
+    ),
     ("faker.toml", include_str!("../../hooks/faker.toml")),
     ("jinja2.toml", include_str!("../../hooks/jinja2.toml")),
     (
