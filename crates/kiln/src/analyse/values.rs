@@ -34,6 +34,9 @@ enum Binding {
     /// statements give, read in the method's own scope (its parameters and locals unknown
     /// unless it assigns them; the module's names are not seen from there).
     Returns(Box<(Scope, Vec<Expr>)>),
+    /// A small function (`def name(...): ... return expr`): its name is not a string, a call of
+    /// it gives what its `return` statements give, read in its own scope (parameters unknown).
+    Function(Box<(Scope, Vec<Expr>)>),
     /// Anything else: a parameter, an augmented assignment, an import, a `with ... as`, a
     /// tuple target, `global`.
     Unknown,
@@ -224,7 +227,7 @@ impl Scope {
                     self.statements(&case.body);
                 }
             }
-            Stmt::FunctionDef(node) => self.bind(node.name.as_str(), Binding::Unknown),
+            Stmt::FunctionDef(node) => self.bind(node.name.as_str(), small_function(node)),
             Stmt::ClassDef(node) => self.bind(node.name.as_str(), Binding::Unknown),
             Stmt::Import(node) => {
                 for alias in &node.names {
@@ -259,6 +262,53 @@ impl Scope {
             | Stmt::IpyEscapeCommand(_) => {}
         }
     }
+}
+
+/// The most statements (nested ones counted) of a function whose returns are followed.
+const SMALL_FUNCTION: usize = 16;
+
+/// What a call of `def` gives, when the function is small and returns something that may be a
+/// string: its scope and the values of its `return` statements. Unknown otherwise.
+fn small_function(def: &ast::StmtFunctionDef) -> Binding {
+    use ruff_python_ast::visitor::{walk_stmt, Visitor};
+    struct Returns {
+        statements: usize,
+        values: Vec<Expr>,
+        other: bool,
+    }
+    impl<'b> Visitor<'b> for Returns {
+        fn visit_stmt(&mut self, stmt: &'b Stmt) {
+            self.statements += 1;
+            match stmt {
+                Stmt::Return(r) => match r.value.as_deref() {
+                    Some(v) if matches!(worth_keeping(v), Binding::Value(_)) => {
+                        self.values.push(v.clone())
+                    }
+                    _ => self.other = true,
+                },
+                Stmt::FunctionDef(_) | Stmt::ClassDef(_) => {}
+                _ if self.statements <= SMALL_FUNCTION => walk_stmt(self, stmt),
+                _ => {}
+            }
+        }
+    }
+    let mut returns = Returns {
+        statements: 0,
+        values: Vec::new(),
+        other: false,
+    };
+    for stmt in &def.body {
+        returns.visit_stmt(stmt);
+    }
+    let is_plain = def.decorator_list.is_empty() && !def.is_async;
+    if !is_plain
+        || returns.other
+        || returns.values.is_empty()
+        || returns.statements > SMALL_FUNCTION
+    {
+        return Binding::Unknown;
+    }
+    Binding::Function(Box::new((Scope::of_function(def), returns.values)))
 }
 
 /// The value of an assignment, kept only when it could evaluate to strings (or a literal
@@ -346,18 +396,7 @@ impl<'s> Values<'s> {
                             out.extend(class.prefixes_at(v, depth + 1))
                         }
                         Binding::Returns(returns) => {
-                            let (scope, values) = &**returns;
-                            let method = Values {
-                                scopes: std::slice::from_ref(scope),
-                                class: None,
-                                own: self.own,
-                                body: None,
-                            };
-                            for v in values {
-                                if method.eval(v, depth + 1).is_none() {
-                                    out.extend(method.prefixes_at(v, depth + 1));
-                                }
-                            }
+                            out.extend(class.returned_prefixes(returns, depth))
                         }
                         _ => {}
                     }
@@ -369,10 +408,14 @@ impl<'s> Values<'s> {
             Expr::BinOp(b) if b.op == Operator::Mod => {
                 vec![known_prefix(&self.pieces(expr, depth + 1)).0]
             }
-            Expr::Call(call) if matches!(&*call.func, Expr::Attribute(a) if a.attr.as_str() == "format") =>
-            {
-                vec![known_prefix(&self.pieces(expr, depth + 1)).0]
-            }
+            // A small function's returns: `import_module(plugin_name(kind))`.
+            Expr::Call(call) => match self.called(call) {
+                Some((values, function)) => values.returned_prefixes(function, depth),
+                None if matches!(&*call.func, Expr::Attribute(a) if a.attr.as_str() == "format") => {
+                    vec![known_prefix(&self.pieces(expr, depth + 1)).0]
+                }
+                None => Vec::new(),
+            },
             Expr::FString(f) => {
                 let mut out = String::new();
                 'parts: for part in f.value.iter() {
@@ -586,7 +629,66 @@ impl<'s> Values<'s> {
         (out.len() <= MAX_VALUES).then_some(out)
     }
 
+    /// What a function's (or property's) `return` statements give: read in its own scope, the
+    /// module's names behind it.
+    fn returns(&self, returns: &(Scope, Vec<Expr>), depth: u32) -> Option<Vec<String>> {
+        let (scope, values) = returns;
+        let function = self.in_function(scope);
+        let mut out = Vec::new();
+        for v in values {
+            out.extend(function.eval(v, depth + 1)?);
+        }
+        (!values.is_empty()).then_some(out)
+    }
+
+    /// The prefixes of what a function's returns give, but for returns known whole (a name,
+    /// not a prefix).
+    fn returned_prefixes(&self, returns: &(Scope, Vec<Expr>), depth: u32) -> Vec<String> {
+        let (scope, values) = returns;
+        let function = self.in_function(scope);
+        values
+            .iter()
+            .filter(|v| function.eval(v, depth + 1).is_none())
+            .flat_map(|v| function.prefixes_at(v, depth + 1))
+            .collect()
+    }
+
+    /// Values as the body of a function with `scope` reads them.
+    fn in_function<'f>(&'f self, scope: &'f Scope) -> Values<'f> {
+        Values {
+            scopes: self.scopes.get(..1).unwrap_or_default(),
+            class: None,
+            own: self.own,
+            body: Some(scope),
+        }
+    }
+
+    /// The function a call calls, when it is a small one this module or class defines:
+    /// `name(...)`, `self.name(...)`, `cls.name(...)`.
+    fn called<'a>(&self, call: &'a ast::ExprCall) -> Option<(Values<'s>, &'s (Scope, Vec<Expr>))> {
+        let (values, name) = match &*call.func {
+            Expr::Name(n) => (
+                Values {
+                    scopes: self.scopes,
+                    class: self.class,
+                    own: self.own,
+                    body: self.body,
+                },
+                n.id.as_str(),
+            ),
+            Expr::Attribute(a) => self.instance_attribute(a)?,
+            _ => return None,
+        };
+        match values.bindings(name)? {
+            [Binding::Function(f)] => Some((values, f)),
+            _ => None,
+        }
+    }
+
     fn call(&self, call: &ast::ExprCall, depth: u32) -> Option<Vec<String>> {
+        if let Some((values, function)) = self.called(call) {
+            return values.returns(function, depth);
+        }
         let args = &call.arguments;
         match &*call.func {
             Expr::Name(n) if n.id.as_str() == "str" && args.args.len() == 1 => {
@@ -747,7 +849,7 @@ impl<'s> Values<'s> {
     }
 
     /// The bindings of `name` in the innermost scope that binds it.
-    fn bindings(&self, name: &str) -> Option<&[Binding]> {
+    fn bindings(&self, name: &str) -> Option<&'s [Binding]> {
         self.body
             .into_iter()
             .chain(self.scopes.iter().rev())
@@ -761,22 +863,8 @@ impl<'s> Values<'s> {
             match binding {
                 Binding::Value(v) => out.extend(self.eval(v, depth + 1)?),
                 Binding::Each(iter) => out.extend(self.items(iter, depth + 1)?),
-                Binding::Returns(returns) => {
-                    let (scope, values) = &**returns;
-                    let method = Values {
-                        scopes: std::slice::from_ref(scope),
-                        class: None,
-                        own: self.own,
-                        body: None,
-                    };
-                    for v in values {
-                        out.extend(method.eval(v, depth + 1)?);
-                    }
-                    if values.is_empty() {
-                        return None;
-                    }
-                }
-                Binding::Unknown => return None,
+                Binding::Returns(returns) => out.extend(self.returns(returns, depth)?),
+                Binding::Function(_) | Binding::Unknown => return None,
             }
             if out.len() > MAX_VALUES {
                 return None;

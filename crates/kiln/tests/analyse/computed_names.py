@@ -126,3 +126,34 @@ class Validator:
 
     def data_class(self):
         return import_module(self.module_str), import_module(self.fixed)
+
+
+PLUGIN_ROOT = "plugins"
+
+
+def plugin_module(kind):
+    # A small function that returns a name: its callers import what it returns.
+    return PLUGIN_ROOT + ".kinds." + kind
+
+
+def default_backend():
+    return "backends.default"
+
+
+def load_plugin(kind):
+    import_module(plugin_module(kind))
+    return import_module(default_backend())
+
+
+def not_small(kind):
+    if kind:
+        return None
+    return "never." + kind
+
+
+class Registry:
+    def base(self):
+        return "registry.base"
+
+    def load(self):
+        return import_module(self.base()), import_module(not_small("x"))
