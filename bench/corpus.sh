@@ -15,7 +15,8 @@
 # bundle of the fat venv takes minutes) to some apps; --merge keeps the previous run's results of
 # the apps not run now; --keep keeps the bundles under target/corpus/work/; --out DIR writes
 # results, logs and corpus.md there instead (the test suite runs a reduced corpus that way, in
-# tests/it/corpus.rs). The harness itself is bench/corpus_run.py.
+# tests/it/corpus.rs); --apps-dir DIR takes the apps from DIR instead of bench/corpus/ (to try
+# new apps before they join). The harness itself is bench/corpus_run.py.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo=$(pwd)

@@ -665,7 +665,7 @@ impl<'s> Values<'s> {
 
     /// The function a call calls, when it is a small one this module or class defines:
     /// `name(...)`, `self.name(...)`, `cls.name(...)`.
-    fn called<'a>(&self, call: &'a ast::ExprCall) -> Option<(Values<'s>, &'s (Scope, Vec<Expr>))> {
+    fn called(&self, call: &ast::ExprCall) -> Option<(Values<'s>, &'s (Scope, Vec<Expr>))> {
         let (values, name) = match &*call.func {
             Expr::Name(n) => (
                 Values {

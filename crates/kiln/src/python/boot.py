@@ -59,8 +59,16 @@ def _serve_archive(here):
             except OSError:
                 return None
 
-    startup_path = list(sys.path)
-    startup_entries = set(startup_path)
+    startup_entries = set(sys.path)
+    # The search path last seen, and whether it held a directory added since start-up: most
+    # imports see the same path, so the check is one list comparison.
+    seen = [list(sys.path), False]
+
+    def path_grew():
+        if sys.path != seen[0]:
+            seen[0] = list(sys.path)
+            seen[1] = any(e not in startup_entries for e in sys.path if isinstance(e, str))
+        return seen[1]
     FileFinder = bootstrap.FileFinder
     details = bootstrap._get_supported_file_loaders()
     added_finders = {}
@@ -96,7 +104,7 @@ def _serve_archive(here):
             if entry is None:
                 return None
             origin = prefix + entry[0]
-            if path is None and sys.path != startup_path and shadowed(fullname, origin):
+            if path is None and path_grew() and shadowed(fullname, origin):
                 return None
             if entry[2] < 0:
                 loader = ExtensionFileLoader(fullname, origin)
