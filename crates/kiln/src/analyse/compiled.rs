@@ -17,8 +17,11 @@ pub struct CompiledNames {
     /// Which of the standalone names occur as whole C strings (NUL on both sides), as Cython
     /// 3.0 and older store the names a module imports.
     pub standalone: Vec<String>,
-    /// The binary keeps its string constants compressed (Cython 3.1+), so the names it
-    /// imports cannot be read from it.
+    /// Dotted names under other top-level packages that are whole strings of a Cython
+    /// module's decompressed table (`pandas._libs.tslibs.offsets` imports `dateutil.easter`).
+    pub foreign: Vec<String>,
+    /// The binary keeps its string constants compressed (Cython 3.2+) in a way kiln could not
+    /// read, so the names it imports cannot be seen.
     pub hides_strings: bool,
 }
 
@@ -28,6 +31,52 @@ const COMPRESSED_STRINGS_MARKS: &[&[u8]] = &[
     b"string data decompression failed",
     b"cannot initialise module strings",
 ];
+
+impl CompiledNames {
+    /// Adds what a decompressed string table (`strings`, NUL-separated) names: the module's
+    /// strings are no longer hidden.
+    fn add_strings(
+        &mut self,
+        strings: &[u8],
+        prefixes: &[String],
+        exact: &[String],
+        standalone: &[String],
+    ) {
+        let merge = |into: &mut Vec<String>, more: Vec<String>| {
+            for name in more {
+                if !into.contains(&name) {
+                    into.push(name);
+                }
+            }
+        };
+        merge(&mut self.dotted, names_in_bytes(strings, prefixes));
+        merge(&mut self.exact, exact_names_in_bytes(strings, exact));
+        merge(
+            &mut self.standalone,
+            c_strings_in_bytes(strings, standalone),
+        );
+        let own = |s: &str| prefixes.iter().any(|p| s.starts_with(p.as_str()));
+        let foreign: BTreeSet<String> = strings
+            .split(|&b| b == 0)
+            .filter_map(|s| std::str::from_utf8(s).ok())
+            .filter(|s| s.contains('.') && !own(s) && is_dotted_name(s))
+            .map(str::to_string)
+            .collect();
+        self.foreign = foreign.into_iter().collect();
+        self.hides_strings = false;
+    }
+}
+
+/// `a.b_c.d`: identifiers joined by dots.
+fn is_dotted_name(s: &str) -> bool {
+    s.split('.').all(|part| {
+        let mut chars = part.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    })
+}
 
 /// Reads `path` once and looks for dotted names under `prefixes` (each like `numpy.`) and for
 /// whole-token occurrences of `exact` names.
@@ -46,14 +95,20 @@ pub fn scan_binary(
         use std::io::Read;
         bytes.clear();
         std::fs::File::open(path)?.read_to_end(bytes)?;
-        let found = CompiledNames {
+        let mut found = CompiledNames {
             dotted: names_in_bytes(bytes, prefixes),
             exact: exact_names_in_bytes(bytes, exact),
             standalone: c_strings_in_bytes(bytes, standalone),
+            foreign: Vec::new(),
             hides_strings: COMPRESSED_STRINGS_MARKS
                 .iter()
                 .any(|mark| memchr::memmem::find(bytes, mark).is_some()),
         };
+        if found.hides_strings {
+            if let Some(strings) = cython_strings(bytes) {
+                found.add_strings(&strings, prefixes, exact, standalone);
+            }
+        }
         // A very large binary's buffer is not kept for the rest of the run.
         if bytes.capacity() > 64 << 20 {
             *bytes = Vec::new();
@@ -168,6 +223,200 @@ pub fn names_in_bytes(bytes: &[u8], prefixes: &[String]) -> Vec<String> {
     found.into_iter().collect()
 }
 
+/// What Cython 3.3's decompression reports on failure: its modules keep their strings
+/// LZSS-compressed (3.2 uses zlib, through the `zlib` module).
+const LZSS_MARK: &[u8] = b"LZSS string data decompression failed";
+
+/// A length in Cython's table is at most this (it is a bit field of an `unsigned int`, sized
+/// for the longest string); a larger word is not part of a table.
+const LONGEST_STRING: u32 = 1 << 24;
+
+/// How many bytes decoding one compressed block may give at most.
+const DECODED_LIMIT: usize = 16 << 20;
+
+/// The string constants of a Cython 3.2+ module, read from its binary, as whole C strings
+/// (each with a NUL before and after), or None when they cannot be read.
+///
+/// Such a module keeps all its strings end to end in one block, compressed (zlib in 3.2, LZSS
+/// in 3.3), and splits them at start-up with a table of their lengths: arrays of 32-bit words
+/// in its read-only data, one per string. The block is found by decompressing (a zlib stream
+/// by its header; an LZSS block from each aligned position whose first token is a literal),
+/// and the table as a run of small words whose sum is the block's length. A split is taken
+/// only when it yields `__name__` as a whole string, which every module's table holds.
+pub fn cython_strings(bytes: &[u8]) -> Option<Vec<u8>> {
+    let region = read_only_data(bytes).unwrap_or(0..bytes.len());
+    let data = bytes.get(region.clone())?;
+    // The lengths table: 32-bit little-endian words at 4-aligned file offsets.
+    let base = region.start.next_multiple_of(4);
+    let words: Vec<u32> = bytes
+        .get(base..region.end)?
+        .chunks_exact(4)
+        .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+        .collect();
+    let mut blocks: Vec<(Vec<u8>, Vec<usize>)> = Vec::new();
+    for start in memchr::memmem::find_iter(data, b"\x78\xda") {
+        if let Some(out) = inflate(&data[start..]) {
+            let total = out.len();
+            blocks.push((out, vec![total]));
+        }
+    }
+    if memchr::memmem::find(bytes, LZSS_MARK).is_some() {
+        let first = region.start.next_multiple_of(8) - region.start;
+        for start in (first..data.len()).step_by(8) {
+            if data[start] & 1 == 0 {
+                continue;
+            }
+            if let Some(block) = lzss(&data[start..]) {
+                blocks.push(block);
+            }
+        }
+    }
+    // A block decoded from inside another, or a table's first lengths alone, may split too:
+    // the longest split is the whole table.
+    blocks
+        .iter()
+        .filter_map(|(block, ends)| split_by_lengths(block, ends, &words))
+        .max_by_key(Vec::len)
+}
+
+/// The file range of the `.rodata` section, where compilers put the block and the table.
+fn read_only_data(bytes: &[u8]) -> Option<std::ops::Range<usize>> {
+    use goblin::elf::{section_header::SectionHeader, Elf};
+    let header = Elf::parse_header(bytes).ok()?;
+    let ctx = goblin::container::Ctx::new(header.container().ok()?, header.endianness().ok()?);
+    let sections =
+        SectionHeader::parse(bytes, header.e_shoff as usize, header.e_shnum as usize, ctx).ok()?;
+    let names = sections.get(header.e_shstrndx as usize)?;
+    sections.iter().find_map(|s| {
+        let at = (names.sh_offset as usize).checked_add(s.sh_name)?;
+        let name = bytes.get(at..)?;
+        let name = &name[..memchr::memchr(0, name)?];
+        (name == b".rodata").then(|| {
+            let start = s.sh_offset as usize;
+            start..start.saturating_add(s.sh_size as usize).min(bytes.len())
+        })
+    })
+}
+
+/// A whole zlib stream at the start of `bytes`, decompressed.
+fn inflate(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut z = flate2::Decompress::new(true);
+    let mut out = Vec::with_capacity(64 << 10);
+    loop {
+        let before = z.total_out();
+        let input = bytes.get(z.total_in() as usize..)?;
+        let status = z
+            .decompress_vec(input, &mut out, flate2::FlushDecompress::None)
+            .ok()?;
+        match status {
+            flate2::Status::StreamEnd => return Some(out),
+            _ if out.len() >= DECODED_LIMIT => return None,
+            _ if out.len() == out.capacity() => out.reserve(out.len()),
+            _ if z.total_out() == before => return None,
+            _ => {}
+        }
+    }
+}
+
+/// Decodes Cython's LZSS from the start of `bytes` until a back reference points before the
+/// start, the input ends or the output is too long. Returns what it decoded and the output
+/// lengths at which the input that follows is a NUL (where a C string may have ended), or
+/// None when that does not look like a module's strings.
+fn lzss(bytes: &[u8]) -> Option<(Vec<u8>, Vec<usize>)> {
+    let mut out: Vec<u8> = Vec::new();
+    let mut ends = Vec::new();
+    let mut pos = 0;
+    'decode: while out.len() < DECODED_LIMIT {
+        let Some(&flags) = bytes.get(pos) else { break };
+        pos += 1;
+        for bit in 0..8 {
+            if flags >> bit & 1 == 1 {
+                let Some(&b) = bytes.get(pos) else {
+                    break 'decode;
+                };
+                out.push(b);
+                pos += 1;
+            } else {
+                let (Some(&lo), Some(&hi)) = (bytes.get(pos), bytes.get(pos + 1)) else {
+                    break 'decode;
+                };
+                pos += 2;
+                let (lo, hi) = (usize::from(lo), usize::from(hi));
+                let (offset, length) = if lo & 0x80 == 0 {
+                    (lo, hi)
+                } else if hi & 0x80 == 0 {
+                    (0x80 + (((hi << 2) & 0x180) | (lo & 0x7f)), hi & 0x1f)
+                } else {
+                    let Some(&n) = bytes.get(pos) else {
+                        break 'decode;
+                    };
+                    pos += 1;
+                    (0x80 + (((hi & 0x7f) << 7) | (lo & 0x7f)), usize::from(n))
+                };
+                let length = length + 3;
+                let Some(from) = out.len().checked_sub(offset + length) else {
+                    break 'decode;
+                };
+                for i in from..from + length {
+                    out.push(out[i]);
+                }
+            }
+            if bytes.get(pos) == Some(&0) {
+                ends.push(out.len());
+            }
+        }
+    }
+    (!ends.is_empty() && memchr::memmem::find(&out, b"__name__").is_some()).then_some((out, ends))
+}
+
+/// Splits `block` by a run of `words` that sums to one of `ends` (the longest that works),
+/// as NUL-separated strings; None when no run gives a split holding `__name__` whole.
+fn split_by_lengths(block: &[u8], ends: &[usize], words: &[u32]) -> Option<Vec<u8>> {
+    let wanted: rustc_hash::FxHashSet<u64> = ends.iter().map(|&e| e as u64).collect();
+    let small = |w: u32| w < LONGEST_STRING;
+    let mut found: Vec<(u64, usize, usize)> = Vec::new();
+    for k in 0..words.len() {
+        // A table starts a run of small words, or follows a zero (padding, or the empty
+        // string, which sorts first), and its first words are not zero (a table holds at most
+        // the empty text and the empty bytes).
+        let starts = k == 0 || words[k - 1] == 0 || !small(words[k - 1]);
+        if !starts || words[k..].iter().take(8).any(|&w| w == 0 || !small(w)) {
+            continue;
+        }
+        let (mut sum, mut zeros) = (0u64, 0);
+        for (e, &w) in words.iter().enumerate().skip(k) {
+            if !small(w) || sum > block.len() as u64 {
+                break;
+            }
+            if w == 0 {
+                zeros += 1;
+                if zeros > 1 {
+                    break;
+                }
+            }
+            sum += u64::from(w);
+            if wanted.contains(&sum) {
+                found.push((sum, k, e + 1));
+            }
+        }
+    }
+    found.sort_by_key(|f| std::cmp::Reverse(f.0));
+    found.into_iter().find_map(|(total, from, to)| {
+        let mut joined = Vec::with_capacity(total as usize + (to - from) + 1);
+        joined.push(0);
+        let mut pos = 0;
+        let mut has_name = false;
+        for &w in &words[from..to] {
+            let s = &block[pos..pos + w as usize];
+            has_name |= s == b"__name__";
+            joined.extend_from_slice(s);
+            joined.push(0);
+            pos += w as usize;
+        }
+        has_name.then_some(joined)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -187,6 +436,151 @@ mod tests {
               String compression was configured\0"
         ));
         assert!(!scan(b"\0PyInit_m\0numpy.core\0"));
+    }
+
+    /// Sorted strings of a module, as Cython orders them (text, then the interned names).
+    const TABLE: &[&[u8]] = &[
+        b"",
+        b"numpy._core.multiarray failed to import",
+        b"numpy.random",
+        b"numpy.random._pickle",
+        b"Generator.random",
+        b"__main__",
+        b"__name__",
+        b"__test__",
+        b"dateutil.easter",
+        b"json",
+        b"numpy",
+        b"numpy.linalg",
+        b"warnings",
+    ];
+
+    /// A binary as a C compiler lays out Cython's strings: the block (`compressed`), its
+    /// C string's NUL, and the table of lengths as 32-bit words, among other read-only data.
+    fn binary(compressed: &[u8], mark: &[u8]) -> Vec<u8> {
+        let mut b = b"\x7fELF-like but not parsed\0".to_vec();
+        b.extend_from_slice(mark);
+        b.extend_from_slice(&[0; 3]);
+        // Other data first: small words that are no table.
+        for w in [3u32, 9, 27, 0, 5] {
+            b.extend_from_slice(&w.to_le_bytes());
+        }
+        while !b.len().is_multiple_of(8) {
+            b.push(0);
+        }
+        b.extend_from_slice(compressed);
+        b.push(0);
+        while !b.len().is_multiple_of(4) {
+            b.push(0);
+        }
+        for s in TABLE {
+            b.extend_from_slice(&(s.len() as u32).to_le_bytes());
+        }
+        b.extend_from_slice(&u32::MAX.to_le_bytes());
+        b
+    }
+
+    /// Cython 3.3's LZSS, greedily: two-byte back references within 127 bytes, else literals.
+    fn lzss_encode(data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut pos = 0;
+        while pos < data.len() {
+            let flags_at = out.len();
+            out.push(0u8);
+            for bit in 0..8 {
+                if pos >= data.len() {
+                    break;
+                }
+                let best = (3..=127.min(pos))
+                    .filter_map(|back| {
+                        let from = pos - back;
+                        let n = (0..(back).min(258))
+                            .take_while(|&i| {
+                                pos + i < data.len() && data[from + i] == data[pos + i]
+                            })
+                            .count();
+                        (n >= 3).then_some((back, n))
+                    })
+                    .max_by_key(|&(_, n)| n);
+                match best {
+                    Some((back, n)) => {
+                        // The offset counts from the end of the earlier occurrence.
+                        out.push((back - n) as u8);
+                        out.push((n - 3) as u8);
+                        pos += n;
+                    }
+                    None => {
+                        out[flags_at] |= 1 << bit;
+                        out.push(data[pos]);
+                        pos += 1;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn strings_of(joined: &[u8]) -> Vec<&[u8]> {
+        let inner = &joined[1..joined.len() - 1];
+        inner.split(|&b| b == 0).collect()
+    }
+
+    #[test]
+    fn a_cython_3_2_zlib_string_table_is_read_whole() {
+        use std::io::Write;
+        let concat: Vec<u8> = TABLE.concat();
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+        z.write_all(&concat).unwrap();
+        let bytes = binary(&z.finish().unwrap(), b"cannot initialise module strings");
+        let joined = super::cython_strings(&bytes).expect("the table is read");
+        // The empty string sorts first and has length 0: the split starts after it.
+        assert_eq!(strings_of(&joined), &TABLE[1..]);
+    }
+
+    #[test]
+    fn a_cython_3_3_lzss_string_table_is_read_whole() {
+        let concat: Vec<u8> = TABLE.concat();
+        let compressed = lzss_encode(&concat);
+        assert!(compressed.len() < concat.len(), "the encoder refers back");
+        let bytes = binary(&compressed, super::LZSS_MARK);
+        let joined = super::cython_strings(&bytes).expect("the table is read");
+        // The empty string sorts first and has length 0: the split starts after it.
+        assert_eq!(strings_of(&joined), &TABLE[1..]);
+        // Without its table the block cannot be split, and nothing is guessed.
+        let cut = bytes.len() - 4 * (TABLE.len() + 1);
+        assert_eq!(super::cython_strings(&bytes[..cut]), None);
+    }
+
+    #[test]
+    fn names_in_a_read_table_are_whole_strings() {
+        let mut joined = vec![0u8];
+        for s in TABLE {
+            joined.extend_from_slice(s);
+            joined.push(0);
+        }
+        let mut names = super::CompiledNames {
+            hides_strings: true,
+            ..Default::default()
+        };
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        names.add_strings(
+            &joined,
+            &strings(&["numpy."]),
+            &strings(&["_pickle"]),
+            &strings(&["json", "warnings", "os"]),
+        );
+        assert!(!names.hides_strings);
+        assert_eq!(
+            names.dotted,
+            [
+                "numpy._core.multiarray",
+                "numpy.linalg",
+                "numpy.random",
+                "numpy.random._pickle"
+            ]
+        );
+        assert_eq!(names.standalone, ["json", "warnings"]);
+        assert_eq!(names.foreign, ["Generator.random", "dateutil.easter"]);
     }
 
     #[test]

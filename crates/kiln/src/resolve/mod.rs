@@ -1229,6 +1229,12 @@ impl<'a> Resolver<'a> {
     /// importable prefix (the rest is an attribute path); names that resolve to nothing are
     /// ordinary strings.
     fn add_compiled_names(&mut self, importer: ModuleId, names: &[String]) {
+        let own_top = self.graph.modules[importer]
+            .name
+            .split('.')
+            .next()
+            .unwrap_or_default()
+            .to_string();
         for name in names {
             let mut candidate = name.as_str();
             let found = loop {
@@ -1242,11 +1248,21 @@ impl<'a> Resolver<'a> {
             };
             if let Some(id) = found {
                 if id != importer {
+                    // Compiled code may guard an import as Python code does: a name of another
+                    // distribution that this one does not require is taken as optional.
+                    let top = candidate.split('.').next().unwrap_or(candidate);
+                    let required = self.graph.modules[id].origin != Origin::ThirdParty
+                        || top == own_top
+                        || self.requires_top_level(importer, top);
                     self.inferred_edge(
                         importer,
                         id,
                         "named in the extension module's compiled code".into(),
-                        Condition::Always,
+                        if required {
+                            Condition::Always
+                        } else {
+                            Condition::Optional
+                        },
                     );
                 }
             }
@@ -2270,6 +2286,7 @@ fn analyse_extension(
         .unwrap_or_default();
     let mut names = found.dotted;
     names.extend(found.standalone);
+    names.extend(found.foreign);
     for name in found.exact {
         if compiled_locals.contains(&name) {
             names.push(format!("{package}.{name}"));
