@@ -60,12 +60,18 @@ impl CompiledNames {
             .split(|&b| b == 0)
             .filter_map(|s| std::str::from_utf8(s).ok())
             .filter(|s| s.contains('.') && !own(s) && is_dotted_name(s))
+            .filter(|s| !CYTHON_RUNTIME_NAMES.contains(s))
             .map(str::to_string)
             .collect();
         self.foreign = foreign.into_iter().collect();
         self.hides_strings = false;
     }
 }
+
+/// Names in every Cython module's table that its runtime support code imports only on demand,
+/// not the module: a compiled function's `_is_coroutine` reads `asyncio.coroutines` when
+/// asyncio asks whether it is a coroutine function (asyncio is loaded by then).
+const CYTHON_RUNTIME_NAMES: &[&str] = &["asyncio.coroutines"];
 
 /// `a.b_c.d`: identifiers joined by dots.
 fn is_dotted_name(s: &str) -> bool {
@@ -79,12 +85,15 @@ fn is_dotted_name(s: &str) -> bool {
 }
 
 /// Reads `path` once and looks for dotted names under `prefixes` (each like `numpy.`) and for
-/// whole-token occurrences of `exact` names.
+/// whole-token occurrences of `exact` names; `standalone` names count as whole C strings, and
+/// `private` ones (the standard library's `_json`, too common as plain C strings) as whole
+/// strings of a decompressed Cython table.
 pub fn scan_binary(
     path: &Path,
     prefixes: &[String],
     exact: &[String],
     standalone: &[String],
+    private: &[String],
 ) -> std::io::Result<CompiledNames> {
     // One buffer per thread, reused: a fresh one per file had every page of every binary
     // zeroed by the kernel before the read filled it.
@@ -107,6 +116,8 @@ pub fn scan_binary(
         if found.hides_strings {
             if let Some(strings) = cython_strings(bytes) {
                 found.add_strings(&strings, prefixes, exact, standalone);
+                let private = c_strings_in_bytes(&strings, private);
+                found.standalone.extend(private);
             }
         }
         // A very large binary's buffer is not kept for the rest of the run.
@@ -425,7 +436,7 @@ mod tests {
         let scan = |bytes: &[u8]| {
             let path = tmp.path().join("m.so");
             std::fs::write(&path, bytes).unwrap();
-            super::scan_binary(&path, &[], &[], &[])
+            super::scan_binary(&path, &[], &[], &[], &[])
                 .unwrap()
                 .hides_strings
         };

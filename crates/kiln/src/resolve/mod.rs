@@ -2282,8 +2282,14 @@ fn analyse_extension(
             .chain(natives.site.iter().filter(|n| n.as_str() != top).cloned())
             .collect()
     };
-    let found = analyse::compiled::scan_binary(path, &[format!("{top}.")], &exact, &stdlib)
-        .unwrap_or_default();
+    let found = analyse::compiled::scan_binary(
+        path,
+        &[format!("{top}.")],
+        &exact,
+        &stdlib,
+        &natives.hidden_stdlib,
+    )
+    .unwrap_or_default();
     let mut names = found.dotted;
     names.extend(found.standalone);
     names.extend(found.foreign);
@@ -2294,8 +2300,8 @@ fn analyse_extension(
             names.push(name);
         }
     }
-    // Cython 3 may compress its string constants, hiding what it imports.
-    // Its own package's Python modules ship with it (below); so do the
+    // A Cython module whose compressed strings could not be read (no table
+    // of lengths found) hides what it imports. Its own package's Python modules ship with it (below); so do the
     // standard library's self-contained extension modules (`cmath`,
     // `_bisect`), which no Python module might import otherwise.
     if found.hides_strings {
