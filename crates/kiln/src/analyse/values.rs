@@ -411,7 +411,8 @@ impl<'s> Values<'s> {
             // A small function's returns: `import_module(plugin_name(kind))`.
             Expr::Call(call) => match self.called(call) {
                 Some((values, function)) => values.returned_prefixes(function, depth),
-                None if matches!(&*call.func, Expr::Attribute(a) if a.attr.as_str() == "format") => {
+                None if matches!(&*call.func, Expr::Attribute(a) if matches!(a.attr.as_str(), "format" | "join")) =>
+                {
                     vec![known_prefix(&self.pieces(expr, depth + 1)).0]
                 }
                 None => Vec::new(),
@@ -508,6 +509,34 @@ impl<'s> Values<'s> {
                     .filter_map(|k| Some((k.arg.as_ref()?.as_str(), known(&k.value))))
                     .collect();
                 brace_pieces(&template, &positional, &named)
+            }
+            // `".".join([_module_prefix, rdclass, rdtype])` (dnspython's rdata classes): the
+            // items with the separator between them.
+            Expr::Call(call) if matches!(&*call.func, Expr::Attribute(a) if a.attr.as_str() == "join") =>
+            {
+                let Expr::Attribute(a) = &*call.func else {
+                    return vec![Piece::Unknown];
+                };
+                let (Some(sep), [items], true) = (
+                    self.eval(&a.value, depth + 1).and_then(single),
+                    &call.arguments.args[..],
+                    call.arguments.keywords.is_empty(),
+                ) else {
+                    return vec![Piece::Unknown];
+                };
+                let (Expr::List(ast::ExprList { elts, .. })
+                | Expr::Tuple(ast::ExprTuple { elts, .. })) = items
+                else {
+                    return vec![Piece::Unknown];
+                };
+                let mut out = Vec::new();
+                for (i, item) in elts.iter().enumerate() {
+                    if i > 0 {
+                        out.push(Piece::Known(sep.clone()));
+                    }
+                    out.extend(self.pieces(item, depth + 1));
+                }
+                out
             }
             Expr::FString(f) => {
                 let mut out = Vec::new();

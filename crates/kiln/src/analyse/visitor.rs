@@ -1170,15 +1170,28 @@ impl<'a> ImportWalker<'a> {
             return;
         };
         let line = self.line_of(call);
+        // `__import__("region_%s" % code, globals(), locals(), [...], 1)`: a name relative to
+        // the importer's package, as `from . import region_US` (phonenumbers' metadata).
+        let dunder_level = (via == Via::DunderImport)
+            .then(|| call.arguments.find_argument_value("level", 4))
+            .flatten()
+            .and_then(int_literal)
+            .filter(|&l| (1..=16).contains(&l))
+            .map(|l| ".".repeat(l as usize));
+        let relative = |name: String| match &dunder_level {
+            Some(dots) if !name.starts_with('.') => format!("{dots}{name}"),
+            _ => name,
+        };
         // `import_module(name, package)`: the package may be passed by position too.
         let package = match via {
             Via::ImportModule => call.arguments.find_argument_value("package", 1),
             _ => call.arguments.find_keyword("package").map(|k| &k.value),
         };
-        let relative_to_self = package.is_some_and(|p| {
-            matches!(p, Expr::Name(n) if matches!(n.id.as_str(), "__name__" | "__package__"))
-                || dotted(p).as_deref() == Some("__spec__.parent")
-        });
+        let relative_to_self = dunder_level.is_some()
+            || package.is_some_and(|p| {
+                matches!(p, Expr::Name(n) if matches!(n.id.as_str(), "__name__" | "__package__"))
+                    || dotted(p).as_deref() == Some("__spec__.parent")
+            });
         let package_literal = package
             .and_then(|p| self.strings(p))
             .and_then(|mut v| (v.len() == 1).then(|| v.remove(0)));
@@ -1218,6 +1231,7 @@ impl<'a> ImportWalker<'a> {
                     self.condition = self.condition.max(Condition::Branch);
                 }
                 for name in candidates {
+                    let name = relative(name);
                     let (level, rest) = split_relative(&name);
                     let (module, level) = match (level, &package_literal) {
                         (0, _) => (rest.to_string(), 0),
@@ -1248,6 +1262,7 @@ impl<'a> ImportWalker<'a> {
                     Some(p) => vec![p],
                     None => self.values().prefixes(arg),
                 };
+                let prefixes: Vec<String> = prefixes.into_iter().map(relative).collect();
                 // The package part of each prefix: `"plugins.plugin_" + x` and `f".unicode{v}"`
                 // load submodules of `plugins` and of the package itself.
                 let mut prefixes: Vec<String> = prefixes

@@ -6,8 +6,10 @@
 //!   app's code (and its libraries) use of it, and reports which modules that imported, with
 //!   the package's own submodules its import loaded (plotly.io's `__init__` reads its lazy
 //!   `templates`). When the child fails, the caller falls back to every submodule.
-//! - An extension module whose string constants are compressed (Cython 3.1+), so the names it
-//!   imports cannot be read from the binary: a child imports it with a finder first on
+//! - An extension module whose string constants are compressed (Cython 3.2+) in a way kiln could
+//!   not read back (the table of their lengths was not found in the binary; see
+//!   [`crate::analyse::compiled::cython_strings`]), so the names it imports cannot be read from
+//!   the binary: a child imports it with a finder first on
 //!   `sys.meta_path` that records each import made straight from compiled code while an
 //!   extension module initialises (`pyarrow.lib` imports `cloudpickle` when it is installed).
 //!   Imports its Python code makes are left to the parser.
@@ -146,6 +148,52 @@ pub fn introspect(
 ) -> Result<BTreeMap<String, Introspected>, String> {
     ask_child(python, cache_dir, "lazy", CHILD, requests, |ask| {
         serde_json::to_string(ask)
+    })
+}
+
+/// Parses each requested file (module name -> file) with the interpreter's own parser and
+/// reports its import statements, one `LINE LEVEL MODULE NAME,NAME` line each (`-` for no
+/// module or no names), or an error when CPython rejects the file too.
+const PARSE_CHILD: &str = r#"
+import ast, json, sys
+request = json.loads(sys.argv[1])
+out = {}
+for module, file in request.items():
+    try:
+        with open(file, "rb") as f:
+            tree = ast.parse(f.read(), file)
+    except BaseException as e:
+        out[module] = {"modules": [], "error": "%s: %s" % (type(e).__name__, e)}
+        continue
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                found.append("%d 0 %s -" % (node.lineno, a.name))
+        elif isinstance(node, ast.ImportFrom):
+            names = ",".join(a.name for a in node.names) or "-"
+            found.append("%d %d %s %s" % (node.lineno, node.level, node.module or "-", names))
+    out[module] = {"modules": found, "error": None}
+sys.stdout.write("\n" + json.dumps(out))
+"#;
+
+/// The import statements of files kiln's parser rejected, as the target interpreter's parser
+/// reads them (see [`PARSE_CHILD`] for the form). A file CPython rejects too gets an error.
+pub fn parse_with_interpreter(
+    python: &Path,
+    cache_dir: Option<&Path>,
+    files: &BTreeMap<String, PathBuf>,
+) -> Result<BTreeMap<String, Introspected>, String> {
+    let requests: BTreeMap<String, (PathBuf, BTreeSet<String>)> = files
+        .iter()
+        .map(|(m, f)| (m.clone(), (f.clone(), BTreeSet::new())))
+        .collect();
+    ask_child(python, cache_dir, "parse", PARSE_CHILD, &requests, |ask| {
+        let files: BTreeMap<&str, &Path> = ask
+            .keys()
+            .filter_map(|m| Some((*m, files.get(*m)?.as_path())))
+            .collect();
+        serde_json::to_string(&files)
     })
 }
 

@@ -215,6 +215,9 @@ struct Resolver<'a> {
     /// Third-party extension modules whose strings are compressed, not asked yet
     /// ([`introspect::introspect_compiled`]).
     hidden_compiled: Vec<ModuleId>,
+    /// Installed modules kiln's parser rejected, to be read with the interpreter's parser
+    /// ([`introspect::parse_with_interpreter`]) once the queue drains.
+    rejected: Vec<ModuleId>,
 }
 
 impl<'a> Resolver<'a> {
@@ -280,6 +283,7 @@ impl<'a> Resolver<'a> {
             suffixes_tried: Default::default(),
             lazy_submodules: HashSet::default(),
             hidden_compiled: Vec::new(),
+            rejected: Vec::new(),
         }
     }
 
@@ -626,93 +630,32 @@ impl<'a> Resolver<'a> {
         // modules are installed beside it.
         let natives_key =
             blake3::hash(natives.site.join(",").as_bytes()).to_hex()[..16].to_string();
-        let natives = &natives;
-        let natives_key = natives_key.as_str();
+        let job = AnalysisJob {
+            interp,
+            natives: &natives,
+            natives_key: &natives_key,
+            cache: self.input.cache,
+            finder: self.finder.clone(),
+        };
         loop {
             let mut batch = std::mem::take(&mut self.pending);
             if batch.is_empty() {
                 break;
             }
             batch.sort_unstable();
-            let platform = interp.platform.as_str();
-            let version = [0, 1, 2].map(|i| interp.version.get(i).copied().unwrap_or(0));
             let siblings = self.distribution_siblings(&batch);
             let modules = &self.graph.modules;
-            let cache = self.input.cache;
-            let finder = &self.finder;
             let results: Vec<(ModuleId, Result<Arc<Analysed>, AnalyseError>)> = batch
                 .par_iter()
                 .map(|&id| {
-                    let m = &modules[id];
-                    let path = m.file().expect("only modules with files are analysed");
-                    let ctx = SourceContext {
-                        module: &m.name,
-                        is_package: m.is_package(),
-                        platform,
-                        version,
-                    };
                     let siblings = siblings.get(&id).map(Vec::as_slice).unwrap_or_default();
-                    let is_extension = m.file_kind() == Some(FileKind::Extension);
-                    let key = format!(
-                        "{}|{}|{}|{:?}|{}{}",
-                        m.name,
-                        m.is_package(),
-                        platform,
-                        version,
-                        siblings.join(","),
-                        if is_extension { natives_key } else { "" }
-                    );
-                    if let Some(hit) = cache.get(path, &key) {
-                        return (id, Ok(hit));
-                    }
-                    let result = if is_extension {
-                        Ok(analyse_extension(
-                            m, path, ctx, siblings, finder, natives, interp,
-                        ))
-                    } else {
-                        analyse::analyse_file(path, ctx).map(Analysed::Source)
-                    }
-                    .map(Arc::new);
-                    if let Ok(analysis) = &result {
-                        cache.put(path, &key, analysis.clone());
-                    }
-                    (id, result)
+                    (id, job.analyse(&modules[id], siblings))
                 })
                 .collect();
             for (id, result) in results {
-                self.analysed += 1;
-                let analysed = match result {
-                    Ok(analysed) => analysed,
-                    Err(err) if self.app_tree.contains(&id) => {
-                        self.tree_errors.push((id, err));
-                        continue;
-                    }
-                    Err(err) if self.graph.modules[id].origin == Origin::App => {
-                        return Err(err.into())
-                    }
-                    Err(err) => {
-                        self.graph.modules[id].skipped = Some(err.to_string());
-                        continue;
-                    }
-                };
-                match &*analysed {
-                    Analysed::Source(imports) => self.add_requests(id, imports),
-                    Analysed::Compiled(names, source, hides_strings) => {
-                        let hides_strings = *hides_strings;
-                        self.hidden_imports_seen |= hides_strings;
-                        if hides_strings
-                            && self.input.introspect.is_some()
-                            && self.graph.modules[id].origin == Origin::ThirdParty
-                        {
-                            self.hidden_compiled.push(id);
-                        }
-                        self.add_compiled_names(id, names);
-                        if let Some(imports) = source {
-                            self.add_requests(id, imports);
-                        }
-                    }
-                }
+                self.take_analysis(id, result)?;
             }
+            self.parse_rejected();
             self.resolve_star_imports();
             if self.pending.is_empty() {
                 self.follow_suffixes();
@@ -728,6 +671,115 @@ impl<'a> Resolver<'a> {
         self.mark_provided();
         self.add_traced_files();
         self.settle_app_tree()
+    }
+
+    /// Installed files kiln's parser rejected may still be valid Python (its parser is stricter
+    /// than CPython's in corners: `raise;x = 1`): the target interpreter parses them, and those
+    /// it accepts ship, with the imports its parser finds (conditions unknown, so each counts
+    /// as conditional). Those it rejects too stay out, as before.
+    fn parse_rejected(&mut self) {
+        let rejected = std::mem::take(&mut self.rejected);
+        if rejected.is_empty() || self.input.introspect.is_none() {
+            return;
+        }
+        let files: std::collections::BTreeMap<String, PathBuf> = rejected
+            .iter()
+            .filter_map(|&id| {
+                let m = &self.graph.modules[id];
+                Some((m.name.clone(), m.file()?.to_path_buf()))
+            })
+            .collect();
+        let Ok(answers) = introspect::parse_with_interpreter(
+            &self.input.interpreter.executable,
+            self.input.introspect,
+            &files,
+        ) else {
+            return;
+        };
+        for (name, answer) in answers {
+            let (Some(id), None) = (self.graph.get(&name), answer.error) else {
+                continue;
+            };
+            let imports = answer
+                .modules
+                .iter()
+                .filter_map(|entry| {
+                    let mut parts = entry.splitn(4, ' ');
+                    let line = parts.next()?.parse().ok()?;
+                    let level = parts.next()?.parse().ok()?;
+                    let module = parts.next()?;
+                    let names = parts.next()?;
+                    Some(ImportRequest {
+                        module: if module == "-" {
+                            String::new()
+                        } else {
+                            module.into()
+                        },
+                        level,
+                        names: if names == "-" {
+                            Vec::new()
+                        } else {
+                            names.split(',').map(str::to_string).collect()
+                        },
+                        line,
+                        condition: Condition::Branch,
+                        in_function: false,
+                        via: analyse::Via::Statement,
+                        fallback_for: Vec::new(),
+                    })
+                })
+                .collect();
+            self.graph.modules[id].skipped = None;
+            self.add_requests(
+                id,
+                &FileImports {
+                    imports,
+                    ..Default::default()
+                },
+            );
+        }
+    }
+
+    /// Adds what one file's analysis found.
+    fn take_analysis(
+        &mut self,
+        id: ModuleId,
+        result: Result<Arc<Analysed>, AnalyseError>,
+    ) -> Result<(), ResolveError> {
+        self.analysed += 1;
+        let analysed = match result {
+            Ok(analysed) => analysed,
+            Err(err) if self.app_tree.contains(&id) => {
+                self.tree_errors.push((id, err));
+                return Ok(());
+            }
+            Err(err) if self.graph.modules[id].origin == Origin::App => return Err(err.into()),
+            Err(err) => {
+                if matches!(err, AnalyseError::Syntax { .. }) {
+                    self.rejected.push(id);
+                }
+                self.graph.modules[id].skipped = Some(err.to_string());
+                return Ok(());
+            }
+        };
+        match &*analysed {
+            Analysed::Source(imports) => self.add_requests(id, imports),
+            Analysed::Compiled(names, source, hides_strings) => {
+                let hides_strings = *hides_strings;
+                self.hidden_imports_seen |= hides_strings;
+                if hides_strings
+                    && self.input.introspect.is_some()
+                    && self.graph.modules[id].origin == Origin::ThirdParty
+                {
+                    self.hidden_compiled.push(id);
+                }
+                self.add_compiled_names(id, names);
+                if let Some(imports) = source {
+                    self.add_requests(id, imports);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Imports named `{package}{suffix}` where a library computes the package: tried for each
@@ -2218,6 +2270,62 @@ impl<'a> Resolver<'a> {
             required: false,
             provided_by: None,
         });
+    }
+}
+
+/// What analysing one module needs, shared by the analysis threads.
+struct AnalysisJob<'a> {
+    interp: &'a Interpreter,
+    natives: &'a NativeNames,
+    natives_key: &'a str,
+    cache: &'a cache::AnalysisCache,
+    finder: finder::Finder,
+}
+
+impl AnalysisJob<'_> {
+    /// The module's analysis, from the cache when its file is unchanged.
+    fn analyse(&self, m: &Module, siblings: &[String]) -> Result<Arc<Analysed>, AnalyseError> {
+        let interp = self.interp;
+        let platform = interp.platform.as_str();
+        let version = [0, 1, 2].map(|i| interp.version.get(i).copied().unwrap_or(0));
+        let path = m.file().expect("only modules with files are analysed");
+        let ctx = SourceContext {
+            module: &m.name,
+            is_package: m.is_package(),
+            platform,
+            version,
+        };
+        let is_extension = m.file_kind() == Some(FileKind::Extension);
+        let key = format!(
+            "{}|{}|{}|{:?}|{}{}",
+            m.name,
+            m.is_package(),
+            platform,
+            version,
+            siblings.join(","),
+            if is_extension { self.natives_key } else { "" }
+        );
+        if let Some(hit) = self.cache.get(path, &key) {
+            return Ok(hit);
+        }
+        let result = if is_extension {
+            Ok(analyse_extension(
+                m,
+                path,
+                ctx,
+                siblings,
+                &self.finder,
+                self.natives,
+                interp,
+            ))
+        } else {
+            analyse::analyse_file(path, ctx).map(Analysed::Source)
+        }
+        .map(Arc::new);
+        if let Ok(analysis) = &result {
+            self.cache.put(path, &key, analysis.clone());
+        }
+        result
     }
 }
 

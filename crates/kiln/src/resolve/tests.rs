@@ -231,6 +231,57 @@ fn why_chain_runs_from_the_entry() {
     );
 }
 
+/// A file kiln's parser rejects but CPython accepts (`raise;x = 1`, dynaconf's vendored
+/// ruamel) ships, with the imports the interpreter's own parser finds; a file both reject stays
+/// out.
+#[test]
+fn files_only_kilns_parser_rejects_ship_with_the_interpreters_reading() {
+    let f = fixture(&[
+        ("app/main.py", "import lib
+import bad
+"),
+        (
+            "site/lib.py",
+            "def dump(d):\n    try:\n        d.dispose()\n    except AttributeError:raise;d.close()\nimport helper\nfrom . import sibling\n",
+        ),
+        ("site/helper.py", ""),
+        ("site/sibling.py", ""),
+        ("site/bad.py", "def broken(:\n"),
+    ]);
+    let mut interp = Interpreter::fixture(vec![f.site.clone()]);
+    interp.executable = which_python();
+    let cache = tempfile::tempdir().unwrap();
+    let entry = EntryPoint::Script(f.app.join("main.py"));
+    let input = ResolveInput {
+        interpreter: &interp,
+        entry: &entry,
+        app_dir: &f.app,
+        extra_roots: &[],
+        hooks: &[],
+        rules: &Default::default(),
+        cache: &cache::AnalysisCache::disabled(),
+        trace: None,
+        introspect: Some(cache.path()),
+        finder: None,
+    };
+    let g = resolve(&input, &()).unwrap();
+    let names = names(&g);
+    assert!(names.contains(&"lib".to_string()), "{names:?}");
+    assert!(names.contains(&"helper".to_string()), "{names:?}");
+    assert!(!names.contains(&"bad".to_string()), "{names:?}");
+    assert!(g.modules[g.get("bad").unwrap()].skipped.is_some());
+}
+
+/// The first `python3` on PATH (the tests need a real interpreter's parser).
+fn which_python() -> PathBuf {
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join("python3"))
+        .find(|p| p.is_file())
+        .expect("python3 on PATH")
+}
+
 #[test]
 fn syntax_errors_stop_app_code_but_skip_third_party_files() {
     let f = fixture(&[

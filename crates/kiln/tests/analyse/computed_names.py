@@ -157,3 +157,17 @@ class Registry:
 
     def load(self):
         return import_module(self.base()), import_module(not_small("x"))
+
+
+_module_prefix = "dns.rdtypes"
+
+
+def get_rdata_class(rdclass_text, rdtype_text):
+    # Items joined by a separator, the first known (dnspython's rdata classes).
+    return import_module(".".join([_module_prefix, rdclass_text, rdtype_text]))
+
+
+def _load_region(code):
+    # A partial name relative to this package (phonenumbers' metadata modules).
+    __import__("region_%s" % code, globals(), locals(), fromlist=["PHONE_METADATA_%s" % code], level=1)
+    __import__("territory", globals(), locals(), [], 1)
