@@ -237,9 +237,7 @@ fn why_chain_runs_from_the_entry() {
 #[test]
 fn files_only_kilns_parser_rejects_ship_with_the_interpreters_reading() {
     let f = fixture(&[
-        ("app/main.py", "import lib
-import bad
-"),
+        ("app/main.py", "import lib\nimport bad\n"),
         (
             "site/lib.py",
             "def dump(d):\n    try:\n        d.dispose()\n    except AttributeError:raise;d.close()\nimport helper\nfrom . import sibling\n",
@@ -251,9 +249,24 @@ import bad
     let mut interp = Interpreter::fixture(vec![f.site.clone()]);
     interp.executable = which_python();
     let cache = tempfile::tempdir().unwrap();
+    let g = try_resolve(&interp, &f, Some(cache.path())).unwrap();
+    let names = names(&g);
+    assert!(names.contains(&"lib".to_string()), "{names:?}");
+    assert!(names.contains(&"helper".to_string()), "{names:?}");
+    assert!(!names.contains(&"bad".to_string()), "{names:?}");
+    assert!(g.modules[g.get("bad").unwrap()].skipped.is_some());
+}
+
+/// The graph of the fixture's `app/main.py`, or why it could not be resolved; `introspect` is
+/// where answers of the interpreter are cached (None asks it nothing).
+fn try_resolve(
+    interp: &Interpreter,
+    f: &Fixture,
+    introspect: Option<&Path>,
+) -> Result<ModuleGraph, ResolveError> {
     let entry = EntryPoint::Script(f.app.join("main.py"));
     let input = ResolveInput {
-        interpreter: &interp,
+        interpreter: interp,
         entry: &entry,
         app_dir: &f.app,
         extra_roots: &[],
@@ -261,15 +274,10 @@ import bad
         rules: &Default::default(),
         cache: &cache::AnalysisCache::disabled(),
         trace: None,
-        introspect: Some(cache.path()),
+        introspect,
         finder: None,
     };
-    let g = resolve(&input, &()).unwrap();
-    let names = names(&g);
-    assert!(names.contains(&"lib".to_string()), "{names:?}");
-    assert!(names.contains(&"helper".to_string()), "{names:?}");
-    assert!(!names.contains(&"bad".to_string()), "{names:?}");
-    assert!(g.modules[g.get("bad").unwrap()].skipped.is_some());
+    resolve(&input, &())
 }
 
 /// The first `python3` on PATH (the tests need a real interpreter's parser).
@@ -297,20 +305,7 @@ fn syntax_errors_stop_app_code_but_skip_third_party_files() {
         ("app/mine.py", "import os\nx = = 1\n"),
     ]);
     let interp = Interpreter::fixture(vec![f.site.clone()]);
-    let entry = EntryPoint::Script(f.app.join("main.py"));
-    let input = ResolveInput {
-        interpreter: &interp,
-        entry: &entry,
-        app_dir: &f.app,
-        extra_roots: &[],
-        hooks: &[],
-        rules: &Default::default(),
-        cache: &cache::AnalysisCache::disabled(),
-        trace: None,
-        introspect: None,
-        finder: None,
-    };
-    let err = resolve(&input, &()).unwrap_err().to_string();
+    let err = try_resolve(&interp, &f, None).unwrap_err().to_string();
     assert!(err.contains("mine.py:2:"), "{err}");
 }
 
