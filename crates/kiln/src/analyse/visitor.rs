@@ -747,6 +747,25 @@ impl<'a> ImportWalker<'a> {
                     self.out.entry_point_groups.push((group, line));
                 }
             }
+            // `lazy.attach_stub(__name__, __file__)` (lazy_loader): the package reads its own
+            // `.pyi` stub at run time to learn which submodules its attributes import.
+            "attach_stub"
+                if matches!(
+                    call.arguments.find_argument_value("filename", 1),
+                    Some(Expr::Name(n)) if n.id.as_str() == "__file__"
+                ) =>
+            {
+                let stem = if self.ctx.is_package {
+                    "__init__"
+                } else {
+                    self.ctx.module.rsplit('.').next().unwrap_or_default()
+                };
+                self.out.paths.push(PathReference {
+                    path: format!("{stem}.pyi"),
+                    line,
+                    search_path: false,
+                });
+            }
             "insert" | "append" | "addsitedir" => {
                 let target = dotted(&call.func).unwrap_or_default();
                 let value = match last {
@@ -1409,6 +1428,17 @@ impl<'a, 'b> Visitor<'b> for ImportWalker<'a> {
             Expr::Name(n) if n.ctx == ruff_python_ast::ExprContext::Load => self.source_read(expr),
             Expr::StringLiteral(s) => {
                 let text = s.value.to_str();
+                // `exec("from reportlab.rl_settings import *", ...)`: code held in a string
+                // that only imports. What it imports counts as a string's reference.
+                for module in imports_in_code(text) {
+                    let line = self.line_of(s);
+                    self.out.references.push(StringReference {
+                        module,
+                        explicit: true,
+                        line,
+                        condition: self.condition,
+                    });
+                }
                 let reference = match import_target(text) {
                     Some(module) => Some((module, true)),
                     None => dotted_path(text).map(|m| (m, false)),
@@ -1440,6 +1470,39 @@ impl<'a, 'b> Visitor<'b> for ImportWalker<'a> {
         visitor::walk_expr(self, expr);
         self.in_recorded_path = outer;
     }
+}
+
+/// The absolute modules a string of Python code imports, when the string is nothing but
+/// import statements (`"from pkg.settings import *"`); the names a `from` import takes count
+/// too, since they may be submodules.
+fn imports_in_code(text: &str) -> Vec<String> {
+    let trimmed = text.trim_start();
+    if text.len() > 4096 || !(trimmed.starts_with("from ") || trimmed.starts_with("import ")) {
+        return Vec::new();
+    }
+    let Ok(parsed) = ruff_python_parser::parse_module(text) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for stmt in parsed.suite() {
+        match stmt {
+            Stmt::Import(i) => out.extend(i.names.iter().map(|a| a.name.to_string())),
+            Stmt::ImportFrom(f) if f.level == 0 => {
+                let Some(module) = &f.module else {
+                    return Vec::new();
+                };
+                out.push(module.to_string());
+                out.extend(
+                    f.names
+                        .iter()
+                        .filter(|a| a.name.as_str() != "*")
+                        .map(|a| format!("{module}.{}", a.name)),
+                );
+            }
+            _ => return Vec::new(),
+        }
+    }
+    out
 }
 
 fn is_type_checking(test: &Expr) -> bool {

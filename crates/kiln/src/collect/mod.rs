@@ -340,6 +340,7 @@ pub fn collect(input: &CollectInput<'_>) -> Result<Collection, CollectError> {
     g.configured_data()?;
     g.referenced_data()?;
     g.hook_data()?;
+    g.ctypes_libraries();
     g.compile()?;
     g.metadata()?;
     g.natives()?;
@@ -633,6 +634,58 @@ impl<'a> Gather<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Libraries auditwheel vendored into a distribution's `<name>.libs/` ship with it when its
+    /// code imports ctypes: such a distribution loads them by path, and nothing links them
+    /// (rtree finds `libspatialindex_c` through its RECORD and loads it with `CDLL`). The
+    /// native closure then brings what they link.
+    fn ctypes_libraries(&mut self) {
+        let graph = self.input.graph;
+        let Some(ctypes) = graph.get("ctypes") else {
+            return;
+        };
+        let included: HashSet<crate::resolve::ModuleId> =
+            graph.included().map(|(id, _)| id).collect();
+        let mut users: BTreeMap<usize, usize> = BTreeMap::new();
+        for e in graph.edges.iter().filter(|e| e.to == ctypes) {
+            let m = &graph.modules[e.from];
+            if !included.contains(&e.from) || m.origin != Origin::ThirdParty {
+                continue;
+            }
+            if let (Some(file), Some(entry)) = (m.file(), m.entry) {
+                if let Some(d) = self.dists.owner(file, entry, Some(&m.name)) {
+                    users.insert(d, entry);
+                }
+            }
+        }
+        let shipped: HashSet<PathBuf> = self.copies.iter().map(|f| f.origin.clone()).collect();
+        for (d, entry) in users {
+            let name = self.dists.distributions[d].name.clone();
+            for file in self.dists.files_of(d) {
+                let vendored = file
+                    .parent()
+                    .and_then(Path::file_name)
+                    .is_some_and(|dir| dir.to_string_lossy().ends_with(".libs"));
+                let library = file
+                    .file_name()
+                    .is_some_and(|f| f.to_string_lossy().contains(".so"));
+                if !vendored || !library || shipped.contains(&file) || !file.is_file() {
+                    continue;
+                }
+                let dest = self.layout.place(entry, &file);
+                self.copies.push(
+                    BundleFile::new(
+                        dest,
+                        file.clone(),
+                        file,
+                        FileRole::Data,
+                        format!("vendored in {name}, whose code loads libraries with ctypes"),
+                    )
+                    .distribution(Some(d)),
+                );
+            }
+        }
     }
 
     /// Hooks' data globs, environment and metadata.

@@ -136,6 +136,8 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../hooks/django-admin.toml"),
     ),
     ("faker.toml", include_str!("../../hooks/faker.toml")),
+    ("holidays.toml", include_str!("../../hooks/holidays.toml")),
+    ("hydra.toml", include_str!("../../hooks/hydra.toml")),
     ("jinja2.toml", include_str!("../../hooks/jinja2.toml")),
     (
         "matplotlib.toml",

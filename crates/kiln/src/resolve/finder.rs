@@ -108,6 +108,11 @@ impl Listing {
         self.names.keys()
     }
 
+    /// The names of `dir`'s subdirectories (after links).
+    pub fn subdirectories<'l>(&'l self, dir: &'l Path) -> impl Iterator<Item = &'l String> + 'l {
+        self.names.keys().filter(move |n| self.is_dir(dir, n))
+    }
+
     /// Whether `dir/name` is a regular file (after links), as `os.path.isfile` says.
     fn is_file(&self, dir: &Path, name: &str) -> bool {
         match self.names.get(name) {

@@ -1903,12 +1903,27 @@ impl<'a> Resolver<'a> {
                 .get_or_insert_with(|| crate::installed::metadata::DistIndex::shared(&dirs));
             if let Some(dist) = dists.owner(&file, entry, Some(&name)) {
                 let top = name.split('.').next().unwrap_or_default();
-                let others: Vec<String> = dists.distributions[dist]
+                let mut others: Vec<String> = dists.distributions[dist]
                     .top_level
                     .iter()
                     .filter(|t| t.as_str() != top)
                     .cloned()
                     .collect();
+                // The packages of the distributions it requires, as prefixes (`preshed.`):
+                // Cython imports another distribution's module by its dotted name
+                // (`thinc.backends.numpy_ops` imports `preshed.maps` from C).
+                let mut required: Vec<String> = dists.distributions[dist]
+                    .requires
+                    .iter()
+                    .filter(|r| r.when_extras.is_empty())
+                    .flat_map(|r| dists.named(&r.name).iter())
+                    .flat_map(|&d| dists.distributions[d].top_level.iter())
+                    .filter(|t| t.as_str() != top && !t.contains('/'))
+                    .map(|t| format!("{t}."))
+                    .collect();
+                required.sort();
+                required.dedup();
+                others.extend(required);
                 out.insert(id, others);
             }
         }
@@ -2374,7 +2389,42 @@ fn analyse_extension(
         .filter(|(_, c)| *c)
         .map(|(n, _)| n.clone())
         .collect();
-    let exact: Vec<String> = siblings.iter().chain(&compiled_locals).cloned().collect();
+    // Siblings are other top-level modules of its distribution; those ending in a dot are the
+    // packages of distributions it requires (see `distribution_siblings`).
+    let (required, siblings): (Vec<String>, Vec<String>) =
+        siblings.iter().cloned().partition(|s| s.ends_with('.'));
+    // Compiled modules of its subpackages, by stem (`spacy.pipeline.transition_parser` does
+    // `from ._parser_internals import _beam_utils`: Cython names the submodule alone).
+    let mut compiled_children: HashMap<String, String> = HashMap::default();
+    if let Some(dir) = path.parent().filter(|_| !package.is_empty()) {
+        for sub in finder
+            .listing(dir)
+            .map(|l| {
+                l.subdirectories(dir)
+                    .filter(|d| is_identifier(d))
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+        {
+            let listing = finder.listing(&dir.join(&sub));
+            for (stem, kind) in listing
+                .iter()
+                .flat_map(|l| l.iter())
+                .filter_map(|f| finder.module_file_kind(f))
+            {
+                if kind == FileKind::Extension && !compiled_locals.iter().any(|c| c == stem) {
+                    compiled_children
+                        .entry(stem.to_string())
+                        .or_insert_with(|| format!("{package}.{sub}.{stem}"));
+                }
+            }
+        }
+    }
+    let mut exact: Vec<String> = siblings.iter().chain(&compiled_locals).cloned().collect();
+    let mut children: Vec<&String> = compiled_children.keys().collect();
+    children.sort();
+    exact.extend(children.into_iter().cloned());
     // Cython 3.0 and older keep the names a module imports as plain C strings: the standard
     // library's modules among them are imports too (`numpy.random.bit_generator` imports
     // `secrets` from C).
@@ -2390,20 +2440,18 @@ fn analyse_extension(
             .chain(natives.site.iter().filter(|n| n.as_str() != top).cloned())
             .collect()
     };
-    let found = analyse::compiled::scan_binary(
-        path,
-        &[format!("{top}.")],
-        &exact,
-        &stdlib,
-        &natives.hidden_stdlib,
-    )
-    .unwrap_or_default();
+    let prefixes: Vec<String> = std::iter::once(format!("{top}.")).chain(required).collect();
+    let found =
+        analyse::compiled::scan_binary(path, &prefixes, &exact, &stdlib, &natives.hidden_stdlib)
+            .unwrap_or_default();
     let mut names = found.dotted;
     names.extend(found.standalone);
     names.extend(found.foreign);
     for name in found.exact {
         if compiled_locals.contains(&name) {
             names.push(format!("{package}.{name}"));
+        } else if let Some(child) = compiled_children.get(&name) {
+            names.push(child.clone());
         } else {
             names.push(name);
         }

@@ -171,3 +171,10 @@ def _load_region(code):
     # A partial name relative to this package (phonenumbers' metadata modules).
     __import__("region_%s" % code, globals(), locals(), fromlist=["PHONE_METADATA_%s" % code], level=1)
     __import__("territory", globals(), locals(), [], 1)
+
+
+rl_exec = getattr(__builtins__, "exec")
+# Code in a string that only imports (reportlab's settings); prose is no code.
+rl_exec("from reportlab.rl_settings import *", {}, {})
+exec("import json, xml.dom")
+ERROR = "import failed: run pip install thing"

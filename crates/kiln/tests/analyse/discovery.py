@@ -48,3 +48,8 @@ def __getattr__(name):
 
 def _unrelated():
     return importlib.import_module(_names[0])
+
+import lazy_loader as lazy
+
+# lazy_loader reads the module's own stub to know what its attributes import.
+__getattr__, __dir__, _ = lazy.attach_stub(__name__, __file__)
