@@ -9,6 +9,7 @@ pub mod compiled;
 pub mod names;
 pub mod values;
 mod visitor;
+pub use visitor::ALL_ENTRY_POINT_GROUPS;
 
 use std::path::Path;
 

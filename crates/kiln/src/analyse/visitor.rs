@@ -236,6 +236,24 @@ impl<'a> ImportWalker<'a> {
                 if let [Expr::Name(target)] = node.targets.as_slice() {
                     self.assign(target.id.as_str(), &node.value, false);
                 }
+                // `AVAILABLE_ENTRY_POINTS = importlib_metadata.entry_points()` (catalogue): every
+                // group is kept, and read later by names built at run time.
+                if let Expr::Call(call) = &*node.value {
+                    let last = match &*call.func {
+                        Expr::Attribute(a) => a.attr.as_str(),
+                        Expr::Name(n) => n.id.as_str(),
+                        _ => "",
+                    };
+                    if last == "entry_points"
+                        && call.arguments.args.is_empty()
+                        && call.arguments.keywords.is_empty()
+                    {
+                        let line = self.line_of(call);
+                        self.out
+                            .entry_point_groups
+                            .push((ALL_ENTRY_POINT_GROUPS.to_string(), line));
+                    }
+                }
                 for target in &node.targets {
                     if let Expr::Subscript(sub) = target {
                         self.provides(&sub.value, &sub.slice);
@@ -1504,6 +1522,10 @@ fn imports_in_code(text: &str) -> Vec<String> {
     }
     out
 }
+
+/// The group recorded for code that keeps every entry point (`entry_points()` bound to a name):
+/// the resolver takes the groups named after a package the bundle imports.
+pub const ALL_ENTRY_POINT_GROUPS: &str = "*";
 
 fn is_type_checking(test: &Expr) -> bool {
     matches!(

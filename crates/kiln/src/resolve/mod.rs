@@ -218,6 +218,10 @@ struct Resolver<'a> {
     /// Installed modules kiln's parser rejected, to be read with the interpreter's parser
     /// ([`introspect::parse_with_interpreter`]) once the queue drains.
     rejected: Vec<ModuleId>,
+    /// Modules that keep every entry point (see [`analyse::ALL_ENTRY_POINT_GROUPS`]), and the
+    /// groups already taken for them.
+    all_entry_points: Vec<(ModuleId, u32)>,
+    groups_taken: HashSet<String>,
 }
 
 impl<'a> Resolver<'a> {
@@ -284,6 +288,8 @@ impl<'a> Resolver<'a> {
             lazy_submodules: HashSet::default(),
             hidden_compiled: Vec::new(),
             rejected: Vec::new(),
+            all_entry_points: Vec::new(),
+            groups_taken: HashSet::default(),
         }
     }
 
@@ -656,6 +662,9 @@ impl<'a> Resolver<'a> {
                 self.take_analysis(id, result)?;
             }
             self.parse_rejected();
+            if self.pending.is_empty() {
+                self.groups_of_imported_packages();
+            }
             self.resolve_star_imports();
             if self.pending.is_empty() {
                 self.follow_suffixes();
@@ -1636,7 +1645,11 @@ impl<'a> Resolver<'a> {
             self.include_inferred_package(importer, package, scan.line, scan.condition, rule);
         }
         for (group, line) in &imports.entry_point_groups {
-            self.include_entry_point_group(importer, group, *line);
+            if group == analyse::ALL_ENTRY_POINT_GROUPS {
+                self.all_entry_points.push((importer, *line));
+            } else {
+                self.include_entry_point_group(importer, group, *line);
+            }
         }
         if origin == Origin::App {
             self.groups_named_by_app(importer);
@@ -2068,6 +2081,38 @@ impl<'a> Resolver<'a> {
             }
         }
         for (group, line) in named {
+            self.include_entry_point_group(importer, &group, line);
+        }
+    }
+
+    /// For code that keeps every entry point and reads groups by names it builds at run time
+    /// (catalogue's registries: spaCy reads `spacy_architectures`, which spacy-legacy
+    /// provides): the groups named after a package of the graph, `{package}_...` or
+    /// `{package}.…`, are taken as if named.
+    fn groups_of_imported_packages(&mut self) {
+        let Some(&(importer, line)) = self.all_entry_points.first() else {
+            return;
+        };
+        if self.entry_points.is_none() {
+            let dirs = self.graph.site_dirs();
+            self.entry_points = Some(read_entry_points(&dirs));
+        }
+        let mut groups: Vec<String> = self
+            .entry_points
+            .as_ref()
+            .expect("read above")
+            .keys()
+            .filter(|g| !self.groups_taken.contains(*g))
+            .filter(|g| {
+                g.split_once(['_', '.']).is_some_and(|(package, rest)| {
+                    !rest.is_empty() && self.graph.get(package).is_some()
+                })
+            })
+            .cloned()
+            .collect();
+        groups.sort();
+        for group in groups {
+            self.groups_taken.insert(group.clone());
             self.include_entry_point_group(importer, &group, line);
         }
     }

@@ -550,3 +550,34 @@ fn introspected_edges_are_certain_unless_the_import_may_be_guarded() {
     };
     assert_eq!(guess.strength(), Strength::Speculative);
 }
+
+/// A module that keeps every entry point (catalogue) gets the groups named after packages the
+/// app imports (`spacy_architectures`, from spacy-legacy), not the others.
+#[test]
+fn code_keeping_every_entry_point_gets_the_groups_of_imported_packages() {
+    let f = fixture(&[
+        ("app/main.py", "import spacy\n"),
+        ("site/spacy/__init__.py", "import catalogue\n"),
+        (
+            "site/catalogue.py",
+            "import importlib.metadata as m\nAVAILABLE_ENTRY_POINTS = m.entry_points()\n",
+        ),
+        ("site/spacy_legacy/__init__.py", ""),
+        ("site/spacy_legacy/architectures.py", ""),
+        (
+            "site/spacy_legacy-3.0.12.dist-info/entry_points.txt",
+            "[spacy_architectures]\nspacy-legacy.CharacterEmbed.v1 = spacy_legacy.architectures:f\n",
+        ),
+        ("site/other.py", ""),
+        (
+            "site/other-1.0.dist-info/entry_points.txt",
+            "[pytest11]\nother = other\n",
+        ),
+    ]);
+    let names = names(&graph(&f));
+    assert!(
+        names.contains(&"spacy_legacy.architectures".to_string()),
+        "{names:?}"
+    );
+    assert!(!names.contains(&"other".to_string()), "{names:?}");
+}

@@ -53,3 +53,8 @@ import lazy_loader as lazy
 
 # lazy_loader reads the module's own stub to know what its attributes import.
 __getattr__, __dir__, _ = lazy.attach_stub(__name__, __file__)
+
+import importlib_metadata
+
+# catalogue keeps every entry point and reads groups by names it builds later.
+AVAILABLE_ENTRY_POINTS = importlib_metadata.entry_points()
