@@ -15,8 +15,12 @@ use std::process::Command;
 /// named only as a string handed to pluggy), an inference runtime whose hook leaves out the C
 /// API library nothing loads, a Django project (migrations, commands and template tags named
 /// after the apps its settings list), URL handlers named by `.format` under a package from a
-/// list, Cython 3.2 modules that import from C, and OpenCV's loader (config files run by path,
-/// its extension module imported from a directory it puts first on `sys.path`).
+/// list, Cython 3.2 modules that import from C, OpenCV's loader (config files run by path,
+/// its extension module imported from a directory it puts first on `sys.path`), metadata
+/// modules imported by `__import__` with a level (phonenumbers), a ctypes library found through
+/// RECORD (rtree), plugins walked in a package handed over in a list (hydra), rdata modules
+/// named by `".".join` (dnspython), a vendored file only CPython's parser accepts (dynaconf),
+/// and settings imported by code in a string (reportlab).
 const APPS: &[&str] = &[
     "sys_modules_inject",
     "plugins_pkgutil",
@@ -34,6 +38,12 @@ const APPS: &[&str] = &[
     "pyserial_loop",
     "h5py_store",
     "opencv_ops",
+    "phonenumbers_geo",
+    "rtree_index",
+    "hydra_compose",
+    "net_misc",
+    "config_mix",
+    "pdf_docs",
 ];
 
 #[test]
