@@ -637,9 +637,10 @@ impl<'a> Gather<'a> {
     }
 
     /// Libraries auditwheel vendored into a distribution's `<name>.libs/` ship with it when its
-    /// code imports ctypes: such a distribution loads them by path, and nothing links them
-    /// (rtree finds `libspatialindex_c` through its RECORD and loads it with `CDLL`). The
-    /// native closure then brings what they link.
+    /// code imports ctypes and it has no extension module (which would link them, so that the
+    /// native closure finds what they need): such a distribution loads them by path (rtree
+    /// finds `libspatialindex_c` through its RECORD and loads it with `CDLL`). The native
+    /// closure then brings what they link.
     fn ctypes_libraries(&mut self) {
         let graph = self.input.graph;
         let Some(ctypes) = graph.get("ctypes") else {
@@ -660,9 +661,25 @@ impl<'a> Gather<'a> {
             }
         }
         let shipped: HashSet<PathBuf> = self.copies.iter().map(|f| f.origin.clone()).collect();
+        let suffixes: Vec<&str> = self
+            .input
+            .interpreter
+            .extension_suffixes
+            .iter()
+            .map(String::as_str)
+            .filter(|s| *s != ".so")
+            .collect();
         for (d, entry) in users {
             let name = self.dists.distributions[d].name.clone();
-            for file in self.dists.files_of(d) {
+            let files = self.dists.files_of(d);
+            let has_extension = files.iter().any(|f| {
+                let f = f.to_string_lossy();
+                suffixes.iter().any(|s| f.ends_with(s))
+            });
+            if has_extension {
+                continue;
+            }
+            for file in files {
                 let vendored = file
                     .parent()
                     .and_then(Path::file_name)

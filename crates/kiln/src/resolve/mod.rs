@@ -1644,9 +1644,17 @@ impl<'a> Resolver<'a> {
             );
             self.include_inferred_package(importer, package, scan.line, scan.condition, rule);
         }
+        // Code that keeps every entry point but reads groups it names (fsspec's
+        // `entry_points().select(group="fsspec.specs")` through a variable) reads those.
+        let names_groups = imports
+            .entry_point_groups
+            .iter()
+            .any(|(g, _)| g != analyse::ALL_ENTRY_POINT_GROUPS);
         for (group, line) in &imports.entry_point_groups {
             if group == analyse::ALL_ENTRY_POINT_GROUPS {
-                self.all_entry_points.push((importer, *line));
+                if !names_groups {
+                    self.all_entry_points.push((importer, *line));
+                }
             } else {
                 self.include_entry_point_group(importer, group, *line);
             }
@@ -2453,12 +2461,18 @@ fn analyse_extension(
             .unwrap_or_default()
         {
             let listing = finder.listing(&dir.join(&sub));
-            for (stem, kind) in listing
+            for (f, (stem, kind)) in listing
                 .iter()
                 .flat_map(|l| l.iter())
-                .filter_map(|f| finder.module_file_kind(f))
+                .filter_map(|f| Some((f, finder.module_file_kind(f)?)))
             {
-                if kind == FileKind::Extension && !compiled_locals.iter().any(|c| c == stem) {
+                // A tagged suffix only: a plain `NAME.so` in a subdirectory is mostly a library
+                // (torch's `lib/libtorch_cuda.so`), not a module.
+                let tagged = is_tagged_extension(&interp.extension_suffixes, f);
+                if kind == FileKind::Extension
+                    && tagged
+                    && !compiled_locals.iter().any(|c| c == stem)
+                {
                     compiled_children
                         .entry(stem.to_string())
                         .or_insert_with(|| format!("{package}.{sub}.{stem}"));
@@ -2519,6 +2533,15 @@ fn analyse_extension(
     let source = compiled_source(path, &interp.extension_suffixes)
         .and_then(|py| analyse::analyse_file(&py, ctx).ok());
     Analysed::Compiled(names, source, found.hides_strings)
+}
+
+/// Whether `file` ends with an extension suffix that names the interpreter or the stable ABI
+/// (`.cpython-311-x86_64-linux-gnu.so`, `.abi3.so`), not a bare `.so`.
+fn is_tagged_extension(suffixes: &[String], file: &str) -> bool {
+    suffixes
+        .iter()
+        .filter(|s| s.as_str() != ".so")
+        .any(|s| file.ends_with(s.as_str()))
 }
 
 /// Bare names compiled code may import: the standard library's self-contained extension
