@@ -20,6 +20,10 @@ pub struct CompiledNames {
     /// Dotted names under other top-level packages that are whole strings of a Cython
     /// module's decompressed table (`pandas._libs.tslibs.offsets` imports `dateutil.easter`).
     pub foreign: Vec<String>,
+    /// Runs of name characters holding a dot, from a Cython module's strings read without
+    /// their lengths (end to end, so a run may join several strings: `npnumpynumpy.random`).
+    /// Which modules they name takes knowing which exist (the resolver's part).
+    pub joined_runs: Vec<String>,
     /// The binary keeps its string constants compressed (Cython 3.2+) in a way kiln could not
     /// read, so the names it imports cannot be seen.
     pub hides_strings: bool,
@@ -66,12 +70,143 @@ impl CompiledNames {
         self.foreign = foreign.into_iter().collect();
         self.hides_strings = false;
     }
+
+    /// Adds what a decompressed block of strings without its table of lengths (`joined`, the
+    /// strings end to end) names: the runs that hold dotted names, and each wanted bare name
+    /// that occurs where the table's order allows a whole string (see [`whole_in_sorted`]).
+    fn add_joined(
+        &mut self,
+        joined: &[u8],
+        exact: &[String],
+        standalone: &[String],
+        private: &[String],
+    ) {
+        let whole = |names: &[String]| whole_names_in_sorted(joined, names);
+        for name in whole(exact) {
+            if !self.exact.contains(&name) {
+                self.exact.push(name);
+            }
+        }
+        for name in whole(standalone).into_iter().chain(whole(private)) {
+            if !self.standalone.contains(&name) {
+                self.standalone.push(name);
+            }
+        }
+        self.joined_runs = dotted_runs(joined);
+        self.hides_strings = false;
+    }
+}
+
+/// At most this many runs are kept from one block (a module's docstrings can hold thousands of
+/// dotted words).
+const MAX_RUNS: usize = 4096;
+/// How much of a run is kept before a dot (a top-level name at most this long) and after it.
+const BEFORE_DOT: usize = 64;
+const AFTER_DOT: usize = 256;
+
+/// The runs of name characters (`[A-Za-z0-9_.]`) in `joined` around each dot that follows a
+/// name character: from at most [`BEFORE_DOT`] bytes before the dot (not past the dot before
+/// it) to at most [`AFTER_DOT`] bytes after it, so that each run's first dot is the one it was
+/// cut for. Each once, in order. A module's names sort together into one long run.
+fn dotted_runs(joined: &[u8]) -> Vec<String> {
+    let is_name_byte = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'.';
+    let mut seen = HashSet::default();
+    let mut runs = Vec::new();
+    for run in joined.split(|b| !is_name_byte(b)) {
+        let mut segment_start = 0;
+        for dot in memchr::memchr_iter(b'.', run) {
+            let start = segment_start.max(dot.saturating_sub(BEFORE_DOT));
+            segment_start = dot + 1;
+            if start == dot {
+                continue;
+            }
+            let end = run.len().min(dot + AFTER_DOT);
+            let window = &run[start..end];
+            let window = &window[..window.iter().rposition(|&b| b != b'.').map_or(0, |e| e + 1)];
+            // A name character after the dot.
+            if window.get(dot - start + 1).is_none_or(|&b| b == b'.') {
+                continue;
+            }
+            // Only ASCII bytes are in a run.
+            let window = String::from_utf8_lossy(window).into_owned();
+            if seen.insert(window.clone()) {
+                runs.push(window);
+                if runs.len() == MAX_RUNS {
+                    return runs;
+                }
+            }
+        }
+    }
+    runs
+}
+
+/// Whether `name` may be a whole string of `joined`, a Cython module's strings end to end
+/// without their lengths. Cython orders a module's names by the C names it gives them: the name
+/// without leading underscores, dots as underscores. So the string that follows a whole name
+/// sorts at or after it: an occurrence counts when the text after it does (or the block, or
+/// a C string, ends there). `re` in `__reduce__` is followed by `duce__`, which sorts before
+/// it, so it is no whole string; `tempfile` followed by `tp_new` could be one.
+pub fn whole_in_sorted(joined: &[u8], name: &[u8]) -> bool {
+    memchr::memmem::find_iter(joined, name).any(|at| sorts_before_what_follows(joined, name, at))
+}
+
+/// Which of `names` may be whole strings of `joined` ([`whole_in_sorted`]), found in one pass.
+fn whole_names_in_sorted(joined: &[u8], names: &[String]) -> Vec<String> {
+    let Ok(automaton) = aho_corasick::AhoCorasick::new(names) else {
+        return Vec::new();
+    };
+    let mut whole = vec![false; names.len()];
+    for m in automaton.find_overlapping_iter(joined) {
+        let i = m.pattern().as_usize();
+        if !whole[i] && sorts_before_what_follows(joined, names[i].as_bytes(), m.start()) {
+            whole[i] = true;
+        }
+    }
+    names
+        .iter()
+        .zip(whole)
+        .filter(|(_, w)| *w)
+        .map(|(n, _)| n.clone())
+        .collect()
+}
+
+/// Whether `name`, found at `at` in `joined`, sorts at or before the text after it.
+fn sorts_before_what_follows(joined: &[u8], name: &[u8], at: usize) -> bool {
+    let key = |b: u8| if b == b'.' { b'_' } else { b };
+    let own = name
+        .iter()
+        .position(|&b| b != b'_')
+        .map_or(&[][..], |s| &name[s..]);
+    if own.is_empty() {
+        return false;
+    }
+    let after = &joined[at + name.len()..];
+    let start = after.iter().position(|&b| b != b'_').unwrap_or(after.len());
+    let next = &after[start..];
+    if next.first().is_none_or(|&b| b == 0) {
+        return true;
+    }
+    for (i, &b) in own.iter().enumerate() {
+        match next.get(i).map(|&n| key(n)) {
+            // The text ends (or a C string does) inside the name: the next string is a
+            // prefix of it, and sorts before it.
+            None | Some(0) => return false,
+            Some(n) if n != key(b) => return n > key(b),
+            _ => {}
+        }
+    }
+    true
 }
 
 /// Names in every Cython module's table that its runtime support code imports only on demand,
 /// not the module: a compiled function's `_is_coroutine` reads `asyncio.coroutines` when
 /// asyncio asks whether it is a coroutine function (asyncio is loaded by then).
 const CYTHON_RUNTIME_NAMES: &[&str] = &["asyncio.coroutines"];
+
+/// Whether `name` is one that every Cython module's runtime names without importing it.
+pub fn is_runtime_name(name: &str) -> bool {
+    CYTHON_RUNTIME_NAMES.contains(&name)
+}
 
 /// `a.b_c.d`: identifiers joined by dots.
 fn is_dotted_name(s: &str) -> bool {
@@ -100,32 +235,143 @@ pub fn scan_binary(
     thread_local! {
         static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    BUFFER.with_borrow_mut(|bytes| {
-        use std::io::Read;
+    let found = BUFFER.with_borrow_mut(|bytes| {
         bytes.clear();
-        std::fs::File::open(path)?.read_to_end(bytes)?;
+        let rodata = read_string_sections(&std::fs::File::open(path)?, bytes)?;
+        let bytes: &[u8] = bytes;
         let mut found = CompiledNames {
             dotted: names_in_bytes(bytes, prefixes),
             exact: exact_names_in_bytes(bytes, exact),
             standalone: c_strings_in_bytes(bytes, standalone),
             foreign: Vec::new(),
+            joined_runs: Vec::new(),
             hides_strings: COMPRESSED_STRINGS_MARKS
                 .iter()
                 .any(|mark| memchr::memmem::find(bytes, mark).is_some()),
         };
         if found.hides_strings {
-            if let Some(strings) = cython_strings(bytes) {
-                found.add_strings(&strings, prefixes, exact, standalone);
-                let private = c_strings_in_bytes(&strings, private);
-                found.standalone.extend(private);
+            let region = rodata.unwrap_or(Region {
+                at: 0..bytes.len(),
+                file_offset: 0,
+            });
+            match strings_in_region(bytes, region) {
+                Some(CythonStrings::Split(strings)) => {
+                    found.add_strings(&strings, prefixes, exact, standalone);
+                    let private = c_strings_in_bytes(&strings, private);
+                    found.standalone.extend(private);
+                }
+                Some(CythonStrings::Joined(joined)) => {
+                    found.add_joined(&joined, exact, standalone, private)
+                }
+                None => {}
             }
         }
-        // A very large binary's buffer is not kept for the rest of the run.
+        Ok(found)
+    });
+    // A very large binary's buffer is not kept for the rest of the run.
+    BUFFER.with_borrow_mut(|bytes| {
         if bytes.capacity() > 64 << 20 {
             *bytes = Vec::new();
         }
-        Ok(found)
-    })
+    });
+    found
+}
+
+/// Where `.rodata` lies in a buffer read by [`read_string_sections`], and where in the file
+/// (whose alignment Cython's tables keep).
+#[derive(Debug, Clone)]
+struct Region {
+    at: std::ops::Range<usize>,
+    file_offset: usize,
+}
+
+/// Reads into `into` the parts of the binary `file` that can hold string constants: its
+/// allocated data sections that are not code, unwind tables or pointers (`.rodata`, `.data`),
+/// each followed by a NUL; returns where `.rodata` went. A file that is no ELF kiln can read is
+/// read whole (and no region is returned). Code is most of an extension module's bytes, and
+/// no name an import uses lies there.
+fn read_string_sections(
+    file: &std::fs::File,
+    into: &mut Vec<u8>,
+) -> std::io::Result<Option<Region>> {
+    use goblin::elf::section_header::{SectionHeader, SHF_ALLOC, SHF_EXECINSTR, SHT_PROGBITS};
+    use std::io::Read;
+    use std::os::unix::fs::FileExt;
+    let whole = |into: &mut Vec<u8>| -> std::io::Result<Option<Region>> {
+        into.clear();
+        let mut file = file;
+        file.read_to_end(into)?;
+        Ok(None)
+    };
+    let size = file.metadata()?.len();
+    let mut head = [0u8; 64];
+    if file.read_exact_at(&mut head, 0).is_err() {
+        return whole(into);
+    }
+    let Ok(header) = goblin::elf::Elf::parse_header(&head) else {
+        return whole(into);
+    };
+    let (Ok(container), Ok(endianness)) = (header.container(), header.endianness()) else {
+        return whole(into);
+    };
+    let ctx = goblin::container::Ctx::new(container, endianness);
+    let table_len = u64::from(header.e_shnum) * u64::from(header.e_shentsize);
+    if header.e_shnum == 0 || header.e_shoff.saturating_add(table_len) > size {
+        return whole(into);
+    }
+    // One byte before the table: goblin takes a table at offset 0 for none.
+    let mut table = vec![0u8; 1 + table_len as usize];
+    file.read_exact_at(&mut table[1..], header.e_shoff)?;
+    let Ok(sections) = SectionHeader::parse(&table, 1, usize::from(header.e_shnum), ctx) else {
+        return whole(into);
+    };
+    let Some(names) = sections.get(usize::from(header.e_shstrndx)) else {
+        return whole(into);
+    };
+    if names.sh_offset.saturating_add(names.sh_size) > size || names.sh_size > 1 << 20 {
+        return whole(into);
+    }
+    let mut name_table = vec![0u8; names.sh_size as usize];
+    file.read_exact_at(&mut name_table, names.sh_offset)?;
+    let name_of = |s: &SectionHeader| -> &[u8] {
+        let rest = name_table.get(s.sh_name..).unwrap_or_default();
+        &rest[..memchr::memchr(0, rest).unwrap_or(rest.len())]
+    };
+    const NO_STRINGS: &[&[u8]] = &[
+        b".eh_frame",
+        b".gcc_except_table",
+        b".got",
+        b".init_array",
+        b".fini_array",
+        b".data.rel.ro",
+        b".tm_clone_table",
+    ];
+    let mut rodata = None;
+    into.clear();
+    for s in &sections {
+        let name = name_of(s);
+        let wanted = s.sh_type == SHT_PROGBITS
+            && s.sh_flags & u64::from(SHF_ALLOC) != 0
+            && s.sh_flags & u64::from(SHF_EXECINSTR) == 0
+            && !NO_STRINGS.iter().any(|n| name.starts_with(n));
+        if !wanted || s.sh_size == 0 {
+            continue;
+        }
+        if s.sh_offset.saturating_add(s.sh_size) > size {
+            return whole(into);
+        }
+        let at = into.len();
+        into.resize(at + s.sh_size as usize, 0);
+        file.read_exact_at(&mut into[at..], s.sh_offset)?;
+        if name == b".rodata" {
+            rodata = Some(Region {
+                at: at..into.len(),
+                file_offset: s.sh_offset as usize,
+            });
+        }
+        into.push(0);
+    }
+    Ok(rodata)
 }
 
 /// The `names` that occur in `bytes` as whole identifiers.
@@ -245,22 +491,47 @@ const LONGEST_STRING: u32 = 1 << 24;
 /// How many bytes decoding one compressed block may give at most.
 const DECODED_LIMIT: usize = 16 << 20;
 
-/// The string constants of a Cython 3.2+ module, read from its binary, as whole C strings
-/// (each with a NUL before and after), or None when they cannot be read.
+/// A Cython 3.2+ module's string constants, decompressed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CythonStrings {
+    /// Split by their table of lengths: whole C strings (each with a NUL before and after).
+    Split(Vec<u8>),
+    /// End to end: no table of lengths was found (the compiler built a small module's table in
+    /// code, with stores of immediates, rather than in read-only data).
+    Joined(Vec<u8>),
+}
+
+/// The string constants of a Cython 3.2+ module, read from its binary, or None when no block of
+/// them decompresses.
 ///
 /// Such a module keeps all its strings end to end in one block, compressed (zlib in 3.2, LZSS
 /// in 3.3), and splits them at start-up with a table of their lengths: arrays of 32-bit words
 /// in its read-only data, one per string. The block is found by decompressing (a zlib stream
 /// by its header; an LZSS block from each aligned position whose first token is a literal),
 /// and the table as a run of small words whose sum is the block's length. A split is taken
-/// only when it yields `__name__` as a whole string, which every module's table holds.
-pub fn cython_strings(bytes: &[u8]) -> Option<Vec<u8>> {
-    let region = read_only_data(bytes).unwrap_or(0..bytes.len());
-    let data = bytes.get(region.clone())?;
+/// only when it yields `__name__` as a whole string, which every module's table holds. Without
+/// a split, the longest block that holds `__name__` is returned joined.
+pub fn cython_strings(bytes: &[u8]) -> Option<CythonStrings> {
+    let region = match read_only_data(bytes) {
+        Some(at) => Region {
+            file_offset: at.start,
+            at,
+        },
+        None => Region {
+            at: 0..bytes.len(),
+            file_offset: 0,
+        },
+    };
+    strings_in_region(bytes, region)
+}
+
+/// [`cython_strings`] of a binary whose `.rodata` is `region` of `bytes`.
+fn strings_in_region(bytes: &[u8], region: Region) -> Option<CythonStrings> {
+    let data = bytes.get(region.at.clone())?;
     // The lengths table: 32-bit little-endian words at 4-aligned file offsets.
-    let base = region.start.next_multiple_of(4);
-    let words: Vec<u32> = bytes
-        .get(base..region.end)?
+    let skip = region.file_offset.next_multiple_of(4) - region.file_offset;
+    let words: Vec<u32> = data
+        .get(skip..)?
         .chunks_exact(4)
         .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
         .collect();
@@ -272,7 +543,7 @@ pub fn cython_strings(bytes: &[u8]) -> Option<Vec<u8>> {
         }
     }
     if memchr::memmem::find(bytes, LZSS_MARK).is_some() {
-        let first = region.start.next_multiple_of(8) - region.start;
+        let first = region.file_offset.next_multiple_of(8) - region.file_offset;
         for start in (first..data.len()).step_by(8) {
             if data[start] & 1 == 0 {
                 continue;
@@ -284,10 +555,19 @@ pub fn cython_strings(bytes: &[u8]) -> Option<Vec<u8>> {
     }
     // A block decoded from inside another, or a table's first lengths alone, may split too:
     // the longest split is the whole table.
-    blocks
+    let split = blocks
         .iter()
         .filter_map(|(block, ends)| split_by_lengths(block, ends, &words))
-        .max_by_key(Vec::len)
+        .max_by_key(Vec::len);
+    match split {
+        Some(strings) => Some(CythonStrings::Split(strings)),
+        None => blocks
+            .into_iter()
+            .map(|(block, _)| block)
+            .filter(|block| memchr::memmem::find(block, b"__name__").is_some())
+            .max_by_key(Vec::len)
+            .map(CythonStrings::Joined),
+    }
 }
 
 /// The file range of the `.rodata` section, where compilers put the block and the table.
@@ -543,7 +823,9 @@ mod tests {
         let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
         z.write_all(&concat).unwrap();
         let bytes = binary(&z.finish().unwrap(), b"cannot initialise module strings");
-        let joined = super::cython_strings(&bytes).expect("the table is read");
+        let Some(super::CythonStrings::Split(joined)) = super::cython_strings(&bytes) else {
+            panic!("the table is read");
+        };
         // The empty string sorts first and has length 0: the split starts after it.
         assert_eq!(strings_of(&joined), &TABLE[1..]);
     }
@@ -554,12 +836,73 @@ mod tests {
         let compressed = lzss_encode(&concat);
         assert!(compressed.len() < concat.len(), "the encoder refers back");
         let bytes = binary(&compressed, super::LZSS_MARK);
-        let joined = super::cython_strings(&bytes).expect("the table is read");
+        let Some(super::CythonStrings::Split(joined)) = super::cython_strings(&bytes) else {
+            panic!("the table is read");
+        };
         // The empty string sorts first and has length 0: the split starts after it.
         assert_eq!(strings_of(&joined), &TABLE[1..]);
-        // Without its table the block cannot be split, and nothing is guessed.
+        // Without its table the block cannot be split: its strings come end to end.
         let cut = bytes.len() - 4 * (TABLE.len() + 1);
-        assert_eq!(super::cython_strings(&bytes[..cut]), None);
+        assert_eq!(
+            super::cython_strings(&bytes[..cut]),
+            Some(super::CythonStrings::Joined(TABLE.concat()))
+        );
+    }
+
+    /// Strings as a Cython module sorts them: texts first, then names by their C names.
+    const SORTED: &[&str] = &[
+        "numpy._core.multiarray failed to import",
+        "SFC64",
+        "__all__",
+        "asyncio.coroutines",
+        "bit_generator",
+        "__class__",
+        "__main__",
+        "math",
+        "__name__",
+        "np",
+        "numpy",
+        "numpy.random._sfc64",
+        "__reduce__",
+        "self",
+        "tempfile",
+        "__test__",
+        "uint64",
+    ];
+
+    #[test]
+    fn names_in_joined_strings_are_read_by_their_order() {
+        let joined = SORTED.concat().into_bytes();
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let mut names = super::CompiledNames {
+            hides_strings: true,
+            ..Default::default()
+        };
+        names.add_joined(
+            &joined,
+            &strings(&["_sfc64"]),
+            &strings(&["math", "tempfile", "re", "io", "os", "self"]),
+            &strings(&["_json"]),
+        );
+        assert!(!names.hides_strings);
+        // `re` only occurs in `__reduce__`, `io` in `asyncio`: what follows sorts before them.
+        // `uint64` is the last string: whole.
+        assert_eq!(names.standalone, ["math", "tempfile", "self"]);
+        // `_sfc64` is followed by `__reduce__`, which sorts before it.
+        assert!(names.exact.is_empty());
+        // A run for each dot: from the dot before it (or 64 bytes) to 256 bytes after it.
+        assert_eq!(
+            names.joined_runs,
+            [
+                "numpy._core.multiarray",
+                "_core.multiarray",
+                "importSFC64__all__asyncio.coroutinesbit_generator__class____main__math__name__npnumpynumpy.random._sfc64__reduce__selftempfile__test__uint64",
+                "coroutinesbit_generator__class____main__math__name__npnumpynumpy.random._sfc64__reduce__selftempfile__test__uint64",
+                "random._sfc64__reduce__selftempfile__test__uint64",
+            ]
+        );
+        assert!(super::whole_in_sorted(&joined, b"uint64"));
+        assert!(!super::whole_in_sorted(&joined, b"os"));
     }
 
     #[test]
@@ -592,6 +935,28 @@ mod tests {
         );
         assert_eq!(names.standalone, ["json", "warnings"]);
         assert_eq!(names.foreign, ["Generator.random", "dateutil.easter"]);
+    }
+
+    /// A string constant of this test binary, in its `.rodata`.
+    const MARKER: &str = "kiln_marker_in_read_only_data";
+
+    #[test]
+    fn only_the_data_sections_of_an_elf_binary_are_read() {
+        let exe = std::env::current_exe().unwrap();
+        let mut buffer = Vec::new();
+        let file = std::fs::File::open(&exe).unwrap();
+        let rodata = super::read_string_sections(&file, &mut buffer)
+            .unwrap()
+            .expect("an ELF binary has .rodata");
+        let size = std::fs::metadata(&exe).unwrap().len() as usize;
+        assert!(buffer.len() < size / 2, "{} of {size} bytes", buffer.len());
+        let in_rodata = &buffer[rodata.at.clone()];
+        assert!(memchr::memmem::find(in_rodata, MARKER.as_bytes()).is_some());
+        // The same bytes as in the file, where the section lies.
+        let mut in_file = vec![0u8; in_rodata.len()];
+        std::os::unix::fs::FileExt::read_exact_at(&file, &mut in_file, rodata.file_offset as u64)
+            .unwrap();
+        assert!(in_file == in_rodata);
     }
 
     #[test]

@@ -16,9 +16,21 @@ use crate::analyse::FileImports;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum CachedAnalysis {
     Source(FileImports),
-    /// Names found in an extension module, the imports of the source beside it, and whether
-    /// the binary hides its strings (so that what it imports cannot all be seen).
-    Compiled(Vec<String>, Option<FileImports>, bool),
+    Compiled(CompiledImports),
+}
+
+/// What an extension module imports, as far as its binary tells.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CompiledImports {
+    /// Module names found in the binary.
+    pub names: Vec<String>,
+    /// The imports of the source it was compiled from, when that ships beside it.
+    pub source: Option<FileImports>,
+    /// The binary hides its strings, so that what it imports cannot all be seen.
+    pub hides_strings: bool,
+    /// Runs of its strings read end to end, which may hold dotted module names
+    /// ([`crate::analyse::compiled::CompiledNames::joined_runs`]).
+    pub joined_runs: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -196,7 +208,12 @@ mod tests {
         )
         .unwrap();
         assert!(!facts.imports.is_empty() && !facts.dynamic.is_empty());
-        let analysis = CachedAnalysis::Compiled(vec!["a.b".into()], Some(facts), true);
+        let analysis = CachedAnalysis::Compiled(CompiledImports {
+            names: vec!["a.b".into()],
+            source: Some(facts),
+            hides_strings: true,
+            joined_runs: vec!["xa.b".into()],
+        });
         let analysis = Arc::new(analysis);
         cache.put(&source, "m", analysis.clone());
         let empty = tmp.path().join("empty.py");

@@ -6,11 +6,10 @@
 //!   app's code (and its libraries) use of it, and reports which modules that imported, with
 //!   the package's own submodules its import loaded (plotly.io's `__init__` reads its lazy
 //!   `templates`). When the child fails, the caller falls back to every submodule.
-//! - An extension module whose string constants are compressed (Cython 3.2+) in a way kiln could
-//!   not read back (the table of their lengths was not found in the binary; see
-//!   [`crate::analyse::compiled::cython_strings`]), so the names it imports cannot be read from
-//!   the binary: a child imports it with a finder first on
-//!   `sys.meta_path` that records each import made straight from compiled code while an
+//! - An extension module whose string constants are compressed (Cython 3.1+) in a way kiln could
+//!   not read back (no block decompressed; see [`crate::analyse::compiled::cython_strings`]),
+//!   so the names it imports cannot be read from the binary: a child imports it with a finder
+//!   first on `sys.meta_path` that records each import made straight from compiled code while an
 //!   extension module initialises (`pyarrow.lib` imports `cloudpickle` when it is installed).
 //!   Imports its Python code makes are left to the parser.
 //!

@@ -773,7 +773,12 @@ impl<'a> Resolver<'a> {
         };
         match &*analysed {
             Analysed::Source(imports) => self.add_requests(id, imports),
-            Analysed::Compiled(names, source, hides_strings) => {
+            Analysed::Compiled(cache::CompiledImports {
+                names,
+                source,
+                hides_strings,
+                joined_runs,
+            }) => {
                 let hides_strings = *hides_strings;
                 self.hidden_imports_seen |= hides_strings;
                 if hides_strings
@@ -782,7 +787,9 @@ impl<'a> Resolver<'a> {
                 {
                     self.hidden_compiled.push(id);
                 }
-                self.add_compiled_names(id, names);
+                self.add_compiled_names(id, names, COMPILED_RULE);
+                let joined = self.names_in_joined_runs(id, joined_runs);
+                self.add_compiled_names(id, &joined, COMPILED_JOINED_RULE);
                 if let Some(imports) = source {
                     self.add_requests(id, imports);
                 }
@@ -1289,7 +1296,7 @@ impl<'a> Resolver<'a> {
     /// Module names found in an extension module's binary: each resolves to its longest
     /// importable prefix (the rest is an attribute path); names that resolve to nothing are
     /// ordinary strings.
-    fn add_compiled_names(&mut self, importer: ModuleId, names: &[String]) {
+    fn add_compiled_names(&mut self, importer: ModuleId, names: &[String], rule: &str) {
         let own_top = self.graph.modules[importer]
             .name
             .split('.')
@@ -1318,7 +1325,7 @@ impl<'a> Resolver<'a> {
                     self.inferred_edge(
                         importer,
                         id,
-                        "named in the extension module's compiled code".into(),
+                        rule.into(),
                         if required {
                             Condition::Always
                         } else {
@@ -1328,6 +1335,61 @@ impl<'a> Resolver<'a> {
                 }
             }
         }
+    }
+
+    /// The modules that runs of an extension module's strings read end to end name (see
+    /// [`analyse::compiled::CompiledNames::joined_runs`]): where a run holds a dot, a module
+    /// whose name ends just before it and that continues, component by component, with the
+    /// longest prefix of what follows that names a module too. In `npnumpynumpy.random._sfc64pop`
+    /// that is `numpy.random._sfc64`; a top-level module alone (`py`, from `numpy`) is no name.
+    fn names_in_joined_runs(&mut self, importer: ModuleId, runs: &[String]) -> Vec<String> {
+        let mut exists: HashMap<String, bool> = HashMap::default();
+        let mut probe = |this: &mut Self, name: &str| -> bool {
+            if let Some(&known) = exists.get(name) {
+                return known;
+            }
+            let found = this.probe(name);
+            exists.insert(name.to_string(), found);
+            found
+        };
+        let importer_name = self.graph.modules[importer].name.clone();
+        let mut found = std::collections::BTreeSet::new();
+        for run in runs {
+            let bytes = run.as_bytes();
+            // The run was cut for its first dot.
+            let Some(dot) = run.find('.') else { continue };
+            for start in 0..dot {
+                if !(bytes[start].is_ascii_alphabetic() || bytes[start] == b'_') {
+                    continue;
+                }
+                let top = &run[start..dot];
+                if STDLIB_DEV_ONLY.contains(&top) || !probe(self, top) {
+                    continue;
+                }
+                let mut name = top.to_string();
+                let mut at = dot;
+                while bytes.get(at) == Some(&b'.') {
+                    let rest = &run[at + 1..];
+                    let part = &rest[..rest.find('.').unwrap_or(rest.len())];
+                    let longest = (1..=part.len()).rev().find(|&k| {
+                        is_identifier(&part[..k]) && probe(self, &format!("{name}.{}", &part[..k]))
+                    });
+                    let Some(k) = longest else { break };
+                    name = format!("{name}.{}", &part[..k]);
+                    if k < part.len() {
+                        break;
+                    }
+                    at += 1 + k;
+                }
+                if name.len() > top.len()
+                    && name != importer_name
+                    && !analyse::compiled::is_runtime_name(&name)
+                {
+                    found.insert(name);
+                }
+            }
+        }
+        found.into_iter().collect()
     }
 
     /// Every submodule of a lazy package, one level down: what ships when the package cannot
@@ -2532,8 +2594,19 @@ fn analyse_extension(
     // beside the binary: its imports are the compiled module's imports.
     let source = compiled_source(path, &interp.extension_suffixes)
         .and_then(|py| analyse::analyse_file(&py, ctx).ok());
-    Analysed::Compiled(names, source, found.hides_strings)
+    Analysed::Compiled(cache::CompiledImports {
+        names,
+        source,
+        hides_strings: found.hides_strings,
+        joined_runs: found.joined_runs,
+    })
 }
+
+/// Why an extension module's edge is there: a name in its binary.
+const COMPILED_RULE: &str = "named in the extension module's compiled code";
+/// The same, from a name found in its strings read end to end, without their lengths.
+const COMPILED_JOINED_RULE: &str =
+    "named in the extension module's compiled code (its strings read end to end)";
 
 /// Whether `file` ends with an extension suffix that names the interpreter or the stable ABI
 /// (`.cpython-311-x86_64-linux-gnu.so`, `.abi3.so`), not a bare `.so`.

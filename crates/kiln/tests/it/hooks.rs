@@ -43,8 +43,10 @@ fn sqlalchemy_dialect_from_the_url() {
 
 /// pandas' Cython 3.2+ modules keep their strings compressed, so what they import from C
 /// cannot be read from the binaries as plain C strings: kiln decompresses the module's string
-/// table (or, where it cannot, imports the module in a child interpreter and records the
-/// imports its compiled code makes). `pandas._libs.tslibs.offsets` imports `dateutil.easter`.
+/// table and splits it by the table of their lengths; `pandas._libs.tslibs.offsets` imports
+/// `dateutil.easter`. Where the lengths are not in read-only data (the compiler built them in
+/// code), the strings are read end to end: `pandas._libs.tslibs.timezones` imports
+/// `zoneinfo._zoneinfo`.
 #[test]
 fn pandas_with_its_compiled_extensions() {
     runs_like_plain_python("pkg_pandas");
@@ -67,6 +69,11 @@ fn pandas_with_its_compiled_extensions() {
         rules.iter().any(|r| r.contains("compiled code")),
         "{rules:?}"
     );
+    let joined = targets_by_rule(&graph, "pandas._libs.tslibs.timezones", "read end to end");
+    assert!(
+        joined.contains(&"zoneinfo._zoneinfo") && joined.contains(&"dateutil.tz"),
+        "{joined:?}"
+    );
 }
 
 /// scipy's `__getattr__` imports its subpackages lazily: an attribute read of scipy that names
@@ -81,19 +88,20 @@ fn scipy_with_vendored_libraries() {
         .output()
         .unwrap();
     let graph: serde_json::Value = serde_json::from_slice(&graph.stdout).unwrap();
-    let lazy: Vec<&str> = graph["edges"]
+    let lazy = targets_by_rule(&graph, "scipy", "is its submodule");
+    assert!(lazy.contains(&"scipy.fft"), "{lazy:?}");
+}
+
+/// The modules `from` has edges to whose rule says `rule`, in `kiln graph`'s output.
+fn targets_by_rule<'g>(graph: &'g serde_json::Value, from: &str, rule: &str) -> Vec<&'g str> {
+    graph["edges"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|e| e["from"] == "scipy")
-        .filter(|e| {
-            e["kind"]["rule"]
-                .as_str()
-                .is_some_and(|r| r.contains("is its submodule"))
-        })
+        .filter(|e| e["from"] == from)
+        .filter(|e| e["kind"]["rule"].as_str().is_some_and(|r| r.contains(rule)))
         .filter_map(|e| e["to"].as_str())
-        .collect();
-    assert!(lazy.contains(&"scipy.fft"), "{lazy:?}");
+        .collect()
 }
 
 #[test]
