@@ -24,6 +24,9 @@ pub struct CompiledNames {
     /// their lengths (end to end, so a run may join several strings: `npnumpynumpy.random`).
     /// Which modules they name takes knowing which exist (the resolver's part).
     pub joined_runs: Vec<String>,
+    /// Exact, standalone and private names that may be whole strings of a module's strings read
+    /// end to end ([`whole_in_sorted`]): a guess, as the names' order allows it.
+    pub joined_names: Vec<String>,
     /// The binary keeps its string constants compressed (Cython 3.2+) in a way kiln could not
     /// read, so the names it imports cannot be seen.
     pub hides_strings: bool,
@@ -81,15 +84,11 @@ impl CompiledNames {
         standalone: &[String],
         private: &[String],
     ) {
-        let whole = |names: &[String]| whole_names_in_sorted(joined, names);
-        for name in whole(exact) {
-            if !self.exact.contains(&name) {
-                self.exact.push(name);
-            }
-        }
-        for name in whole(standalone).into_iter().chain(whole(private)) {
-            if !self.standalone.contains(&name) {
-                self.standalone.push(name);
+        for names in [exact, standalone, private] {
+            for name in whole_names_in_sorted(joined, names) {
+                if !self.joined_names.contains(&name) {
+                    self.joined_names.push(name);
+                }
             }
         }
         self.joined_runs = dotted_runs(joined);
@@ -245,6 +244,7 @@ pub fn scan_binary(
             standalone: c_strings_in_bytes(bytes, standalone),
             foreign: Vec::new(),
             joined_runs: Vec::new(),
+            joined_names: Vec::new(),
             hides_strings: COMPRESSED_STRINGS_MARKS
                 .iter()
                 .any(|mark| memchr::memmem::find(bytes, mark).is_some()),
@@ -886,10 +886,9 @@ mod tests {
         );
         assert!(!names.hides_strings);
         // `re` only occurs in `__reduce__`, `io` in `asyncio`: what follows sorts before them.
-        // `uint64` is the last string: whole.
-        assert_eq!(names.standalone, ["math", "tempfile", "self"]);
         // `_sfc64` is followed by `__reduce__`, which sorts before it.
-        assert!(names.exact.is_empty());
+        assert_eq!(names.joined_names, ["math", "tempfile", "self"]);
+        assert!(names.exact.is_empty() && names.standalone.is_empty());
         // A run for each dot: from the dot before it (or 64 bytes) to 256 bytes after it.
         assert_eq!(
             names.joined_runs,

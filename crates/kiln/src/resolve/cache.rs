@@ -31,6 +31,8 @@ pub struct CompiledImports {
     /// Runs of its strings read end to end, which may hold dotted module names
     /// ([`crate::analyse::compiled::CompiledNames::joined_runs`]).
     pub joined_runs: Vec<String>,
+    /// Bare module names that may be whole strings of those runs: a guess.
+    pub joined_names: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -213,6 +215,7 @@ mod tests {
             source: Some(facts),
             hides_strings: true,
             joined_runs: vec!["xa.b".into()],
+            joined_names: vec!["c".into()],
         });
         let analysis = Arc::new(analysis);
         cache.put(&source, "m", analysis.clone());

@@ -778,6 +778,7 @@ impl<'a> Resolver<'a> {
                 source,
                 hides_strings,
                 joined_runs,
+                joined_names,
             }) => {
                 let hides_strings = *hides_strings;
                 self.hidden_imports_seen |= hides_strings;
@@ -787,9 +788,11 @@ impl<'a> Resolver<'a> {
                 {
                     self.hidden_compiled.push(id);
                 }
-                self.add_compiled_names(id, names, COMPILED_RULE);
+                self.add_compiled_names(id, names, COMPILED_RULE, true);
                 let joined = self.names_in_joined_runs(id, joined_runs);
-                self.add_compiled_names(id, &joined, COMPILED_JOINED_RULE);
+                self.add_compiled_names(id, &joined, COMPILED_JOINED_RULE, true);
+                // A bare name is a guess: whether it is a whole string, only its order tells.
+                self.add_compiled_names(id, joined_names, COMPILED_JOINED_RULE, false);
                 if let Some(imports) = source {
                     self.add_requests(id, imports);
                 }
@@ -1296,7 +1299,13 @@ impl<'a> Resolver<'a> {
     /// Module names found in an extension module's binary: each resolves to its longest
     /// importable prefix (the rest is an attribute path); names that resolve to nothing are
     /// ordinary strings.
-    fn add_compiled_names(&mut self, importer: ModuleId, names: &[String], rule: &str) {
+    fn add_compiled_names(
+        &mut self,
+        importer: ModuleId,
+        names: &[String],
+        rule: &str,
+        certain: bool,
+    ) {
         let own_top = self.graph.modules[importer]
             .name
             .split('.')
@@ -1319,9 +1328,10 @@ impl<'a> Resolver<'a> {
                     // Compiled code may guard an import as Python code does: a name of another
                     // distribution that this one does not require is taken as optional.
                     let top = candidate.split('.').next().unwrap_or(candidate);
-                    let required = self.graph.modules[id].origin != Origin::ThirdParty
-                        || top == own_top
-                        || self.requires_top_level(importer, top);
+                    let required = certain
+                        && (self.graph.modules[id].origin != Origin::ThirdParty
+                            || top == own_top
+                            || self.requires_top_level(importer, top));
                     self.inferred_edge(
                         importer,
                         id,
@@ -2565,18 +2575,21 @@ fn analyse_extension(
     let found =
         analyse::compiled::scan_binary(path, &prefixes, &exact, &stdlib, &natives.hidden_stdlib)
             .unwrap_or_default();
+    // An exact name is a compiled module of the package, of a subpackage, or a sibling.
+    let full_name = |name: String| {
+        if compiled_locals.contains(&name) {
+            format!("{package}.{name}")
+        } else if let Some(child) = compiled_children.get(&name) {
+            child.clone()
+        } else {
+            name
+        }
+    };
     let mut names = found.dotted;
     names.extend(found.standalone);
     names.extend(found.foreign);
-    for name in found.exact {
-        if compiled_locals.contains(&name) {
-            names.push(format!("{package}.{name}"));
-        } else if let Some(child) = compiled_children.get(&name) {
-            names.push(child.clone());
-        } else {
-            names.push(name);
-        }
-    }
+    names.extend(found.exact.into_iter().map(full_name));
+    let joined_names = found.joined_names.into_iter().map(full_name).collect();
     // A Cython module whose compressed strings could not be read (no table
     // of lengths found) hides what it imports. Its own package's Python modules ship with it (below); so do the
     // standard library's self-contained extension modules (`cmath`,
@@ -2599,6 +2612,7 @@ fn analyse_extension(
         source,
         hides_strings: found.hides_strings,
         joined_runs: found.joined_runs,
+        joined_names,
     })
 }
 
