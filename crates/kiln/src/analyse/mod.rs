@@ -186,6 +186,11 @@ pub struct FileImports {
     /// A module-level `__getattr__` (PEP 562) imports modules whose names it computes in a way
     /// analysis cannot follow: any submodule of the package may be imported.
     pub lazy_getattr: bool,
+    /// A module-level `__getattr__` imports the package's submodule that the attribute read
+    /// names (`import_module(f"scipy.{name}")`, `import_module("." + name, __name__)`), and
+    /// nothing else analysis cannot follow: an attribute read imports the submodule it names,
+    /// if there is one.
+    pub getattr_submodules: bool,
     /// Uses of [`SOURCE_READERS`], in source order (not those that only run on another
     /// platform or for type checkers). The rule kiln applies: an app module that has any reads
     /// its own functions' source, so its `.py` ships beside its bytecode.

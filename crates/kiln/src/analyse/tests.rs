@@ -138,3 +138,37 @@ fn lines_are_counted_across_crlf_and_unicode() {
     assert_eq!(got.imports[0].line, 3);
     assert_eq!(got.imports[0].module, "json");
 }
+
+/// A package whose `__getattr__` imports the submodule the attribute names (scipy's pattern)
+/// needs no interpreter to say what an attribute read imports; other computed names do.
+#[test]
+fn a_getattr_that_imports_the_submodule_an_attribute_names_is_known() {
+    let package = SourceContext {
+        is_package: true,
+        ..ctx("pkg")
+    };
+    for src in [
+        "import importlib\n_sub = ['a', 'b']\ndef __getattr__(name):\n    if name in _sub:\n        return importlib.import_module(f'pkg.{name}')\n    raise AttributeError(name)\n",
+        "import importlib\ndef __getattr__(attr):\n    return importlib.import_module('.' + attr, __name__)\n",
+        "from importlib import import_module\ndef __getattr__(name):\n    mod = f'{__name__}.{name}'\n    return import_module(mod)\n",
+    ] {
+        let got = analyse_source(src, package).unwrap();
+        assert!(got.getattr_submodules && !got.lazy_getattr, "{src}");
+    }
+    for src in [
+        // A subpackage's module, a transformed name, a table: not the attribute's submodule.
+        "import importlib\ndef __getattr__(name):\n    return importlib.import_module(f'pkg.sub.{name}')\n",
+        "import importlib\ndef __getattr__(name):\n    return importlib.import_module(f'pkg.{name.lower()}')\n",
+        "import importlib\ndef __getattr__(name):\n    if name == 'x':\n        return importlib.import_module(f'pkg.{name}')\n    return importlib.import_module(_table[name])\n",
+    ] {
+        let got = analyse_source(src, package).unwrap();
+        assert!(got.lazy_getattr, "{src}");
+    }
+    // A module's `__getattr__` has no submodules.
+    let got = analyse_source(
+        "import importlib\ndef __getattr__(name):\n    return importlib.import_module(f'pkg.{name}')\n",
+        ctx("pkg"),
+    )
+    .unwrap();
+    assert!(!got.getattr_submodules);
+}

@@ -37,6 +37,8 @@ enum Binding {
     /// A small function (`def name(...): ... return expr`): its name is not a string, a call of
     /// it gives what its `return` statements give, read in its own scope (parameters unknown).
     Function(Box<(Scope, Vec<Expr>)>),
+    /// A string given from outside the module (a stand-in for a parameter).
+    Constant(String),
     /// Anything else: a parameter, an augmented assignment, an import, a `with ... as`, a
     /// tuple target, `global`.
     Unknown,
@@ -73,6 +75,14 @@ impl Scope {
             scope.bind(param.name.as_str(), Binding::Unknown);
         }
         scope.statements(&def.body);
+        scope
+    }
+
+    /// A scope that binds `name` to the string `value` alone: pushed over a function's scope,
+    /// it stands for what a parameter holds.
+    pub fn with_constant(name: &str, value: &str) -> Scope {
+        let mut scope = Scope::default();
+        scope.bind(name, Binding::Constant(value.to_string()));
         scope
     }
 
@@ -891,6 +901,7 @@ impl<'s> Values<'s> {
         for binding in self.bindings(name)? {
             match binding {
                 Binding::Value(v) => out.extend(self.eval(v, depth + 1)?),
+                Binding::Constant(s) => out.push(s.clone()),
                 Binding::Each(iter) => out.extend(self.items(iter, depth + 1)?),
                 Binding::Returns(returns) => out.extend(self.returns(returns, depth)?),
                 Binding::Function(_) | Binding::Unknown => return None,

@@ -73,6 +73,8 @@ pub(super) struct ImportWalker<'a> {
     in_recorded_path: bool,
     /// Inside a module-level `def __getattr__` (PEP 562).
     in_module_getattr: bool,
+    /// The name of that `__getattr__`'s parameter (the attribute read).
+    getattr_param: Option<String>,
     /// Nesting of class bodies (module-level facts such as `__all__` are only read outside).
     class_depth: u32,
     /// Bindings of the scopes around the current statement, the module's first: what the
@@ -100,6 +102,7 @@ impl<'a> ImportWalker<'a> {
             path_names: HashMap::default(),
             in_recorded_path: false,
             in_module_getattr: false,
+            getattr_param: None,
             class_depth: 0,
             scopes: Vec::new(),
             classes: Vec::new(),
@@ -185,6 +188,15 @@ impl<'a> ImportWalker<'a> {
                 let saved = (self.in_function, self.in_module_getattr);
                 self.in_function = true;
                 self.in_module_getattr |= getattr;
+                if getattr {
+                    let p = &node.parameters;
+                    self.getattr_param = p
+                        .posonlyargs
+                        .iter()
+                        .chain(&p.args)
+                        .next()
+                        .map(|a| a.parameter.name.to_string());
+                }
                 self.scopes.push(values::Scope::of_function(node));
                 self.walk_body(&node.body);
                 self.scopes.pop();
@@ -1187,6 +1199,35 @@ impl<'a> ImportWalker<'a> {
         }
     }
 
+    /// Whether `arg`, imported in the module-level `__getattr__` of this package, is always the
+    /// package's submodule that the attribute read names: `f"{__name__}.{name}"`,
+    /// `"scipy." + name`, or `"." + name` relative to this package (`relative_to_self`). The
+    /// value analysis reads it with the parameter standing for a marker.
+    fn names_attribute_submodule(&self, arg: &Expr, relative_to_self: bool) -> bool {
+        // Mixed case: `name.lower()` or `name.upper()` is another name.
+        const MARKER: &str = "\0Attribute";
+        let Some(param) = &self.getattr_param else {
+            return false;
+        };
+        if !self.ctx.is_package {
+            return false;
+        }
+        let mut scopes = self.scopes.clone();
+        scopes.push(values::Scope::with_constant(param, MARKER));
+        let values = values::Values {
+            scopes: &scopes,
+            ..self.values()
+        };
+        let absolute = format!("{}.{MARKER}", self.ctx.module);
+        let relative = format!(".{MARKER}");
+        values.strings(arg).is_some_and(|names| {
+            !names.is_empty()
+                && names
+                    .iter()
+                    .all(|n| *n == absolute || (relative_to_self && *n == relative))
+        })
+    }
+
     /// `importlib.import_module(...)` and `__import__(...)` calls.
     fn call(&mut self, call: &ruff_python_ast::ExprCall) {
         self.child_interpreter(call);
@@ -1232,6 +1273,10 @@ impl<'a> ImportWalker<'a> {
         let package_literal = package
             .and_then(|p| self.strings(p))
             .and_then(|mut v| (v.len() == 1).then(|| v.remove(0)));
+        if self.in_module_getattr && self.names_attribute_submodule(arg, relative_to_self) {
+            self.out.getattr_submodules = true;
+            return;
+        }
         if let Some((name, complete)) = self.own_relative_name(arg) {
             if complete {
                 self.request(name, 0, Vec::new(), line, via);

@@ -202,6 +202,9 @@ struct Resolver<'a> {
     attr_uses: HashMap<String, std::collections::BTreeSet<String>>,
     /// Third-party packages with a lazy `__getattr__`, and the names already asked of each.
     lazy: Vec<(ModuleId, std::collections::BTreeSet<String>)>,
+    /// Those of them whose `__getattr__` imports only the submodule an attribute names: what
+    /// an attribute read imports is known without asking.
+    lazy_known: HashSet<ModuleId>,
     /// Imports whose name starts with a computed piece and ends with known text
     /// (`"%s.migrations" % app`), tried after each package a string names ([`Self::follow_suffixes`]).
     suffixed: Vec<Suffixed>,
@@ -282,6 +285,7 @@ impl<'a> Resolver<'a> {
             tree_errors: Vec::new(),
             attr_uses: HashMap::default(),
             lazy: Vec::new(),
+            lazy_known: HashSet::default(),
             suffixed: Vec::new(),
             app_strings: Default::default(),
             suffixes_tried: Default::default(),
@@ -1416,6 +1420,7 @@ impl<'a> Resolver<'a> {
     /// whose strings are compressed import when initialised. The two questions go to two
     /// children at once.
     fn introspect(&mut self) {
+        self.follow_lazy_submodules();
         let Some(cache) = self.input.introspect else {
             return;
         };
@@ -1428,7 +1433,6 @@ impl<'a> Resolver<'a> {
                 })
                 .collect();
         let python = &self.input.interpreter.executable;
-        self.follow_lazy_submodules();
         let lazy_requests = self.lazy_requests();
         let (lazy_answers, compiled_answers) = std::thread::scope(|s| {
             let compiled = s.spawn(|| {
@@ -1482,6 +1486,9 @@ impl<'a> Resolver<'a> {
     ) -> std::collections::BTreeMap<String, (PathBuf, std::collections::BTreeSet<String>)> {
         let mut requests = std::collections::BTreeMap::new();
         for (id, asked) in &self.lazy {
+            if self.lazy_known.contains(id) {
+                continue;
+            }
             let m = &self.graph.modules[*id];
             let Some(file) = m.file() else { continue };
             let wanted: std::collections::BTreeSet<String> = self
@@ -1685,6 +1692,9 @@ impl<'a> Resolver<'a> {
             } else {
                 self.include_lazy_submodules(importer, "");
             }
+        } else if imports.getattr_submodules && is_package && origin != Origin::Stdlib {
+            self.lazy.push((importer, Default::default()));
+            self.lazy_known.insert(importer);
         }
         for scan in &imports.scans {
             if matches!(
