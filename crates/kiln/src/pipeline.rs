@@ -191,6 +191,20 @@ pub fn analyse_with(
         trace: trace.as_ref(),
         introspect: Some(&introspect_cache),
         finder: Some(&finder),
+        optional: None,
+    };
+    let skip = match settings.optional_integrations {
+        OptionalPolicy::Include => false,
+        OptionalPolicy::Skip => true,
+        OptionalPolicy::Auto => true,
+    };
+    // Distributions left out are not read past the modules something imports of them.
+    let input = ResolveInput {
+        optional: skip.then_some(resolve::OptionalScope {
+            declared: settings.declared_dependencies.as_deref(),
+            tree_is_evidence: !settings.suite_component,
+        }),
+        ..input
     };
     let mut graph = resolve::resolve(&input, progress)?;
     check_entry_attribute(&settings.entry, &graph)?;
@@ -199,11 +213,6 @@ pub fn analyse_with(
         settings.declared_dependencies.as_deref(),
         !settings.suite_component,
     );
-    let skip = match settings.optional_integrations {
-        OptionalPolicy::Include => false,
-        OptionalPolicy::Skip => true,
-        OptionalPolicy::Auto => true,
-    };
     let mut skipped = false;
     if skip && !optional.is_empty() {
         // Resolve again with their outermost modules excluded: imports of them become

@@ -64,6 +64,19 @@ pub struct ResolveInput<'a> {
     pub introspect: Option<&'a Path>,
     /// Directory listings already read by an earlier resolve of the same interpreter, shared.
     pub finder: Option<&'a Finder>,
+    /// Optional integrations will be left out ([`optional`]): the modules of a distribution
+    /// the app does not keep are added where something imports them, but not read until it
+    /// does keep it (most of a developer's venv is reached only that way).
+    pub optional: Option<OptionalScope<'a>>,
+}
+
+/// What decides which distributions the app keeps ([`optional::kept`]).
+#[derive(Debug, Clone, Copy)]
+pub struct OptionalScope<'a> {
+    /// The project's declared dependencies, when it has a list.
+    pub declared: Option<&'a [String]>,
+    /// What the app's own source tree imports counts as wanted.
+    pub tree_is_evidence: bool,
 }
 
 /// Errors that stop resolution.
@@ -205,6 +218,12 @@ struct Resolver<'a> {
     /// Those of them whose `__getattr__` imports only the submodule an attribute names: what
     /// an attribute read imports is known without asking.
     lazy_known: HashSet<ModuleId>,
+    /// Modules of distributions the app does not keep (so far), added but not read.
+    deferred: Vec<ModuleId>,
+    /// The distribution of each module (by id), as far as found.
+    owners: Vec<Option<usize>>,
+    /// The distributions the app keeps, when last asked (it only grows).
+    kept: HashSet<usize>,
     /// Imports whose name starts with a computed piece and ends with known text
     /// (`"%s.migrations" % app`), tried after each package a string names ([`Self::follow_suffixes`]).
     suffixed: Vec<Suffixed>,
@@ -286,6 +305,9 @@ impl<'a> Resolver<'a> {
             attr_uses: HashMap::default(),
             lazy: Vec::new(),
             lazy_known: HashSet::default(),
+            deferred: Vec::new(),
+            owners: Vec::new(),
+            kept: HashSet::default(),
             suffixed: Vec::new(),
             app_strings: Default::default(),
             suffixes_tried: Default::default(),
@@ -648,10 +670,10 @@ impl<'a> Resolver<'a> {
             finder: self.finder.clone(),
         };
         loop {
-            let mut batch = std::mem::take(&mut self.pending);
-            if batch.is_empty() {
+            if !self.has_pending() && !self.release_kept() {
                 break;
             }
+            let mut batch = std::mem::take(&mut self.pending);
             batch.sort_unstable();
             let siblings = self.distribution_siblings(&batch);
             let modules = &self.graph.modules;
@@ -666,24 +688,90 @@ impl<'a> Resolver<'a> {
                 self.take_analysis(id, result)?;
             }
             self.parse_rejected();
-            if self.pending.is_empty() {
+            if !self.has_pending() {
                 self.groups_of_imported_packages();
             }
             self.resolve_star_imports();
-            if self.pending.is_empty() {
+            if !self.has_pending() {
                 self.follow_suffixes();
             }
-            if self.pending.is_empty() {
+            if !self.has_pending() {
                 self.introspect();
             }
             progress.analysed(self.analysed, self.graph.modules.len());
-            if self.pending.is_empty() && self.hidden_imports_seen {
+            if !self.has_pending() && self.hidden_imports_seen {
                 self.follow_fallbacks();
             }
         }
         self.mark_provided();
         self.add_traced_files();
         self.settle_app_tree()
+    }
+
+    /// Whether modules wait to be read, once those of distributions the app does not keep
+    /// (so far) are put aside ([`ResolveInput::optional`]).
+    fn has_pending(&mut self) -> bool {
+        let Some(scope) = self.input.optional else {
+            return !self.pending.is_empty();
+        };
+        if self.pending.is_empty() {
+            return false;
+        }
+        self.find_owners();
+        let unkept =
+            |this: &Self, id: ModuleId| this.owners[id].is_some_and(|d| !this.kept.contains(&d));
+        // What the app keeps is asked again only when a module may be put aside.
+        if self.pending.iter().any(|&id| unkept(self, id)) {
+            self.kept = self.kept_distributions(scope);
+            let (unkept, pending): (Vec<ModuleId>, Vec<ModuleId>) =
+                std::mem::take(&mut self.pending)
+                    .into_iter()
+                    .partition(|&id| unkept(self, id));
+            self.deferred.extend(unkept);
+            self.pending = pending;
+        }
+        !self.pending.is_empty()
+    }
+
+    /// Puts the modules put aside whose distribution the app now keeps back to be read;
+    /// whether there were any.
+    fn release_kept(&mut self) -> bool {
+        let Some(scope) = self.input.optional else {
+            return false;
+        };
+        if self.deferred.is_empty() {
+            return false;
+        }
+        self.find_owners();
+        self.kept = self.kept_distributions(scope);
+        let (kept, deferred): (Vec<ModuleId>, Vec<ModuleId>) = std::mem::take(&mut self.deferred)
+            .into_iter()
+            .partition(|&id| self.owners[id].is_some_and(|d| self.kept.contains(&d)));
+        self.deferred = deferred;
+        self.pending.extend(kept);
+        !self.pending.is_empty()
+    }
+
+    /// The owning distribution of each module added since last asked.
+    fn find_owners(&mut self) {
+        if self.owners.len() == self.graph.modules.len() {
+            return;
+        }
+        let dists = crate::installed::metadata::DistIndex::shared(&self.graph.site_dirs());
+        let known = std::mem::take(&mut self.owners);
+        let from = known.len();
+        self.owners = optional::owners(&self.graph, &dists, from, known);
+    }
+
+    fn kept_distributions(&self, scope: OptionalScope<'_>) -> HashSet<usize> {
+        let dists = crate::installed::metadata::DistIndex::shared(&self.graph.site_dirs());
+        optional::kept(
+            &self.graph,
+            &dists,
+            &self.owners,
+            scope.declared,
+            scope.tree_is_evidence,
+        )
     }
 
     /// Installed files kiln's parser rejected may still be valid Python (its parser is stricter

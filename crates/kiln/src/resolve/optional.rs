@@ -50,90 +50,8 @@ pub fn find(
     tree_is_evidence: bool,
 ) -> Vec<OptionalIntegration> {
     let dists = DistIndex::shared(&graph.site_dirs());
-    let owner: Vec<Option<usize>> = graph
-        .modules
-        .iter()
-        .map(|m| match (m.origin, m.file(), m.entry) {
-            (Origin::ThirdParty, Some(file), Some(entry)) => {
-                dists.owner(file, entry, Some(&m.name))
-            }
-            _ => None,
-        })
-        .collect();
-
-    // Reachability from the roots without crossing an optional import.
-    let mut out_edges: HashMap<ModuleId, Vec<usize>> = HashMap::default();
-    for (i, e) in graph.edges.iter().enumerate() {
-        out_edges.entry(e.from).or_default().push(i);
-    }
-    // Third-party code brings a distribution in by itself only through certain edges: an
-    // import in a function or under a `try`, or a guess (a string, a name in compiled code, a
-    // lazy package's every submodule), is not evidence that the app runs it.
-    // In a suite, a component's share of the app's tree ships, but what only the tree's
-    // modules it never imports use is not evidence for that component.
-    let optional_edge = |i: usize| {
-        let e = &graph.edges[i];
-        let tree = !tree_is_evidence
-            && matches!(&e.kind, EdgeKind::Collected { reason } if reason == super::APP_TREE);
-        tree || (graph.modules[e.from].origin == Origin::ThirdParty
-            && e.strength() != Strength::Certain)
-    };
-    let firm = reach(graph, &out_edges, |i| !optional_edge(i));
-
-    // Distributions that stay: reached firmly, declared, and what those require.
-    let by_name: HashMap<String, usize> = dists
-        .distributions
-        .iter()
-        .enumerate()
-        .map(|(i, d)| (normalize_dist_name(&d.name), i))
-        .collect();
-    // Without a declared list, the features a reached distribution offers as extras stand in
-    // for one: `pandas[excel]` names openpyxl, so an installed openpyxl is taken as wanted. Only
-    // extras of distributions the app reaches firmly count, and never development extras.
-    let guess_extras = declared.is_none();
-    let mut wanted: Vec<Wanted> = owner
-        .iter()
-        .zip(&firm)
-        .filter_map(|(o, f)| o.filter(|_| *f))
-        .map(|d| Wanted {
-            dist: d,
-            extras: Vec::new(),
-            firm: true,
-        })
-        .collect();
-    for text in declared.unwrap_or_default() {
-        if let Some(r) = Requirement::parse(text) {
-            if let Some(&d) = by_name.get(&r.name) {
-                wanted.push(Wanted {
-                    dist: d,
-                    extras: r.extras,
-                    firm: false,
-                });
-            }
-        }
-    }
-    let kept_strict = keep(&dists, &by_name, wanted.clone(), false);
-    let mut kept = keep(&dists, &by_name, wanted, guess_extras);
-    // A distribution only a guessed extra keeps ships when the app's code can reach it: a
-    // chain of imports its sources state. One reached only through kiln's guesses in
-    // third-party code (a name in compiled code, a string) stays out: mypy's `mypyc` extra
-    // names setuptools, but only `mypyc.build`, which mypy's binaries merely mention, imports
-    // it. The app's own code is taken at its word, guesses included (a string naming one of
-    // its modules).
-    if kept.len() > kept_strict.len() {
-        let stated = reach(graph, &out_edges, |i| {
-            let e = &graph.edges[i];
-            e.strength() != Strength::Speculative
-                || graph.modules[e.from].origin != Origin::ThirdParty
-        });
-        let reached: HashSet<usize> = owner
-            .iter()
-            .zip(&stated)
-            .filter_map(|(o, s)| o.filter(|_| *s))
-            .collect();
-        kept.retain(|d| kept_strict.contains(d) || reached.contains(d));
-    }
-
+    let owner = owners(graph, &dists, 0, Vec::new());
+    let kept = kept(graph, &dists, &owner, declared, tree_is_evidence);
     // Everything else the graph reaches is an optional integration.
     let mut found: BTreeMap<usize, OptionalIntegration> = BTreeMap::new();
     for (id, module) in graph.modules.iter().enumerate() {
@@ -209,6 +127,115 @@ pub fn find(
     }
     out.sort_by_key(|o| std::cmp::Reverse(o.installed_bytes));
     out
+}
+
+/// The distribution that owns each module of `graph` (third-party modules only), extending
+/// `known` (the owners of its first `from` modules, already found).
+pub fn owners(
+    graph: &ModuleGraph,
+    dists: &DistIndex,
+    from: usize,
+    mut known: Vec<Option<usize>>,
+) -> Vec<Option<usize>> {
+    known.truncate(from);
+    known.extend(
+        graph.modules[from..]
+            .iter()
+            .map(|m| match (m.origin, m.file(), m.entry) {
+                (Origin::ThirdParty, Some(file), Some(entry)) => {
+                    dists.owner(file, entry, Some(&m.name))
+                }
+                _ => None,
+            }),
+    );
+    known
+}
+
+/// The distributions the app keeps: those it reaches firmly (from the roots without crossing
+/// an optional import), the declared ones, and what those require (see [`find`]). A graph that
+/// grows keeps at least what it kept: the resolver asks this while it resolves, and leaves the
+/// modules of the other distributions unread.
+pub fn kept(
+    graph: &ModuleGraph,
+    dists: &DistIndex,
+    owner: &[Option<usize>],
+    declared: Option<&[String]>,
+    tree_is_evidence: bool,
+) -> HashSet<usize> {
+    // Reachability from the roots without crossing an optional import.
+    let mut out_edges: HashMap<ModuleId, Vec<usize>> = HashMap::default();
+    for (i, e) in graph.edges.iter().enumerate() {
+        out_edges.entry(e.from).or_default().push(i);
+    }
+    // Third-party code brings a distribution in by itself only through certain edges: an
+    // import in a function or under a `try`, or a guess (a string, a name in compiled code, a
+    // lazy package's every submodule), is not evidence that the app runs it.
+    // In a suite, a component's share of the app's tree ships, but what only the tree's
+    // modules it never imports use is not evidence for that component.
+    let optional_edge = |i: usize| {
+        let e = &graph.edges[i];
+        let tree = !tree_is_evidence
+            && matches!(&e.kind, EdgeKind::Collected { reason } if reason == super::APP_TREE);
+        tree || (graph.modules[e.from].origin == Origin::ThirdParty
+            && e.strength() != Strength::Certain)
+    };
+    let firm = reach(graph, &out_edges, |i| !optional_edge(i));
+
+    // Distributions that stay: reached firmly, declared, and what those require.
+    let by_name: HashMap<String, usize> = dists
+        .distributions
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (normalize_dist_name(&d.name), i))
+        .collect();
+    // Without a declared list, the features a reached distribution offers as extras stand in
+    // for one: `pandas[excel]` names openpyxl, so an installed openpyxl is taken as wanted. Only
+    // extras of distributions the app reaches firmly count, and never development extras.
+    let guess_extras = declared.is_none();
+    let mut wanted: Vec<Wanted> = owner
+        .iter()
+        .zip(&firm)
+        .filter_map(|(o, f)| o.filter(|_| *f))
+        .map(|d| Wanted {
+            dist: d,
+            extras: Vec::new(),
+            firm: true,
+        })
+        .collect();
+    for text in declared.unwrap_or_default() {
+        if let Some(r) = Requirement::parse(text) {
+            if let Some(&d) = by_name.get(&r.name) {
+                wanted.push(Wanted {
+                    dist: d,
+                    extras: r.extras,
+                    firm: false,
+                });
+            }
+        }
+    }
+    let kept_strict = keep(dists, &by_name, wanted.clone(), false);
+    let mut kept = keep(dists, &by_name, wanted, guess_extras);
+    // A distribution only a guessed extra keeps ships when the app's code can reach it: a
+    // chain of imports its sources state. One reached only through kiln's guesses in
+    // third-party code (a name in compiled code, a string) stays out: mypy's `mypyc` extra
+    // names setuptools, but only `mypyc.build`, which mypy's binaries merely mention, imports
+    // it. The app's own code is taken at its word, guesses included (a string naming one of
+    // its modules).
+    if kept.len() > kept_strict.len() {
+        let stated = reach(graph, &out_edges, |i| {
+            let e = &graph.edges[i];
+            e.strength() != Strength::Speculative
+                || graph.modules[e.from].origin != Origin::ThirdParty
+        });
+        let reached: HashSet<usize> = owner
+            .iter()
+            .zip(&stated)
+            .filter_map(|(o, s)| o.filter(|_| *s))
+            .collect();
+        kept.retain(|d| kept_strict.contains(d) || reached.contains(d));
+    }
+
+    kept
 }
 
 /// The modules reachable from the graph's roots through the edges `follow` accepts.

@@ -67,6 +67,7 @@ fn resolve_for(
         trace: None,
         introspect: None,
         finder: None,
+        optional: None,
     };
     resolve(&input, &()).unwrap()
 }
@@ -276,6 +277,7 @@ fn try_resolve(
         trace: None,
         introspect,
         finder: None,
+        optional: None,
     };
     resolve(&input, &())
 }
