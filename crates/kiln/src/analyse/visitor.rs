@@ -761,21 +761,13 @@ impl<'a> ImportWalker<'a> {
                     }
                 }
             }
-            "entry_points" | "select" | "iter_entry_points" => {
-                let groups = call
-                    .arguments
-                    .find_keyword("group")
-                    .map(|k| &k.value)
-                    .or(if last == "iter_entry_points" {
-                        first_arg
-                    } else {
-                        None
-                    })
-                    .and_then(|g| self.strings(g))
-                    .unwrap_or_default();
-                for group in groups {
-                    self.out.entry_point_groups.push((group, line));
-                }
+            // `iter_entry_points(GROUP)` (pkg_resources), and a plugin manager's method named
+            // for what it does: `load_setuptools_entrypoints("pytest11")` (pluggy).
+            "entry_points" | "select" | "iter_entry_points" | "load_entry_points" => {
+                self.entry_point_groups(call, last != "entry_points" && last != "select", line)
+            }
+            name if name.ends_with("_entrypoints") || name.ends_with("_entry_points") => {
+                self.entry_point_groups(call, true, line)
             }
             // `lazy.attach_stub(__name__, __file__)` (lazy_loader): the package reads its own
             // `.pyi` stub at run time to learn which submodules its attributes import.
@@ -1196,6 +1188,30 @@ impl<'a> ImportWalker<'a> {
                 Some((name, true))
             }
             _ => None,
+        }
+    }
+
+    /// The entry point groups a call reads: its `group=` keyword, or (`positional`) its first
+    /// argument.
+    fn entry_point_groups(
+        &mut self,
+        call: &ruff_python_ast::ExprCall,
+        positional: bool,
+        line: u32,
+    ) {
+        let groups = call
+            .arguments
+            .find_keyword("group")
+            .map(|k| &k.value)
+            .or(if positional {
+                call.arguments.args.first()
+            } else {
+                None
+            })
+            .and_then(|g| self.strings(g))
+            .unwrap_or_default();
+        for group in groups {
+            self.out.entry_point_groups.push((group, line));
         }
     }
 

@@ -657,11 +657,20 @@ impl<'a> Resolver<'a> {
         let natives = NativeNames {
             hidden_stdlib: self.self_contained_stdlib_extensions(),
             site: self.site_extension_modules(),
+            site_top_level: self.site_top_level_names(),
         };
-        // What an extension module's analysis found depends on which top-level extension
-        // modules are installed beside it.
-        let natives_key =
-            blake3::hash(natives.site.join(",").as_bytes()).to_hex()[..16].to_string();
+        // What an extension module's analysis found depends on which top-level modules are
+        // installed beside it.
+        let natives_key = blake3::hash(
+            format!(
+                "{}|{}",
+                natives.site.join(","),
+                natives.site_top_level.join(",")
+            )
+            .as_bytes(),
+        )
+        .to_hex()[..16]
+            .to_string();
         let job = AnalysisJob {
             interp,
             natives: &natives,
@@ -1323,6 +1332,31 @@ impl<'a> Resolver<'a> {
 
     /// Top-level extension modules installed in the site directories (`_cffi_backend`): compiled
     /// code imports them from C by a bare name, which a scan finds as a whole C string.
+    /// Every top-level module and package installed in the site directories (by name).
+    fn site_top_level_names(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for entry in self
+            .graph
+            .entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::Site)
+        {
+            let Some(listing) = self.finder.listing(&entry.dir) else {
+                continue;
+            };
+            out.extend(listing.iter().filter_map(|file| {
+                let name = match self.finder.module_file_kind(file) {
+                    Some((stem, _)) => stem,
+                    None => file.as_str(),
+                };
+                (is_identifier(name) && !name.starts_with("__")).then(|| name.to_string())
+            }));
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
     fn site_extension_modules(&self) -> Vec<String> {
         let mut out: Vec<String> = self
             .top_level_extensions(EntryKind::Site)
@@ -2670,9 +2704,17 @@ fn analyse_extension(
             .collect()
     };
     let prefixes: Vec<String> = std::iter::once(format!("{top}.")).chain(required).collect();
-    let found =
-        analyse::compiled::scan_binary(path, &prefixes, &exact, &stdlib, &natives.hidden_stdlib)
-            .unwrap_or_default();
+    // Names only a module's own string table counts: the standard library's private extension
+    // modules, and installed top-level modules (`pyarrow.lib` imports `cloudpickle` when it is
+    // installed), too common as plain C strings elsewhere.
+    let private: Vec<String> = natives
+        .hidden_stdlib
+        .iter()
+        .chain(natives.site_top_level.iter().filter(|n| n.as_str() != top))
+        .cloned()
+        .collect();
+    let found = analyse::compiled::scan_binary(path, &prefixes, &exact, &stdlib, &private)
+        .unwrap_or_default();
     // An exact name is a compiled module of the package, of a subpackage, or a sibling.
     let full_name = |name: String| {
         if compiled_locals.contains(&name) {
@@ -2735,6 +2777,8 @@ fn is_tagged_extension(suffixes: &[String], file: &str) -> bool {
 struct NativeNames {
     hidden_stdlib: Vec<String>,
     site: Vec<String>,
+    /// Every installed top-level module (see [`Resolver::site_top_level_names`]).
+    site_top_level: Vec<String>,
 }
 
 /// The `.py` an extension module was compiled from, when it sits beside the binary.

@@ -26,6 +26,8 @@ for ep in entry_points(group="myapp.plugins"):
 entry_points().select(group="console_scripts")
 entry_points()["legacy.group"]
 entry_points().get("other.group")
+# A plugin manager's method named for what it does (pluggy, as pytest calls it).
+pluginmanager.load_setuptools_entrypoints("pytest11")
 
 TEMPLATES = os.path.join(HERE, "templates")
 config = ROOT / "conf" / "settings.json"
