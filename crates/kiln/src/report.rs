@@ -354,6 +354,21 @@ pub fn explain_why(
                 )
             })
         });
+        // Left-out integrations are not read: what only they import is never reached.
+        let left_out = left_out.or_else(|| {
+            let skipped: Vec<&str> = optional
+                .iter()
+                .filter(|o| o.skipped)
+                .map(|o| o.distribution.as_str())
+                .collect();
+            (!skipped.is_empty()).then(|| {
+                format!(
+                    "nothing the bundle's code imports it; the optional integrations left out \
+                     ({}) are not read, so what only they import is not followed either",
+                    skipped.join(", ")
+                )
+            })
+        });
         return WhyExplanation {
             target: target.to_string(),
             found: false,

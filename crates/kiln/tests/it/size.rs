@@ -207,6 +207,19 @@ fn a_pydantic_script_in_a_developers_venv_ships_only_its_stack() {
     assert!(size < 64 << 20, "the bundle is {} MiB", size >> 20);
     assert!(left_out.contains(&"rich".to_string()), "{left_out:?}");
     assert!(!left_out.contains(&"pyqt6".to_string()), "{left_out:?}");
+    // `kiln why` says why PyQt6 was not even considered.
+    let why = std::process::Command::new(crate::support::KILN)
+        .args(["why", "PyQt6", "main.py", "--json", "--python"])
+        .arg(&crate::support::test_venv().python)
+        .current_dir(crate::support::app_dir("pkg_pydantic"))
+        .output()
+        .unwrap();
+    let why: serde_json::Value = serde_json::from_slice(&why.stdout).unwrap();
+    let reason = why["left_out"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("not read") && reason.contains("rich"),
+        "{why}"
+    );
 }
 
 fn walk_size(dir: &Path) -> u64 {
