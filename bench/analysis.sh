@@ -79,8 +79,8 @@ sqlalchemy, pandas and scipy and reaches $modules modules. Median of $N runs, se
 | PyInstaller $PYINSTALLER_VERSION Analysis step | $(m "${pyi_cold[@]}") | $(m "${pyi_warm[@]}") |
 
 - kiln cold: empty kiln cache (\`KILN_CACHE_DIR\` fresh): the interpreter is asked to describe
-  itself and to import the lazy packages and the Cython modules whose strings are compressed
-  (introspection); warm: the same command again, so unchanged files are not parsed again and the
+  itself and to import the lazy packages whose \`__getattr__\` kiln cannot read (and any Cython
+  module whose strings do not decompress), in a child (introspection); warm: the same command again, so unchanged files are not parsed again and the
   interpreter is not asked again. The second row is what a new build of kiln meets: parse
   results are per kiln build, the interpreter's answers are kept. The OS file cache is warm in
   all.

@@ -171,6 +171,33 @@ pub fn quoted(text: &str) -> impl Iterator<Item = &str> {
     })
 }
 
+/// A module-level function that imports the module one of its parameters names, such as
+/// pandas' `import_optional_dependency(name, ...)`, which calls `importlib.import_module(name)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportWrapper {
+    pub function: String,
+    /// The parameter's position (None for a keyword-only one) and name.
+    pub position: Option<usize>,
+    pub param: String,
+    /// Text around the parameter's value in the module name (`f"pkg.{name}"`: `pkg.`).
+    pub prefix: String,
+    pub suffix: String,
+    /// How sure the import inside the function is (under `try: ... except ImportError`).
+    pub condition: Condition,
+}
+
+/// A call of a function by its absolute dotted name, with the strings its arguments can hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamedCall {
+    pub callee: String,
+    /// What each positional argument can hold (empty when unknown).
+    pub args: Vec<Vec<String>>,
+    pub keywords: Vec<(String, Vec<String>)>,
+    pub line: u32,
+    pub condition: Condition,
+    pub in_function: bool,
+}
+
 /// Everything one file asks for.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileImports {
@@ -183,6 +210,11 @@ pub struct FileImports {
     pub paths: Vec<PathReference>,
     /// A literal module-level `__all__`.
     pub all: Option<Vec<String>>,
+    /// Module-level functions that import the module a parameter names.
+    pub import_wrappers: Vec<ImportWrapper>,
+    /// Calls of imported functions (and of the module's own) with string arguments: imports
+    /// when the function is an import wrapper.
+    pub calls: Vec<NamedCall>,
     /// A module-level `__getattr__` (PEP 562) imports modules whose names it computes in a way
     /// analysis cannot follow: any submodule of the package may be imported.
     pub lazy_getattr: bool,

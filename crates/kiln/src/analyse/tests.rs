@@ -172,3 +172,61 @@ fn a_getattr_that_imports_the_submodule_an_attribute_names_is_known() {
     .unwrap();
     assert!(!got.getattr_submodules);
 }
+
+/// A module-level function that imports what a parameter names is an import wrapper; calls of
+/// imported functions with literal arguments are recorded for the resolver to match.
+#[test]
+fn functions_that_import_their_argument_and_calls_with_literals() {
+    let src = "import importlib\nfrom .compat import optional as opt\n\n\
+        def import_optional(name, extra=''):\n    try:\n        module = importlib.import_module(name)\n    \
+        except ImportError:\n        return None\n    return module\n\n\
+        def backend(kind):\n    return importlib.import_module(f'pkg.backends.{kind}')\n\n\
+        def not_a_wrapper(name):\n    return importlib.import_module(name.upper())\n\n\
+        bn = import_optional('bottleneck')\nopt('numexpr', errors='warn')\nbackend(kind='fast')\n\
+        print('hello world')\n";
+    let got = analyse_source(src, ctx("pkg.mod")).unwrap();
+    let wrappers: Vec<(&str, Option<usize>, &str, &str, Condition)> = got
+        .import_wrappers
+        .iter()
+        .map(|w| {
+            (
+                w.function.as_str(),
+                w.position,
+                w.param.as_str(),
+                w.prefix.as_str(),
+                w.condition,
+            )
+        })
+        .collect();
+    assert_eq!(
+        wrappers,
+        [
+            ("import_optional", Some(0), "name", "", Condition::Optional),
+            (
+                "backend",
+                Some(0),
+                "kind",
+                "pkg.backends.",
+                Condition::Always
+            ),
+        ]
+    );
+    let calls: Vec<(&str, u32)> = got
+        .calls
+        .iter()
+        .map(|c| (c.callee.as_str(), c.line))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            ("pkg.mod.import_optional", 17),
+            ("pkg.compat.optional", 18),
+            ("pkg.mod.backend", 19)
+        ]
+    );
+    assert_eq!(got.calls[1].args[0], ["numexpr"]);
+    assert_eq!(
+        got.calls[2].keywords,
+        [("kind".to_string(), vec!["fast".to_string()])]
+    );
+}

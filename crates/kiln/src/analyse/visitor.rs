@@ -56,6 +56,9 @@ impl PathValue {
     }
 }
 
+/// A function's parameters: position (None for keyword-only) and name.
+type Parameters = Vec<(Option<usize>, String)>;
+
 pub(super) struct ImportWalker<'a> {
     lines: &'a LineIndex,
     ctx: SourceContext<'a>,
@@ -75,6 +78,13 @@ pub(super) struct ImportWalker<'a> {
     in_module_getattr: bool,
     /// The name of that `__getattr__`'s parameter (the attribute read).
     getattr_param: Option<String>,
+    /// The module-level function being walked (not inside a nested one): its name and
+    /// parameters (position, or None for keyword-only).
+    current_function: Option<(String, Parameters)>,
+    /// Names `from M import N` bound (relative ones made absolute): name -> `M.N`.
+    imported_names: HashMap<String, String>,
+    /// Functions the module defines at its top level.
+    module_functions: rustc_hash::FxHashSet<String>,
     /// Nesting of class bodies (module-level facts such as `__all__` are only read outside).
     class_depth: u32,
     /// Bindings of the scopes around the current statement, the module's first: what the
@@ -103,6 +113,9 @@ impl<'a> ImportWalker<'a> {
             in_recorded_path: false,
             in_module_getattr: false,
             getattr_param: None,
+            current_function: None,
+            imported_names: HashMap::default(),
+            module_functions: Default::default(),
             class_depth: 0,
             scopes: Vec::new(),
             classes: Vec::new(),
@@ -112,6 +125,13 @@ impl<'a> ImportWalker<'a> {
     }
 
     pub(super) fn walk_module(&mut self, body: &[Stmt]) {
+        self.module_functions = body
+            .iter()
+            .filter_map(|s| match s {
+                Stmt::FunctionDef(f) => Some(f.name.to_string()),
+                _ => None,
+            })
+            .collect();
         self.scopes.push(values::Scope::of_body(body));
         self.walk_body(body);
     }
@@ -197,9 +217,24 @@ impl<'a> ImportWalker<'a> {
                         .next()
                         .map(|a| a.parameter.name.to_string());
                 }
+                let function = self.current_function.take();
+                if !saved.0 && self.class_depth == 0 {
+                    let p = &node.parameters;
+                    let positional = p.posonlyargs.iter().chain(&p.args).enumerate();
+                    let params = positional
+                        .map(|(i, a)| (Some(i), a.parameter.name.to_string()))
+                        .chain(
+                            p.kwonlyargs
+                                .iter()
+                                .map(|a| (None, a.parameter.name.to_string())),
+                        )
+                        .collect();
+                    self.current_function = Some((node.name.to_string(), params));
+                }
                 self.scopes.push(values::Scope::of_function(node));
                 self.walk_body(&node.body);
                 self.scopes.pop();
+                self.current_function = function;
                 (self.in_function, self.in_module_getattr) = saved;
                 if !saved.0 && self.class_depth == 0 {
                     if let Some(helper) = self.path_helper(node) {
@@ -387,6 +422,32 @@ impl<'a> ImportWalker<'a> {
                     .to_string();
                 self.module_names
                     .insert(bound, format!("{module}.{}", alias.name.as_str()));
+            }
+        }
+        let absolute = if node.level == 0 {
+            Some(module.clone())
+        } else {
+            let package = if self.ctx.is_package {
+                self.ctx.module
+            } else {
+                self.ctx.module.rsplit_once('.').map_or("", |(p, _)| p)
+            };
+            let mut base = package;
+            for _ in 1..node.level {
+                base = base.rsplit_once('.').map_or("", |(p, _)| p);
+            }
+            (!base.is_empty()).then(|| match module.as_str() {
+                "" => base.to_string(),
+                m => format!("{base}.{m}"),
+            })
+        };
+        if let Some(absolute) = absolute.filter(|a| !a.is_empty()) {
+            for alias in &node.names {
+                let bound = alias.asname.as_ref().unwrap_or(&alias.name);
+                self.imported_names.insert(
+                    bound.to_string(),
+                    format!("{absolute}.{}", alias.name.as_str()),
+                );
             }
         }
         if node.level == 0 && module == "importlib" {
@@ -1191,6 +1252,103 @@ impl<'a> ImportWalker<'a> {
         }
     }
 
+    /// A module-level function that imports what one of its parameters names: the value
+    /// analysis reads the name with each parameter in turn standing for a marker.
+    fn import_wrapper(&mut self, arg: &Expr) {
+        const MARKER: &str = "\0Parameter";
+        let Some((function, params)) = &self.current_function else {
+            return;
+        };
+        if self.condition >= Condition::OtherPlatform {
+            return;
+        }
+        for (position, param) in params {
+            let mut scopes = self.scopes.clone();
+            scopes.push(values::Scope::with_constant(param, MARKER));
+            let values = values::Values {
+                scopes: &scopes,
+                ..self.values()
+            };
+            let Some(names) = values.strings(arg) else {
+                continue;
+            };
+            let Some((prefix, suffix)) = names.first().and_then(|n| n.split_once(MARKER)) else {
+                continue;
+            };
+            if names.len() == 1 && !suffix.contains(MARKER) {
+                self.out
+                    .import_wrappers
+                    .push(crate::analyse::ImportWrapper {
+                        function: function.clone(),
+                        position: *position,
+                        param: param.clone(),
+                        prefix: prefix.to_string(),
+                        suffix: suffix.to_string(),
+                        condition: self.condition,
+                    });
+                return;
+            }
+        }
+    }
+
+    /// A call of an imported function, or of one the module defines, with a literal argument
+    /// that could be a module name: an import when the function is an import wrapper (which
+    /// only the resolver knows, from the callee's module).
+    fn named_call(&mut self, call: &ruff_python_ast::ExprCall) {
+        if self.condition >= Condition::OtherPlatform {
+            return;
+        }
+        let literal = |e: &Expr| -> Vec<String> {
+            string_literal(e)
+                .filter(|s| is_module_name(s))
+                .into_iter()
+                .collect()
+        };
+        let args: Vec<Vec<String>> = call.arguments.args.iter().take(4).map(literal).collect();
+        let keywords: Vec<(String, Vec<String>)> = call
+            .arguments
+            .keywords
+            .iter()
+            .filter_map(|k| Some((k.arg.as_ref()?.to_string(), literal(&k.value))))
+            .filter(|(_, v)| !v.is_empty())
+            .collect();
+        if args.iter().all(Vec::is_empty) && keywords.is_empty() {
+            return;
+        }
+        let callee = match &*call.func {
+            Expr::Name(n) => match self.imported_names.get(n.id.as_str()) {
+                Some(full) => full.clone(),
+                None if self.module_functions.contains(n.id.as_str()) => {
+                    format!("{}.{}", self.ctx.module, n.id.as_str())
+                }
+                None => return,
+            },
+            other => {
+                let Some(module) = dotted_head(other).and_then(|head| {
+                    self.module_names
+                        .get(head)
+                        .or_else(|| self.imported_names.get(head))
+                }) else {
+                    return;
+                };
+                let Some(rest) = dotted(other).and_then(|d| Some(d.split_once('.')?.1.to_string()))
+                else {
+                    return;
+                };
+                format!("{module}.{rest}")
+            }
+        };
+        let line = self.line_of(call);
+        self.out.calls.push(crate::analyse::NamedCall {
+            callee,
+            args,
+            keywords,
+            line,
+            condition: self.condition,
+            in_function: self.in_function,
+        });
+    }
+
     /// The entry point groups a call reads: its `group=` keyword, or (`positional`) its first
     /// argument.
     fn entry_point_groups(
@@ -1292,6 +1450,9 @@ impl<'a> ImportWalker<'a> {
         if self.in_module_getattr && self.names_attribute_submodule(arg, relative_to_self) {
             self.out.getattr_submodules = true;
             return;
+        }
+        if package.is_none() && dunder_level.is_none() {
+            self.import_wrapper(arg);
         }
         if let Some((name, complete)) = self.own_relative_name(arg) {
             if complete {
@@ -1475,6 +1636,7 @@ impl<'a, 'b> Visitor<'b> for ImportWalker<'a> {
             Expr::Call(call) => {
                 self.call(call);
                 self.discovery(call);
+                self.named_call(call);
                 // sys.modules.setdefault("name", module)
                 if let Expr::Attribute(a) = &*call.func {
                     if a.attr.as_str() == "setdefault" {

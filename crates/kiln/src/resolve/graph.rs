@@ -191,6 +191,14 @@ impl Edge {
             {
                 Strength::Certain
             }
+            // An import stated through a function that imports its argument: like an import.
+            EdgeKind::Inferred { rule } if rule.starts_with(super::WRAPPER_RULE) => {
+                if self.in_function || self.condition != Condition::Always {
+                    Strength::Conditional
+                } else {
+                    Strength::Certain
+                }
+            }
             // Seen happen in the target interpreter; conditional when it may be guarded.
             EdgeKind::Inferred { rule } if rule.starts_with(super::INTROSPECTED_RULE) => {
                 if self.condition == Condition::Always {

@@ -157,6 +157,9 @@ const APP_TREE_LIMIT: usize = 2000;
 
 /// How the rule of an edge found by asking the target interpreter starts ([`introspect`]).
 pub(crate) const INTROSPECTED_RULE: &str = "introspected:";
+/// The rule of an import made through a function that imports the module its argument names:
+/// as sure as the call and the import inside it.
+pub(crate) const WRAPPER_RULE: &str = "imported through";
 
 /// How the rule of an edge inferred from a string naming a module starts.
 pub(crate) const STRING_RULE: &str = "string";
@@ -220,6 +223,10 @@ struct Resolver<'a> {
     lazy_known: HashSet<ModuleId>,
     /// Modules of distributions the app does not keep (so far), added but not read.
     deferred: Vec<ModuleId>,
+    /// Import wrappers by their function's dotted name, and the calls of each such name seen.
+    wrappers: HashMap<String, Vec<analyse::ImportWrapper>>,
+    wrapper_calls: HashMap<String, Vec<(ModuleId, analyse::NamedCall)>>,
+    wrapper_edges: HashSet<(ModuleId, ModuleId)>,
     /// The distribution of each module (by id), as far as found.
     owners: Vec<Option<usize>>,
     /// The distributions the app keeps, when last asked (it only grows).
@@ -306,6 +313,9 @@ impl<'a> Resolver<'a> {
             lazy: Vec::new(),
             lazy_known: HashSet::default(),
             deferred: Vec::new(),
+            wrappers: HashMap::default(),
+            wrapper_calls: HashMap::default(),
+            wrapper_edges: HashSet::default(),
             owners: Vec::new(),
             kept: HashSet::default(),
             suffixed: Vec::new(),
@@ -1734,6 +1744,78 @@ impl<'a> Resolver<'a> {
         });
     }
 
+    /// Functions that import the module their argument names, and calls of them: each call with
+    /// a known argument is an import by the caller (`import_optional_dependency("bottleneck")`
+    /// in pandas imports bottleneck), whichever of the two modules is read first.
+    fn add_import_wrappers(&mut self, module: ModuleId, imports: &FileImports) {
+        let name = self.graph.modules[module].name.clone();
+        for w in &imports.import_wrappers {
+            let callee = format!("{name}.{}", w.function);
+            let calls = self.wrapper_calls.get(&callee).cloned().unwrap_or_default();
+            for (caller, call) in &calls {
+                self.import_through(*caller, call, w);
+            }
+            self.wrappers.entry(callee).or_default().push(w.clone());
+        }
+        for call in &imports.calls {
+            let wrappers = self.wrappers.get(&call.callee).cloned().unwrap_or_default();
+            for w in &wrappers {
+                self.import_through(module, call, w);
+            }
+            self.wrapper_calls
+                .entry(call.callee.clone())
+                .or_default()
+                .push((module, call.clone()));
+        }
+    }
+
+    /// The imports `call` makes through the import wrapper `w`.
+    fn import_through(
+        &mut self,
+        caller: ModuleId,
+        call: &analyse::NamedCall,
+        w: &analyse::ImportWrapper,
+    ) {
+        let values = w
+            .position
+            .and_then(|p| call.args.get(p))
+            .filter(|v| !v.is_empty())
+            .or_else(|| {
+                call.keywords
+                    .iter()
+                    .find(|(k, _)| *k == w.param)
+                    .map(|(_, v)| v)
+            })
+            .cloned()
+            .unwrap_or_default();
+        for value in values {
+            let target = format!("{}{value}{}", w.prefix, w.suffix);
+            if target.starts_with('.') || !self.probe(&target) {
+                continue;
+            }
+            let Some(to) = self.ensure(&target) else {
+                continue;
+            };
+            // One edge per importer and module: numpy's `_add_newdocs` calls `add_newdoc` 300 times.
+            if to == caller || !self.wrapper_edges.insert((caller, to)) {
+                continue;
+            }
+            self.graph.edges.push(Edge {
+                from: caller,
+                to,
+                line: call.line,
+                kind: EdgeKind::Inferred {
+                    rule: format!(
+                        "{WRAPPER_RULE} `{}`, which imports the module its argument names",
+                        call.callee
+                    ),
+                },
+                condition: call.condition.max(w.condition),
+                in_function: call.in_function,
+            });
+        }
+    }
+
     /// Marks the missing imports that a module of the graph provides through `sys.modules`.
     fn mark_provided(&mut self) {
         for m in &mut self.graph.missing {
@@ -1758,6 +1840,7 @@ impl<'a> Resolver<'a> {
     }
 
     fn add_requests(&mut self, importer: ModuleId, imports: &FileImports) {
+        self.add_import_wrappers(importer, imports);
         for (name, line) in &imports.provides {
             self.provided
                 .entry(name.clone())

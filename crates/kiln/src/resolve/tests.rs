@@ -583,3 +583,49 @@ fn code_keeping_every_entry_point_gets_the_groups_of_imported_packages() {
     );
     assert!(!names.contains(&"other".to_string()), "{names:?}");
 }
+
+/// A library function that imports the module its argument names (pandas'
+/// `import_optional_dependency`) makes each call with a literal an import of that module by the
+/// caller, whichever of the two modules is read first; the import's condition inside the
+/// function carries over.
+#[test]
+fn calls_of_a_function_that_imports_its_argument_are_imports() {
+    let f = fixture(&[
+        ("app/main.py", "import lib.core\n"),
+        ("site/lib/__init__.py", ""),
+        (
+            "site/lib/core.py",
+            "from lib._optional import import_optional\nfrom . import _optional\n\
+             bn = import_optional('fastcalc')\n\
+             _optional.backend(kind='turbo')\n",
+        ),
+        (
+            "site/lib/_optional.py",
+            "import importlib\n\n\
+             def import_optional(name, errors='raise'):\n    try:\n        \
+             return importlib.import_module(name)\n    except ImportError:\n        return None\n\n\
+             def backend(kind):\n    return importlib.import_module(f'lib.backends.{kind}')\n",
+        ),
+        ("site/fastcalc.py", ""),
+        ("site/lib/backends/__init__.py", ""),
+        ("site/lib/backends/turbo.py", ""),
+        ("site/lib/backends/slow.py", ""),
+    ]);
+    let g = graph(&f);
+    let edge = |to: &str| {
+        g.edges
+            .iter()
+            .find(|e| g.modules[e.from].name == "lib.core" && g.modules[e.to].name == to)
+            .unwrap_or_else(|| panic!("lib.core -> {to}: {:?}", names(&g)))
+    };
+    let fastcalc = edge("fastcalc");
+    assert!(
+        matches!(&fastcalc.kind, EdgeKind::Inferred { rule } if rule.contains("lib._optional.import_optional")),
+        "{fastcalc:?}"
+    );
+    // Under `try: ... except ImportError` inside the function: optional.
+    assert_eq!(fastcalc.condition, Condition::Optional);
+    assert_eq!(fastcalc.line, 3);
+    // Through an attribute of a relatively imported module, with a keyword and a prefix.
+    assert_eq!(edge("lib.backends.turbo").condition, Condition::Always);
+}
