@@ -76,12 +76,27 @@ fn run_direct(exe: &Path, cache: &Path) -> RunOutput {
 /// [`run_direct`] with more environment variables (`KILN_LAUNCHER_DEBUG`, `KILN_VERIFY`): for
 /// starts of one particular file (a hidden run starts a fresh copy of the build).
 fn run_direct_with(exe: &Path, cache: &Path, envs: &[(&str, &str)]) -> RunOutput {
-    let out = Command::new(exe)
-        .env(cache::DIR_ENV, cache)
-        .envs(envs.iter().copied())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("run {}: {e}", exe.display()));
+    let run = || {
+        Command::new(exe)
+            .env(cache::DIR_ENV, cache)
+            .envs(envs.iter().copied())
+            .stdin(Stdio::null())
+            .output()
+    };
+    // The test just wrote the file; a child another test thread forked at that moment holds
+    // the write descriptor until it execs, and the kernel refuses to run a file open for
+    // writing (ETXTBSY) meanwhile.
+    let mut out = run();
+    for _ in 0..100 {
+        match &out {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                out = run();
+            }
+            _ => break,
+        }
+    }
+    let out = out.unwrap_or_else(|e| panic!("run {}: {e}", exe.display()));
     RunOutput {
         status: out.status,
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
