@@ -250,11 +250,8 @@ pub fn scan_binary(
                 .any(|mark| memchr::memmem::find(bytes, mark).is_some()),
         };
         if found.hides_strings {
-            let region = rodata.unwrap_or(Region {
-                at: 0..bytes.len(),
-                file_offset: 0,
-            });
-            match strings_in_region(bytes, region) {
+            let region = rodata.unwrap_or_else(|| Region::whole(bytes));
+            match cython_strings(bytes, region) {
                 Some(CythonStrings::Split(strings)) => {
                     found.add_strings(&strings, prefixes, exact, standalone);
                     let private = c_strings_in_bytes(&strings, private);
@@ -283,6 +280,16 @@ pub fn scan_binary(
 struct Region {
     at: std::ops::Range<usize>,
     file_offset: usize,
+}
+
+impl Region {
+    /// All of `bytes`, for a file that is no ELF kiln can read.
+    fn whole(bytes: &[u8]) -> Region {
+        Region {
+            at: 0..bytes.len(),
+            file_offset: 0,
+        }
+    }
 }
 
 /// Reads into `into` the parts of the binary `file` that can hold string constants: its
@@ -501,8 +508,8 @@ pub enum CythonStrings {
     Joined(Vec<u8>),
 }
 
-/// The string constants of a Cython 3.2+ module, read from its binary, or None when no block of
-/// them decompresses.
+/// The string constants of a Cython 3.2+ module, read from its binary (`region` of `bytes` is
+/// its `.rodata`), or None when no block of them decompresses.
 ///
 /// Such a module keeps all its strings end to end in one block, compressed (zlib in 3.2, LZSS
 /// in 3.3), and splits them at start-up with a table of their lengths: arrays of 32-bit words
@@ -511,22 +518,7 @@ pub enum CythonStrings {
 /// and the table as a run of small words whose sum is the block's length. A split is taken
 /// only when it yields `__name__` as a whole string, which every module's table holds. Without
 /// a split, the longest block that holds `__name__` is returned joined.
-pub fn cython_strings(bytes: &[u8]) -> Option<CythonStrings> {
-    let region = match read_only_data(bytes) {
-        Some(at) => Region {
-            file_offset: at.start,
-            at,
-        },
-        None => Region {
-            at: 0..bytes.len(),
-            file_offset: 0,
-        },
-    };
-    strings_in_region(bytes, region)
-}
-
-/// [`cython_strings`] of a binary whose `.rodata` is `region` of `bytes`.
-fn strings_in_region(bytes: &[u8], region: Region) -> Option<CythonStrings> {
+fn cython_strings(bytes: &[u8], region: Region) -> Option<CythonStrings> {
     let data = bytes.get(region.at.clone())?;
     // The lengths table: 32-bit little-endian words at 4-aligned file offsets.
     let skip = region.file_offset.next_multiple_of(4) - region.file_offset;
@@ -568,25 +560,6 @@ fn strings_in_region(bytes: &[u8], region: Region) -> Option<CythonStrings> {
             .max_by_key(Vec::len)
             .map(CythonStrings::Joined),
     }
-}
-
-/// The file range of the `.rodata` section, where compilers put the block and the table.
-fn read_only_data(bytes: &[u8]) -> Option<std::ops::Range<usize>> {
-    use goblin::elf::{section_header::SectionHeader, Elf};
-    let header = Elf::parse_header(bytes).ok()?;
-    let ctx = goblin::container::Ctx::new(header.container().ok()?, header.endianness().ok()?);
-    let sections =
-        SectionHeader::parse(bytes, header.e_shoff as usize, header.e_shnum as usize, ctx).ok()?;
-    let names = sections.get(header.e_shstrndx as usize)?;
-    sections.iter().find_map(|s| {
-        let at = (names.sh_offset as usize).checked_add(s.sh_name)?;
-        let name = bytes.get(at..)?;
-        let name = &name[..memchr::memchr(0, name)?];
-        (name == b".rodata").then(|| {
-            let start = s.sh_offset as usize;
-            start..start.saturating_add(s.sh_size as usize).min(bytes.len())
-        })
-    })
 }
 
 /// A whole zlib stream at the start of `bytes`, decompressed.
@@ -823,7 +796,9 @@ mod tests {
         let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
         z.write_all(&concat).unwrap();
         let bytes = binary(&z.finish().unwrap(), b"cannot initialise module strings");
-        let Some(super::CythonStrings::Split(joined)) = super::cython_strings(&bytes) else {
+        let Some(super::CythonStrings::Split(joined)) =
+            super::cython_strings(&bytes, super::Region::whole(&bytes))
+        else {
             panic!("the table is read");
         };
         // The empty string sorts first and has length 0: the split starts after it.
@@ -836,7 +811,9 @@ mod tests {
         let compressed = lzss_encode(&concat);
         assert!(compressed.len() < concat.len(), "the encoder refers back");
         let bytes = binary(&compressed, super::LZSS_MARK);
-        let Some(super::CythonStrings::Split(joined)) = super::cython_strings(&bytes) else {
+        let Some(super::CythonStrings::Split(joined)) =
+            super::cython_strings(&bytes, super::Region::whole(&bytes))
+        else {
             panic!("the table is read");
         };
         // The empty string sorts first and has length 0: the split starts after it.
@@ -844,7 +821,7 @@ mod tests {
         // Without its table the block cannot be split: its strings come end to end.
         let cut = bytes.len() - 4 * (TABLE.len() + 1);
         assert_eq!(
-            super::cython_strings(&bytes[..cut]),
+            super::cython_strings(&bytes[..cut], super::Region::whole(&bytes[..cut])),
             Some(super::CythonStrings::Joined(TABLE.concat()))
         );
     }

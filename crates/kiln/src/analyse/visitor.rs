@@ -152,6 +152,18 @@ impl<'a> ImportWalker<'a> {
         }
     }
 
+    /// Every string `expr` can hold with the name `param` holding `value` alone (a parameter
+    /// standing for a marker).
+    fn strings_with(&self, param: &str, value: &str, expr: &Expr) -> Option<Vec<String>> {
+        let mut scopes = self.scopes.clone();
+        scopes.push(values::Scope::with_constant(param, value));
+        values::Values {
+            scopes: &scopes,
+            ..self.values()
+        }
+        .strings(expr)
+    }
+
     /// Every string `expr` can hold, as far as this module spells it out.
     fn strings(&self, expr: &Expr) -> Option<Vec<String>> {
         self.values().strings(expr)
@@ -1263,13 +1275,7 @@ impl<'a> ImportWalker<'a> {
             return;
         }
         for (position, param) in params {
-            let mut scopes = self.scopes.clone();
-            scopes.push(values::Scope::with_constant(param, MARKER));
-            let values = values::Values {
-                scopes: &scopes,
-                ..self.values()
-            };
-            let Some(names) = values.strings(arg) else {
+            let Some(names) = self.strings_with(param, MARKER, arg) else {
                 continue;
             };
             let Some((prefix, suffix)) = names.first().and_then(|n| n.split_once(MARKER)) else {
@@ -1386,15 +1392,9 @@ impl<'a> ImportWalker<'a> {
         if !self.ctx.is_package {
             return false;
         }
-        let mut scopes = self.scopes.clone();
-        scopes.push(values::Scope::with_constant(param, MARKER));
-        let values = values::Values {
-            scopes: &scopes,
-            ..self.values()
-        };
         let absolute = format!("{}.{MARKER}", self.ctx.module);
         let relative = format!(".{MARKER}");
-        values.strings(arg).is_some_and(|names| {
+        self.strings_with(param, MARKER, arg).is_some_and(|names| {
             !names.is_empty()
                 && names
                     .iter()

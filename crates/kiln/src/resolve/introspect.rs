@@ -7,7 +7,7 @@
 //!   the package's own submodules its import loaded (plotly.io's `__init__` reads its lazy
 //!   `templates`). When the child fails, the caller falls back to every submodule.
 //! - An extension module whose string constants are compressed (Cython 3.1+) in a way kiln could
-//!   not read back (no block decompressed; see [`crate::analyse::compiled::cython_strings`]),
+//!   not read back (no block decompressed; see [`crate::analyse::compiled::scan_binary`]),
 //!   so the names it imports cannot be read from the binary: a child imports it with a finder
 //!   first on `sys.meta_path` that records each import made straight from compiled code while an
 //!   extension module initialises (`pyarrow.lib` imports `cloudpickle` when it is installed).

@@ -771,19 +771,27 @@ impl<'a> Resolver<'a> {
         !self.pending.is_empty()
     }
 
+    /// The installed distributions of the graph's site directories, read once.
+    fn dist_index(&mut self) -> Arc<crate::installed::metadata::DistIndex> {
+        let dirs = self.graph.site_dirs();
+        self.distributions
+            .get_or_insert_with(|| crate::installed::metadata::DistIndex::shared(&dirs))
+            .clone()
+    }
+
     /// The owning distribution of each module added since last asked.
     fn find_owners(&mut self) {
         if self.owners.len() == self.graph.modules.len() {
             return;
         }
-        let dists = crate::installed::metadata::DistIndex::shared(&self.graph.site_dirs());
+        let dists = self.dist_index();
         let known = std::mem::take(&mut self.owners);
         let from = known.len();
         self.owners = optional::owners(&self.graph, &dists, from, known);
     }
 
-    fn kept_distributions(&self, scope: OptionalScope<'_>) -> HashSet<usize> {
-        let dists = crate::installed::metadata::DistIndex::shared(&self.graph.site_dirs());
+    fn kept_distributions(&mut self, scope: OptionalScope<'_>) -> HashSet<usize> {
+        let dists = self.dist_index();
         optional::kept(
             &self.graph,
             &dists,
@@ -2205,10 +2213,7 @@ impl<'a> Resolver<'a> {
                 continue;
             };
             let name = m.name.clone();
-            let dirs = self.graph.site_dirs();
-            let dists = self
-                .distributions
-                .get_or_insert_with(|| crate::installed::metadata::DistIndex::shared(&dirs));
+            let dists = self.dist_index();
             if let Some(dist) = dists.owner(&file, entry, Some(&name)) {
                 let top = name.split('.').next().unwrap_or_default();
                 let mut others: Vec<String> = dists.distributions[dist]
@@ -2246,10 +2251,7 @@ impl<'a> Resolver<'a> {
             return false;
         };
         let name = m.name.clone();
-        let dirs = self.graph.site_dirs();
-        let dists = self
-            .distributions
-            .get_or_insert_with(|| crate::installed::metadata::DistIndex::shared(&dirs));
+        let dists = self.dist_index();
         let Some(own) = dists.owner(&file, entry, Some(&name)) else {
             return false;
         };

@@ -157,13 +157,7 @@ fn check_lists_optional_integrations_of_an_undeclared_project() {
         "{pillow}"
     );
     // `kiln why` says where a left-out module went and the flag that brings it back.
-    let why = std::process::Command::new(crate::support::KILN)
-        .args(["why", "PIL.Image", "main.py", "--json", "--python"])
-        .arg(&crate::support::test_venv().python)
-        .current_dir(crate::support::app_dir("pkg_pygments"))
-        .output()
-        .unwrap();
-    let why: serde_json::Value = serde_json::from_slice(&why.stdout).unwrap();
+    let why = why_json("pkg_pygments", "PIL.Image");
     let left_out = why["left_out"].as_str().unwrap_or_default();
     assert!(
         left_out.contains("optional integration") && left_out.contains("--hidden-import PIL"),
@@ -208,18 +202,23 @@ fn a_pydantic_script_in_a_developers_venv_ships_only_its_stack() {
     assert!(left_out.contains(&"rich".to_string()), "{left_out:?}");
     assert!(!left_out.contains(&"pyqt6".to_string()), "{left_out:?}");
     // `kiln why` says why PyQt6 was not even considered.
-    let why = std::process::Command::new(crate::support::KILN)
-        .args(["why", "PyQt6", "main.py", "--json", "--python"])
-        .arg(&crate::support::test_venv().python)
-        .current_dir(crate::support::app_dir("pkg_pydantic"))
-        .output()
-        .unwrap();
-    let why: serde_json::Value = serde_json::from_slice(&why.stdout).unwrap();
+    let why = why_json("pkg_pydantic", "PyQt6");
     let reason = why["left_out"].as_str().unwrap_or_default();
     assert!(
         reason.contains("not read") && reason.contains("rich"),
         "{why}"
     );
+}
+
+/// `kiln why MODULE main.py --json` in `app`'s directory.
+fn why_json(app: &str, module: &str) -> serde_json::Value {
+    let why = std::process::Command::new(crate::support::KILN)
+        .args(["why", module, "main.py", "--json", "--python"])
+        .arg(&crate::support::test_venv().python)
+        .current_dir(crate::support::app_dir(app))
+        .output()
+        .unwrap();
+    serde_json::from_slice(&why.stdout).unwrap()
 }
 
 fn walk_size(dir: &Path) -> u64 {
